@@ -1,0 +1,110 @@
+"""Checkpoint files: written atomically, read without unpickling code.
+
+A run keeps `<run>/checkpoints/step_XXXXXXX.pt` files and `last.pt`, a hard
+link to the newest one. Every file is written to a temporary name, fsynced
+and renamed, so a crash mid-write never leaves a half file under a real name.
+Loading uses `torch.load(weights_only=True)`: tensors and plain containers only,
+so a crafted checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ganrun.errors import CheckpointError
+
+LAST = "last.pt"
+
+
+def step_name(step: int) -> str:
+    return f"step_{step:07d}.pt"
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_save(obj: dict, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _point_last_at(target: Path) -> None:
+    """Make last.pt name the same file as `target` (hard link; a copy where links are not allowed)."""
+    last = target.parent / LAST
+    tmp = target.parent / f".{LAST}.link.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(target, tmp)
+    except OSError:
+        import shutil
+        shutil.copyfile(target, tmp)
+    os.replace(tmp, last)
+
+
+def save_checkpoint(state: dict, folder: Path, step: int, keep_last: int = 0) -> Path:
+    """Write step_XXXXXXX.pt, point last.pt at it, then prune to the newest `keep_last` (0: keep all)."""
+    path = folder / step_name(step)
+    atomic_save(state, path)
+    _point_last_at(path)
+    if keep_last > 0:
+        for old in list_checkpoints(folder)[:-keep_last]:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """step_*.pt files in a checkpoints folder, oldest first."""
+    return sorted(Path(folder).glob("step_*.pt"))
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file, or a run folder meaning its last checkpoint."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        for candidate in (p / "checkpoints" / LAST, p / LAST):
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"no checkpoint in {p}: expected {p / 'checkpoints' / LAST}")
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint not found: {p}")
+    return p
+
+
+def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint safely (weights_only); a clear error if it is corrupt or not ours."""
+    p = resolve_checkpoint(path)
+    try:
+        state = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, random bytes, or a pickle that wants to run code
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if "weights_only" in str(e) or "Unsupported global" in str(e):
+            reason = "it contains pickled Python objects, which ganrun refuses to load"
+        raise CheckpointError(f"cannot read checkpoint {p}: {reason}") from None
+    if not isinstance(state, dict) or "G" not in state or "config" not in state:
+        raise CheckpointError(f"{p} is not a ganrun checkpoint (no generator weights or config in it)")
+    return state

@@ -1,0 +1,267 @@
+"""Typed configuration: the schema under the YAML files in ganrun/conf/.
+
+Hydra merges every YAML option onto one of these dataclasses, so a wrong type
+(`train.steps=abc`) or an unknown key (`optimizer.d.momentum=0.9` for Adam)
+fails before anything is built, with Hydra's message naming the key.
+
+Ranges that a type cannot express (lr > 0, batch_size >= 1) are declared next to
+the field with `bounded(...)` and checked by `check_ranges`, also before
+anything is built. Each option of a config group picks its schema in its YAML
+defaults list, e.g. `ganrun/conf/model/mlp.yaml` starts with
+`- /schema/model@_here_: mlp`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, List, Optional, Tuple
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
+from ganrun.errors import ConfigError
+
+
+def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
+            le: float | None = None, lt: float | None = None) -> Any:
+    """A dataclass field with a numeric range, checked by `check_ranges`."""
+    limits = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt).items() if v is not None}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: list(default), metadata={"range": limits})
+    return field(default=default, metadata={"range": limits})
+
+
+def _list(*values: Any) -> Any:
+    return field(default_factory=lambda: list(values))
+
+
+# --------------------------------------------------------------------------- enums
+class Activation(str, Enum):
+    relu = "relu"
+    leaky_relu = "leaky_relu"
+    elu = "elu"
+    gelu = "gelu"
+    silu = "silu"
+    tanh = "tanh"
+
+
+class OutActivation(str, Enum):
+    none = "none"
+    tanh = "tanh"
+
+
+class Prior(str, Enum):
+    normal = "normal"
+    uniform = "uniform"
+
+
+class DeviceType(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
+
+
+# --------------------------------------------------------------------------- top-level blocks
+@dataclass
+class TrainConfig:
+    steps: int = bounded(2000, ge=1)          # generator updates
+    batch_size: int = bounded(64, ge=1)
+    n_critic: int = bounded(1, ge=1)          # D updates per G update
+    log_every: int = bounded(100, ge=1)
+    sample_every: int = bounded(500, ge=1)
+    ckpt_every: int = bounded(1000, ge=1)
+
+
+@dataclass
+class TricksConfig:
+    """GAN_NOTES §5. Every switch is off unless a preset turns it on."""
+    prior: Prior = Prior.normal
+
+
+@dataclass
+class DeviceConfig:
+    type: DeviceType = DeviceType.auto
+
+
+@dataclass
+class OptimizerPair:
+    """G and D get their own optimizer: GAN recipes differ between them (TTUR, WGAN)."""
+    g: Any = MISSING
+    d: Any = MISSING
+
+
+@dataclass
+class RunConfig:
+    seed: int = bounded(0, ge=0)
+    quiet: bool = False          # no progress bar; per-step lines go to the log file only
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
+    device: DeviceConfig = field(default_factory=DeviceConfig)
+    optimizer: OptimizerPair = field(default_factory=OptimizerPair)
+    model: Any = MISSING         # one of the model schemas below
+    data: Any = MISSING          # one of the dataset schemas below (config group `dataset`)
+    loss: Any = MISSING          # one of the loss schemas below
+
+
+# --------------------------------------------------------------------------- optimizers
+@dataclass
+class AdamConfig:
+    _target_: str = "torch.optim.Adam"
+    lr: float = bounded(2e-4, gt=0)
+    betas: Tuple[float, float] = bounded((0.5, 0.999), ge=0, lt=1)
+    eps: float = bounded(1e-8, gt=0)
+    weight_decay: float = bounded(0.0, ge=0)
+
+
+@dataclass
+class RMSpropConfig:
+    _target_: str = "torch.optim.RMSprop"
+    lr: float = bounded(5e-5, gt=0)
+    alpha: float = bounded(0.99, ge=0, lt=1)
+    momentum: float = bounded(0.0, ge=0, lt=1)
+    eps: float = bounded(1e-8, gt=0)
+    weight_decay: float = bounded(0.0, ge=0)
+
+
+@dataclass
+class SGDConfig:
+    _target_: str = "torch.optim.SGD"
+    lr: float = bounded(1e-3, gt=0)
+    momentum: float = bounded(0.0, ge=0, lt=1)
+    weight_decay: float = bounded(0.0, ge=0)
+
+
+# --------------------------------------------------------------------------- models
+@dataclass
+class MLPConfig:
+    """Fully connected G and D; images are flattened (the original GAN paper's set-up)."""
+    _target_: str = "ganrun.models.mlp.build"
+    latent_dim: int = bounded(8, ge=1)
+    g_hidden: List[int] = bounded([128, 128], ge=1)
+    d_hidden: List[int] = bounded([128, 128], ge=1)
+    g_activation: Activation = Activation.relu
+    d_activation: Activation = Activation.leaky_relu
+    leak: float = bounded(0.2, ge=0)          # LeakyReLU slope
+    out_activation: OutActivation = OutActivation.none
+
+
+# --------------------------------------------------------------------------- datasets
+@dataclass
+class RingConfig:
+    """PacGAN's ring: 8 modes at angles 2*pi*i/8 on a circle (GAN_NOTES §4)."""
+    _target_: str = "ganrun.data.toy.Ring"
+    name: str = "ring"
+    modes: int = bounded(8, ge=1)
+    radius: float = bounded(1.0, gt=0)
+    std: float = bounded(0.01, gt=0)
+
+
+@dataclass
+class GridConfig:
+    """PacGAN's grid: 25 modes at {-4,-2,0,2,4}^2 (GAN_NOTES §4)."""
+    _target_: str = "ganrun.data.toy.Grid"
+    name: str = "grid"
+    side: int = bounded(5, ge=1)
+    spacing: float = bounded(2.0, gt=0)
+    std: float = bounded(0.05, gt=0)
+
+
+@dataclass
+class SineConfig:
+    """The notes' 10 sine curves sin(a*t), a in linspace(1, 1.2, 10), 32 points (GAN_NOTES §3)."""
+    _target_: str = "ganrun.data.toy.SineCurves"
+    name: str = "sine"
+    curves: int = bounded(10, ge=1)
+    a_min: float = 1.0
+    a_max: float = 1.2
+    t_min: float = -2.5
+    t_max: float = 3.5
+    length: int = bounded(32, ge=2)
+
+
+@dataclass
+class Gaussian1dConfig:
+    """A 1-D Gaussian target N(mean, std^2) (GAN_NOTES §4)."""
+    _target_: str = "ganrun.data.toy.Gaussian1d"
+    name: str = "gaussian1d"
+    mean: float = 4.0
+    std: float = bounded(0.5, gt=0)
+    # Train on (x - mean) / std and map samples back: G's output layer then works
+    # at unit scale for any target (see GAN_NOTES §5 trick 1, "scale the data").
+    standardize: bool = True
+
+
+# --------------------------------------------------------------------------- losses
+@dataclass
+class MinimaxLossConfig:
+    _target_: str = "ganrun.losses.Minimax"
+
+
+@dataclass
+class NonSaturatingLossConfig:
+    _target_: str = "ganrun.losses.NonSaturating"
+
+
+# --------------------------------------------------------------------------- registration
+def register_configs() -> None:
+    """Put the schemas where the YAML files' defaults lists look for them."""
+    cs = ConfigStore.instance()
+    cs.store(name="ganrun_schema", node=RunConfig)
+    for group, name, node in [
+        ("optimizer", "adam", AdamConfig),
+        ("optimizer", "rmsprop", RMSpropConfig),
+        ("optimizer", "sgd", SGDConfig),
+        ("model", "mlp", MLPConfig),
+        ("dataset", "ring", RingConfig),
+        ("dataset", "grid", GridConfig),
+        ("dataset", "sine", SineConfig),
+        ("dataset", "gaussian1d", Gaussian1dConfig),
+        ("loss", "mm", MinimaxLossConfig),
+        ("loss", "ns", NonSaturatingLossConfig),
+    ]:
+        cs.store(group=f"schema/{group}", name=name, node=node)
+
+
+# --------------------------------------------------------------------------- range checks
+_WORDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def _violates(value: float, limits: dict) -> Optional[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a finite number"
+    for op, bound in limits.items():
+        ok = {"ge": value >= bound, "gt": value > bound, "le": value <= bound, "lt": value < bound}[op]
+        if not ok:
+            return f"{_WORDS[op]} {bound:g}"
+    return None
+
+
+def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
+    """Raise ConfigError naming the first value outside its declared range."""
+    schema = OmegaConf.get_type(cfg)
+    fields = {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else {}
+    for key in cfg:
+        node = cfg._get_node(key)
+        if node._is_missing():
+            continue
+        value = cfg[key]
+        full = f"{prefix}{key}"
+        if isinstance(value, DictConfig):
+            check_ranges(value, full + ".")
+            continue
+        limits = fields[key].metadata.get("range") if key in fields else None
+        if not limits:
+            continue
+        items = list(value) if isinstance(value, ListConfig) else [value]
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                continue
+            need = _violates(item, limits)
+            if need:
+                shown = list(value) if isinstance(value, ListConfig) else value
+                each = " (every entry)" if isinstance(value, ListConfig) else ""
+                raise ConfigError(f"{full}={shown} is out of range: it must be {need}{each}")

@@ -1,0 +1,22 @@
+"""User-facing errors: each one becomes a single line on stderr and a non-zero exit.
+
+Raise these for mistakes a user can fix (bad value, missing folder, corrupt
+checkpoint); let genuine bugs raise anything else so that they keep their
+traceback.
+"""
+
+
+class GanrunError(Exception):
+    """A problem the user can fix; the message names the problem and the fix."""
+
+
+class ConfigError(GanrunError):
+    """A configuration value is wrong or two values do not fit together."""
+
+
+class DataError(GanrunError):
+    """A dataset is missing, empty, unreadable or cannot be downloaded."""
+
+
+class CheckpointError(GanrunError):
+    """A checkpoint is missing, corrupt, unsafe or from another model."""

@@ -1,0 +1,68 @@
+"""Fully connected G and D (the original GAN paper's kind, and the notes' toy MLP)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ganrun.models import ReconstructionEnergy, activation, packed_shape
+
+
+def mlp(sizes: Sequence[int], act: str, leak: float) -> nn.Sequential:
+    """Linear layers of the given sizes with `act` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation(act, leak))
+    return nn.Sequential(*layers)
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim: int, hidden: Sequence[int], data_shape: tuple[int, ...],
+                 act: str, leak: float, out_activation: str):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.data_shape = tuple(data_shape)
+        self.net = mlp([latent_dim, *hidden, math.prod(data_shape)], act, leak)
+        self.out = nn.Tanh() if getattr(out_activation, "value", out_activation) == "tanh" else nn.Identity()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.out(self.net(z)).view(len(z), *self.data_shape)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, in_shape: tuple[int, ...], hidden: Sequence[int], act: str, leak: float):
+        super().__init__()
+        self.net = mlp([math.prod(in_shape), *hidden, 1], act, leak)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1)).squeeze(1)
+
+
+class Autoencoder(nn.Module):
+    """BEGAN's D for vectors: encoder through `hidden`, mirrored decoder back."""
+
+    def __init__(self, in_shape: tuple[int, ...], hidden: Sequence[int], act: str, leak: float):
+        super().__init__()
+        n = math.prod(in_shape)
+        self.in_shape = tuple(in_shape)
+        self.net = mlp([n, *hidden, *reversed(hidden[:-1]), n], act, leak)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1)).view(len(x), *self.in_shape)
+
+
+def build(latent_dim: int, g_hidden: Sequence[int], d_hidden: Sequence[int], g_activation: str,
+          d_activation: str, leak: float, out_activation: str, *, data_shape: tuple[int, ...],
+          pack: int = 1, autoencoder: bool = False) -> tuple[nn.Module, nn.Module]:
+    G = Generator(latent_dim, g_hidden, data_shape, g_activation, leak, out_activation)
+    d_shape = packed_shape(data_shape, pack)
+    if autoencoder:
+        D: nn.Module = ReconstructionEnergy(Autoencoder(d_shape, d_hidden, d_activation, leak))
+    else:
+        D = Discriminator(d_shape, d_hidden, d_activation, leak)
+    return G, D

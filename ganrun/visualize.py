@@ -1,0 +1,102 @@
+"""Pictures of samples, one kind of picture per kind of data.
+
+`render` returns (TensorBoard tag, uint8 image tensor C x H x W) so that the
+caller logs and saves every kind the same way. Tags are fixed per kind, so runs
+of a sweep overlay in TensorBoard.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from torch import Tensor
+
+Critic = Callable[[Tensor], Tensor]   # model-space inputs -> D(x) after the loss's link
+
+TAGS = {"points": "samples/scatter", "density1d": "samples/density", "curves": "samples/curves",
+        "images": "samples/grid"}
+
+# How many fixed-noise samples each picture shows.
+PREVIEW_COUNT = {"points": 1000, "density1d": 5000, "curves": 20, "images": 64}
+
+
+def _figure_to_image(fig: Figure) -> Tensor:
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    return torch.from_numpy(rgba[..., :3].copy()).permute(2, 0, 1)
+
+
+def scatter_2d(real: Tensor, fake: Tensor) -> Tensor:
+    fig = Figure(figsize=(5, 5), dpi=80)
+    ax = fig.add_subplot()
+    ax.scatter(*real.T, s=4, c="tab:blue", alpha=0.4, label="real")
+    ax.scatter(*fake.T, s=4, c="tab:red", alpha=0.4, label="generated")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", markerscale=3)
+    fig.tight_layout()
+    return _figure_to_image(fig)
+
+
+def density_1d(data, fake: Tensor, critic: Optional[Critic]) -> Tensor:
+    """GAN_NOTES §4's picture: target density, generated histogram and D(x)."""
+    fig = Figure(figsize=(6, 4), dpi=80)
+    ax = fig.add_subplot()
+    lo, hi = data.mean - 4 * data.std, data.mean + 4 * data.std
+    xs = torch.linspace(lo, hi, 400)
+    target = torch.exp(-0.5 * ((xs - data.mean) / data.std) ** 2) / (data.std * np.sqrt(2 * np.pi))
+    ax.hist(fake.flatten().clamp(lo, hi).numpy(), bins=80, range=(lo, hi), density=True,
+            color="tab:red", alpha=0.5, label="generated")
+    ax.plot(xs, target, c="tab:blue", label="target density")
+    ax.set_xlabel("x")
+    if critic is not None:
+        d = critic(data.to_model(xs.to(data.device)[:, None])).float().cpu()
+        ax2 = ax.twinx()
+        ax2.plot(xs, d, c="tab:green", label="D(x)")
+        ax2.set_ylabel("D(x)", color="tab:green")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return _figure_to_image(fig)
+
+
+def curves(data, fake: Tensor) -> Tensor:
+    fig = Figure(figsize=(6, 4), dpi=80)
+    ax = fig.add_subplot()
+    t = data.t.cpu()
+    for i, c in enumerate(data.curves.cpu()):
+        ax.plot(t, c, c="tab:blue", lw=2, alpha=0.35, label="real" if i == 0 else None)
+    for i, c in enumerate(fake):
+        ax.plot(t, c, c="tab:red", lw=1, alpha=0.8, label="generated" if i == 0 else None)
+    ax.set_xlabel("t")
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    return _figure_to_image(fig)
+
+
+def image_grid(images: Tensor) -> Tensor:
+    """Images in [-1, 1] as one grid, on that fixed range (not a per-grid min-max)."""
+    from torchvision.utils import make_grid
+
+    nrow = int(np.ceil(np.sqrt(len(images))))
+    grid = make_grid(images.float(), nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
+    return (grid * 255).round().to(torch.uint8)
+
+
+def render(data, fake: Tensor, critic: Optional[Critic] = None) -> tuple[str, Tensor]:
+    """The picture of `fake` (model space) for this kind of data, as (tag, uint8 CHW)."""
+    fake = data.to_data(fake.detach()).float().cpu()
+    if data.kind == "points":
+        fixed = torch.Generator(data.device).manual_seed(0)    # same real points at every step
+        real = data.to_data(data.sample(len(fake), generator=fixed)).float().cpu()
+        picture = scatter_2d(real, fake)
+    elif data.kind == "density1d":
+        picture = density_1d(data, fake, critic)
+    elif data.kind == "curves":
+        picture = curves(data, fake)
+    else:
+        picture = image_grid(fake)
+    return TAGS[data.kind], picture
