@@ -1,0 +1,72 @@
+"""Shared test helpers: compose configs with Hydra's compose API and run short trainings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+
+from ganrun.config import register_configs
+
+register_configs()
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# Small, fast settings for test runs; each test adds its own overrides.
+FAST = ["train.steps=6", "train.batch_size=16", "train.log_every=2", "train.sample_every=3",
+        "train.ckpt_every=3", "quiet=true", "device=cpu"]
+
+
+def compose_config(overrides: list[str] = ()):
+    """The config that `ganrun <overrides>` would run, composed in-process."""
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module="ganrun.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def train_run(run_dir: Path, overrides: list[str] = ()) -> dict:
+    """Train in-process with FAST settings plus `overrides`; returns metrics.json's content."""
+    from ganrun.train import train
+
+    train(compose_config(FAST + list(overrides)), run_dir)
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def ganrun(*args: str, cwd: Path, check: bool = True, script: str = "ganrun",
+           env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run an installed console script as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    full_env.update(env or {})
+    proc = subprocess.run([str(BIN / script), *args], cwd=cwd, capture_output=True, text=True,
+                          env=full_env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{script} {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def scalar_and_image_tags(tb_dir: Path) -> tuple[set[str], set[str]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(tb_dir), size_guidance={"images": 0, "scalars": 0})
+    ea.Reload()
+    return set(ea.Tags()["scalars"]), set(ea.Tags()["images"])
+
+
+def scalars(tb_dir: Path, tag: str) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(tb_dir), size_guidance={"scalars": 0})
+    ea.Reload()
+    return [(e.step, e.value) for e in ea.Scalars(tag)]
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return tmp_path / "run"

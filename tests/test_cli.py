@@ -1,0 +1,91 @@
+"""The `ganrun` command as a user runs it: from any folder, installed from a wheel, in sweeps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, REPO, ganrun, scalar_and_image_tags
+
+TINY = ["train.steps=4", "train.batch_size=8", "train.log_every=2", "train.sample_every=4",
+        "train.ckpt_every=4", "device=cpu"]
+
+
+@pytest.fixture(scope="module")
+def wheel_install(tmp_path_factory) -> Path:
+    """ganrun built as a wheel and installed (no deps) into a folder of its own."""
+    root = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(root / "dist"), str(REPO)], check=True, capture_output=True)
+    wheel = next((root / "dist").glob("ganrun-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(root / "site"), str(wheel)], check=True, capture_output=True)
+    return root / "site"
+
+
+def test_installed_wheel_prints_the_job_config_from_any_folder(wheel_install, tmp_path):
+    env = {"PYTHONPATH": str(wheel_install)}
+    where = subprocess.run([sys.executable, "-c", "import ganrun; print(ganrun.__file__)"],
+                           env=env, capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert where.stdout.strip().startswith(str(wheel_install)), "the wheel's copy is the one used"
+    assert (wheel_install / "ganrun" / "conf" / "config.yaml").is_file()
+    proc = subprocess.run([str(wheel_install / "bin" / "ganrun"), "--cfg", "job", "dataset=grid",
+                           "loss=mm"], env={**env, "PATH": f"{BIN}:/usr/bin:/bin"},
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "_target_: ganrun.data.toy.Grid" in proc.stdout
+    assert "_target_: ganrun.losses.Minimax" in proc.stdout
+    assert not (tmp_path / "outputs").exists(), "--cfg job only prints"
+
+
+def test_ganrun_trains_from_another_folder_into_its_outputs(tmp_path):
+    proc = ganrun(*TINY, "dataset=sine", cwd=tmp_path)
+    runs = list((tmp_path / "outputs").glob("*/*"))
+    assert len(runs) == 1, runs
+    run = runs[0]
+    assert (run / ".hydra" / "config.yaml").is_file()
+    assert (run / "checkpoints" / "last.pt").is_file()
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 4
+    assert "step 4" in (run / "ganrun.log").read_text(), "step lines go to the run's log file"
+    assert "step 4 " not in proc.stdout, "and not to the console"
+
+
+def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path):
+    for _ in range(2):
+        ganrun("--cfg", "job", cwd=tmp_path)   # cheap: composes only
+        ganrun(*TINY, "train.steps=1", "quiet=true", cwd=tmp_path)
+    runs = sorted((tmp_path / "outputs").glob("*/*"))
+    assert len(runs) == 2 and runs[0] != runs[1]
+    assert all("-" in r.name and len(r.name.split("-")[-1]) == 6 for r in runs), "microseconds"
+
+
+def test_multirun_makes_one_folder_per_job_and_tensorboard_sees_each(tmp_path):
+    ganrun("-m", "loss=ns,mm", *TINY, "quiet=true", cwd=tmp_path)
+    assert len(list((tmp_path / "outputs" / "multirun").glob("*/*/multirun.yaml"))) == 1
+    jobs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/*_*"))
+    assert len(jobs) == 2
+    assert jobs[0].name.startswith("0_") and "loss=ns" in jobs[0].name.split(",")
+    assert jobs[1].name.startswith("1_") and "loss=mm" in jobs[1].name.split(",")
+    for job in jobs:
+        scalar_tags, _ = scalar_and_image_tags(job / "tb")
+        assert {"loss/D", "loss/G"} <= scalar_tags
+        assert (job / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train.batch_size=0"], "ganrun: error: train.batch_size=0 is out of range: it must be >= 1"),
+    (["optimizer.d.lr=-1"], "ganrun: error: optimizer.d.lr=-1.0 is out of range: it must be > 0"),
+    (["train.steps=abc"], "Value 'abc' of type 'str' could not be converted to Integer"),
+    (["loss=nope"], "Could not find 'loss/nope'"),
+    (["trian.steps=5"], "Key 'trian' not in 'RunConfig'"),
+])
+def test_bad_values_fail_with_a_clear_message_and_no_traceback(tmp_path, args, message):
+    proc = ganrun(*args, "device=cpu", cwd=tmp_path, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert message in out, out
+    assert "Traceback" not in out

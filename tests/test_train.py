@@ -1,0 +1,118 @@
+"""Short training runs on every toy dataset: TensorBoard tags, checkpoints, metrics, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from conftest import compose_config, scalar_and_image_tags, scalars, train_run
+from ganrun.checkpoint import list_checkpoints, load_checkpoint
+from ganrun.experiment import build
+
+PICTURE = {"ring": "samples/scatter", "grid": "samples/scatter", "gaussian1d": "samples/density",
+           "sine": "samples/curves"}
+
+
+@pytest.mark.parametrize("dataset", sorted(PICTURE))
+def test_a_short_run_writes_tensorboard_checkpoints_and_metrics(dataset, run_dir):
+    metrics = train_run(run_dir, [f"dataset={dataset}"])
+
+    scalar_tags, image_tags = scalar_and_image_tags(run_dir / "tb")
+    assert {"loss/D", "loss/G", "D/real", "D/fake"} <= scalar_tags
+    assert PICTURE[dataset] in image_tags
+    # log_every=2 over 6 steps: steps 2, 4, 6
+    assert [s for s, _ in scalars(run_dir / "tb", "loss/D")] == [2, 4, 6]
+    assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == [
+        "step_0000003.png", "step_0000006.png"]
+
+    assert set(metrics) >= {"steps", "loss_d", "loss_g", "wall_s"}
+    assert metrics["steps"] == 6
+    assert metrics["loss_d"] == pytest.approx(scalars(run_dir / "tb", "loss/D")[-1][1], rel=1e-5)
+
+    # ckpt_every=3 over 6 steps: checkpoints at 3 and 6, last.pt is the one at 6 and it loads
+    assert [p.name for p in list_checkpoints(run_dir / "checkpoints")] == [
+        "step_0000003.pt", "step_0000006.pt"]
+    state = load_checkpoint(run_dir)
+    assert state["step"] == 6
+    assert state["config"]["data"]["name"] == dataset
+    exp = build(compose_config(["device=cpu", f"dataset={dataset}"]))
+    exp.G.load_state_dict(state["G"])
+    exp.D.load_state_dict(state["D"])
+    exp.opt_g.load_state_dict(state["opt_g"])
+    exp.opt_d.load_state_dict(state["opt_d"])
+
+
+def test_checkpoint_holds_both_players_optimizers_step_and_config(run_dir):
+    train_run(run_dir)
+    state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
+    assert {"G", "D", "opt_g", "opt_d", "step", "config"} <= set(state)
+    assert state["opt_d"]["state"], "D's optimizer has moments after training"
+    assert state["config"]["train"]["steps"] == 6
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers(tmp_path):
+    a = train_run(tmp_path / "a", ["seed=3"])
+    b = train_run(tmp_path / "b", ["seed=3"])
+    c = train_run(tmp_path / "c", ["seed=4"])
+    assert scalars(tmp_path / "a" / "tb", "loss/D") == scalars(tmp_path / "b" / "tb", "loss/D")
+    assert scalars(tmp_path / "a" / "tb", "loss/G") == scalars(tmp_path / "b" / "tb", "loss/G")
+    assert (a["loss_d"], a["loss_g"]) == (b["loss_d"], b["loss_g"])
+    assert (a["loss_d"], a["loss_g"]) != (c["loss_d"], c["loss_g"])
+    wa = load_checkpoint(tmp_path / "a")["G"]
+    wb = load_checkpoint(tmp_path / "b")["G"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_logging_frequency_does_not_change_training(tmp_path):
+    """Pictures and logs draw from their own RNG: the trained weights do not depend on them."""
+    train_run(tmp_path / "a", ["train.sample_every=1", "train.log_every=1"])
+    train_run(tmp_path / "b", ["train.sample_every=100", "train.log_every=100"])
+    wa, wb = load_checkpoint(tmp_path / "a")["G"], load_checkpoint(tmp_path / "b")["G"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_n_critic_counts_discriminator_updates(run_dir):
+    train_run(run_dir, ["train.n_critic=3", "train.steps=4", "train.log_every=4"])
+    state = load_checkpoint(run_dir)
+    # Adam keeps a per-parameter step counter: 3 D updates per G update.
+    d_steps = next(iter(state["opt_d"]["state"].values()))["step"]
+    g_steps = next(iter(state["opt_g"]["state"].values()))["step"]
+    assert (int(d_steps), int(g_steps)) == (12, 4)
+
+
+def test_the_generator_update_does_not_touch_the_discriminator(run_dir, monkeypatch):
+    """D sees detached fakes (G gets no gradient from D's loss) and G's update flows
+    through a frozen D (D's gradients are not recomputed by G's backward)."""
+    from ganrun import train as train_module
+
+    built = {}
+    monkeypatch.setattr(train_module, "build", lambda cfg: built.setdefault("exp", build(cfg)))
+    snapshots = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        exp = built["exp"]
+        snapshots.append({
+            "who": "D" if self is exp.opt_d else "G",
+            "G_grads": [None if p.grad is None else p.grad.clone() for p in exp.G.parameters()],
+            "D_grads": [p.grad.clone() for p in exp.D.parameters()],
+            "D_trainable": any(p.requires_grad for p in exp.D.parameters()),
+        })
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    train_run(run_dir, ["train.steps=1"])
+    d_step, g_step = snapshots
+    assert (d_step["who"], g_step["who"]) == ("D", "G")
+    assert all(g is None for g in d_step["G_grads"]), "D's loss must not reach G"
+    assert not g_step["D_trainable"]
+    assert all(torch.equal(a, b) for a, b in zip(d_step["D_grads"], g_step["D_grads"]))
+    assert all(g is not None and g.abs().sum() > 0 for g in g_step["G_grads"])
+
+
+def test_metrics_json_is_a_flat_object(run_dir):
+    train_run(run_dir)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert all(not isinstance(v, (dict, list)) for v in metrics.values())
