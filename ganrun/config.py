@@ -58,6 +58,21 @@ class Prior(str, Enum):
     uniform = "uniform"
 
 
+class Norm(str, Enum):
+    auto = "auto"          # G: batch; D: what the loss prefers (layer for gradient penalties)
+    batch = "batch"
+    layer = "layer"
+    instance = "instance"
+    spectral = "spectral"
+    none = "none"
+
+
+class Split(str, Enum):
+    train = "train"
+    test = "test"
+    all = "all"
+
+
 class DeviceType(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -149,6 +164,27 @@ class MLPConfig:
     out_activation: OutActivation = OutActivation.none
 
 
+@dataclass
+class DCGANConfig:
+    """DCGAN for any power-of-two resolution 8-256 and any channel count (GAN_NOTES §3)."""
+    _target_: str = "ganrun.models.dcgan.build"
+    latent_dim: int = bounded(100, ge=1)
+    g_width: int = bounded(64, ge=1)        # G's channels at its last hidden layer (doubling inwards)
+    d_width: int = bounded(64, ge=1)        # D's channels at its first layer (doubling inwards)
+    g_norm: Norm = Norm.auto
+    d_norm: Norm = Norm.auto
+    leak: float = bounded(0.2, ge=0)
+    code_dim: int = bounded(64, ge=1)       # BEGAN's autoencoder bottleneck (loss=began only)
+
+
+@dataclass
+class DCGANNotesConfig:
+    """The notes' exact 64x64 anime-face pair (GAN_NOTES §3)."""
+    _target_: str = "ganrun.models.dcgan.build_notes"
+    latent_dim: int = bounded(100, ge=1)
+    leak: float = bounded(0.2, ge=0)
+
+
 # --------------------------------------------------------------------------- datasets
 @dataclass
 class RingConfig:
@@ -195,6 +231,43 @@ class Gaussian1dConfig:
     standardize: bool = True
 
 
+@dataclass
+class DigitsConfig:
+    """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
+    _target_: str = "ganrun.data.images.digits"
+    name: str = "digits"
+    resolution: int = bounded(32, ge=8, le=256)
+    split: Split = Split.train          # a fixed 80/20 split; metrics hold out `test`
+
+
+@dataclass
+class FolderConfig:
+    """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
+    _target_: str = "ganrun.data.images.folder"
+    name: str = "folder"
+    root: str = MISSING
+    resolution: int = bounded(64, ge=8, le=1024)
+    channels: int = bounded(3, ge=1, le=3)
+    strict: bool = False               # true: stop at the first unreadable file instead of skipping it
+    workers: int = bounded(4, ge=0)    # decoding threads / DataLoader worker processes
+    memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
+    missing_hint: str = ""             # what to tell the user when `root` does not exist
+
+
+@dataclass
+class TorchvisionConfig:
+    """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
+    _target_: str = "ganrun.data.images.torchvision_images"
+    name: str = MISSING
+    root: str = "data"
+    resolution: int = bounded(32, ge=8, le=1024)
+    split: str = "train"
+    download: bool = True
+    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
+    workers: int = bounded(4, ge=0)
+    memory_limit_mb: int = bounded(1024, ge=0)
+
+
 # --------------------------------------------------------------------------- losses
 @dataclass
 class MinimaxLossConfig:
@@ -216,6 +289,11 @@ def register_configs() -> None:
         ("optimizer", "rmsprop", RMSpropConfig),
         ("optimizer", "sgd", SGDConfig),
         ("model", "mlp", MLPConfig),
+        ("model", "dcgan", DCGANConfig),
+        ("model", "dcgan_notes", DCGANNotesConfig),
+        ("dataset", "digits", DigitsConfig),
+        ("dataset", "folder", FolderConfig),
+        ("dataset", "torchvision", TorchvisionConfig),
         ("dataset", "ring", RingConfig),
         ("dataset", "grid", GridConfig),
         ("dataset", "sine", SineConfig),
@@ -238,6 +316,13 @@ def _violates(value: float, limits: dict) -> Optional[str]:
         if not ok:
             return f"{_WORDS[op]} {bound:g}"
     return None
+
+
+def check_required(cfg: DictConfig) -> None:
+    """Raise ConfigError naming the first required key (`???` in the YAML) left unset."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{missing[0]} is required but not set: add {missing[0]}=... to the command line")
 
 
 def check_ranges(cfg: DictConfig, prefix: str = "") -> None:

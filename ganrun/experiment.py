@@ -16,9 +16,22 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganrun.config import check_ranges
-from ganrun.errors import ConfigError
+from ganrun.config import check_ranges, check_required
+from hydra.errors import InstantiationException
+
+from ganrun.errors import ConfigError, GanrunError
 from ganrun.losses import GANLoss
+
+
+def make(node: DictConfig, **kwargs: Any) -> Any:
+    """hydra.utils.instantiate, but a user-facing error raised inside the target comes out as
+    itself (one clear line) instead of wrapped in Hydra's InstantiationException."""
+    try:
+        return instantiate(node, **kwargs, _convert_="all")
+    except InstantiationException as e:
+        if isinstance(e.__cause__, GanrunError):
+            raise e.__cause__ from None
+        raise
 
 
 def resolve_device(kind: str) -> torch.device:
@@ -62,18 +75,25 @@ class Experiment:
         return sample_latent(n, self.G.latent_dim, self.cfg.tricks.prior, self.device, generator)
 
 
+def build_models(cfg: DictConfig, data_shape: tuple[int, ...], loss: GANLoss) -> tuple[nn.Module, nn.Module]:
+    """G and D for samples of `data_shape`; the loss says whether D is an autoencoder (BEGAN)
+    and which normalisation it prefers in D."""
+    return make(cfg.model, data_shape=tuple(data_shape), autoencoder=loss.autoencoder,
+                critic_norm=loss.critic_norm)
+
+
 def build(cfg: DictConfig) -> Experiment:
     """Check the config, then build the run's parts in a fixed order (so seeds mean the same)."""
+    check_required(cfg)
     check_ranges(cfg)
     device = resolve_device(cfg.device.type)
     seed_everything(cfg.seed)
-    data = instantiate(cfg.data, device=device, _convert_="all")
-    loss: GANLoss = instantiate(cfg.loss).to(device)
-    G, D = instantiate(cfg.model, data_shape=tuple(data.shape), autoencoder=loss.autoencoder,
-                       _convert_="all")
+    data = make(cfg.data, device=device)
+    loss: GANLoss = make(cfg.loss).to(device)
+    G, D = build_models(cfg, data.shape, loss)
     G, D = G.to(device), D.to(device)
-    opt_g = instantiate(cfg.optimizer.g, params=G.parameters(), _convert_="all")
-    opt_d = instantiate(cfg.optimizer.d, params=D.parameters(), _convert_="all")
+    opt_g = make(cfg.optimizer.g, params=G.parameters())
+    opt_d = make(cfg.optimizer.d, params=D.parameters())
     return Experiment(cfg, device, data, loss, G, D, opt_g, opt_d)
 
 

@@ -38,6 +38,7 @@ class GANLoss(nn.Module):
     uses_labels = False        # label tricks (smoothing, noisy labels, flips) apply
     autoencoder = False        # D must be an autoencoder (BEGAN)
     needs_real_for_g = False   # the G loss looks at D(x) too (relativistic losses)
+    critic_norm = "batch"      # D's normalisation under model.d_norm=auto (GAN_NOTES §2 recipes)
 
     def __init__(self, joint_batches: bool = False):
         super().__init__()

@@ -92,6 +92,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     labels = Labels.hard(B, exp.device)
 
     writer = SummaryWriter(log_dir=str(run_dir / "tb"))
+    real = visualize.real_grid(data)
+    if real is not None:
+        writer.add_image("samples/real", real, 0)
+        save_image(real.float() / 255, run_dir / "samples" / "real.png")
     means = RunningMeans()
     last: dict[str, float] = {}
     log.info("run folder: %s", run_dir)

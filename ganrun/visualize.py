@@ -86,6 +86,14 @@ def image_grid(images: Tensor) -> Tensor:
     return (grid * 255).round().to(torch.uint8)
 
 
+def real_grid(data) -> Optional[Tensor]:
+    """A grid of real images (logged once, at step 0); None for toy data, whose pictures show it."""
+    if data.kind != "images":
+        return None
+    fixed = torch.Generator(data.device).manual_seed(0)
+    return image_grid(data.sample(PREVIEW_COUNT["images"], generator=fixed).cpu())
+
+
 def render(data, fake: Tensor, critic: Optional[Critic] = None) -> tuple[str, Tensor]:
     """The picture of `fake` (model space) for this kind of data, as (tag, uint8 CHW)."""
     fake = data.to_data(fake.detach()).float().cpu()

@@ -31,10 +31,14 @@ def compose_config(overrides: list[str] = ()):
 
 
 def train_run(run_dir: Path, overrides: list[str] = ()) -> dict:
-    """Train in-process with FAST settings plus `overrides`; returns metrics.json's content."""
+    """Train in-process with FAST settings plus `overrides` (on the ring unless they name a
+    dataset); returns metrics.json's content."""
     from ganrun.train import train
 
-    train(compose_config(FAST + list(overrides)), run_dir)
+    overrides = list(overrides)
+    if not any(o.startswith(("dataset=", "experiment=")) for o in overrides):
+        overrides.append("dataset=ring")
+    train(compose_config(FAST + overrides), run_dir)
     return json.loads((run_dir / "metrics.json").read_text())
 
 

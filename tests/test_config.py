@@ -12,7 +12,7 @@ from omegaconf.errors import ValidationError
 
 from conftest import compose_config
 from ganrun.config import check_ranges
-from ganrun.errors import ConfigError
+from ganrun.errors import ConfigError, DataError
 from ganrun.experiment import build, resolve_device
 
 GROUPS = ["model", "dataset", "loss", "optimizer", "device", "experiment"]
@@ -27,17 +27,42 @@ def all_options():
     return [(g, o) for g in GROUPS for o in options(g)]
 
 
+# What some options need around them to build on an offline test machine.
+CONTEXT = {
+    ("model", "dcgan_notes"): ["data.resolution=64"],        # the notes' pair is 64x64 only
+    ("dataset", "folder"): ["data.root={images}", "data.resolution=16"],
+    ("dataset", "anime"): ["data.root={images}", "data.resolution=16", "model=dcgan"],
+}
+DOWNLOADED = {"mnist", "fashion_mnist", "cifar10", "celeba"}   # torchvision sets: not here offline
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 60 * i, dtype=np.uint8)).save(root / f"{i}.png")
+    return root
+
+
 @pytest.mark.parametrize("group,option", all_options())
-def test_every_option_composes_and_builds(group, option):
-    overrides = [f"{group}={option}"]
+def test_every_option_composes_and_builds(group, option, images, tmp_path, monkeypatch):
+    overrides = [f"{group}={option}"] + [o.format(images=images) for o in CONTEXT.get((group, option), [])]
     if group != "device":
         overrides.append("device=cpu")
+    if group == "dataset" and option in DOWNLOADED:
+        # No download on a test machine, whatever its network: the run must refuse clearly.
+        monkeypatch.setattr("socket.create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+        cfg = compose_config(overrides + [f"data.root={tmp_path}"])
+        with pytest.raises(DataError, match=f"dataset={option} is not in {tmp_path}"):
+            build(cfg)
+        return
     cfg = compose_config(overrides)
     if group == "device" and option in ("cuda", "mps"):
-        # No such device on the test machine: the run must refuse clearly, not crash later.
-        available = {"cuda": torch.cuda.is_available(),
-                     "mps": torch.backends.mps.is_available()}[option]
-        if not available:
+        available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}[option]
+        if not available:        # no such device here: refuse clearly, not crash later
             with pytest.raises(ConfigError, match=f"device={option}"):
                 resolve_device(cfg.device.type)
             return
@@ -95,7 +120,7 @@ def test_unknown_group_option_lists_the_choices():
     ("data.std=-0.1", "data.std=-0.1 is out of range: it must be > 0"),
 ])
 def test_out_of_range_values_are_refused_with_the_key_and_the_bound(override, message):
-    cfg = compose_config([override])
+    cfg = compose_config([override, "dataset=ring"])
     with pytest.raises(ConfigError) as e:
         check_ranges(cfg)
     assert str(e.value) == message

@@ -1,0 +1,379 @@
+"""Image datasets: scikit-learn's digits, folders of image files, and torchvision's sets.
+
+Images are scaled to [-1, 1] (GAN_NOTES §5, trick 1). Small sets (digits, MNIST,
+CIFAR-10, folders that fit in `data.memory_limit_mb`) are decoded once and held
+on the training device as uint8, and a batch is one indexing op there. Larger
+folders stream through a DataLoader with worker processes.
+
+Every dataset has the interface of ganrun/data/toy.py (kind, shape, sample,
+to_data, state_dict) plus `labels` (a tensor, or None for unlabelled sets).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional, Sequence
+from urllib.parse import urlparse
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ganrun.errors import DataError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+def to_unit_range(images: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def resize_batch(images: Tensor, resolution: int) -> Tensor:
+    """Resize a uint8 (N, C, H, W) batch of square images to `resolution`, antialiased."""
+    if images.shape[-1] == resolution and images.shape[-2] == resolution:
+        return images
+    out = []
+    for chunk in images.split(4096):
+        x = F.interpolate(chunk.float(), size=(resolution, resolution), mode="bilinear",
+                          align_corners=False, antialias=True)
+        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out)
+
+
+# --------------------------------------------------------------------------- held on the device
+class HeldImages:
+    """An image set held on the device as one uint8 tensor, sampled by index."""
+
+    kind = "images"
+
+    def __init__(self, name: str, images: Tensor, labels: Optional[Tensor], device):
+        if len(images) == 0:
+            raise DataError(f"dataset {name} has no images")
+        self.name = name
+        self.device = torch.device(device)
+        self.images = images.to(self.device)
+        self.labels = None if labels is None else labels.to(self.device)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        idx = torch.randint(len(self.images), (n,), device=self.device, generator=generator)
+        return to_unit_range(self.images[idx])
+
+    def to_data(self, x: Tensor) -> Tensor:
+        return x
+
+    def state_dict(self) -> dict:
+        return {}   # batches are drawn with the global RNG, which checkpoints keep
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+def split_indices(n: int, split: str, test_fraction: float = 0.2) -> Tensor:
+    """A fixed train/test split (seed 0) for datasets that ship without one."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    n_test = int(round(n * test_fraction))
+    return {"train": perm[n_test:], "test": perm[:n_test], "all": torch.arange(n)}[split]
+
+
+def digits(name: str = "digits", resolution: int = 32, split: str = "train", device="cpu") -> HeldImages:
+    """scikit-learn's bundled handwritten digits: 1 797 real 8x8 images, labels 0-9, no download."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = torch.from_numpy(bunch.images).float().div(16.0).mul(255).round().to(torch.uint8)[:, None]
+    labels = torch.from_numpy(bunch.target).long()
+    keep = split_indices(len(images), split)
+    return HeldImages(name, resize_batch(images[keep], resolution), labels[keep], device)
+
+
+# --------------------------------------------------------------------------- files on disk
+def load_image(path: Path, resolution: int, channels: int) -> Tensor:
+    """One image file -> uint8 (channels, resolution, resolution): shorter side resized, centre-cropped."""
+    from PIL import Image
+    from torchvision.transforms.v2 import functional as TF
+
+    with Image.open(path) as img:
+        img = img.convert("L" if channels == 1 else "RGB")
+        img = TF.resize(img, resolution, antialias=True)
+        img = TF.center_crop(img, resolution)
+        return TF.pil_to_tensor(img)
+
+
+def find_images(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def check_readable(files: Sequence[Path], strict: bool, workers: int) -> list[Path]:
+    """Drop files PIL cannot parse (strict: fail naming the first one); log how many were skipped."""
+    from PIL import Image
+
+    def problem(p: Path) -> Optional[str]:
+        try:
+            with Image.open(p) as img:
+                img.verify()
+            return None
+        except Exception as e:   # PIL raises many types for bad files
+            return _reason(e)
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        problems = list(pool.map(problem, files))
+    bad = [(p, why) for p, why in zip(files, problems) if why]
+    if bad and strict:
+        p, why = bad[0]
+        raise DataError(f"unreadable image {p}: {why} (data.strict=true; remove the file or set "
+                        f"data.strict=false to skip unreadable files)")
+    if bad:
+        log.warning("skipped %d unreadable image file(s), e.g. %s (%s)", len(bad), bad[0][0], bad[0][1])
+    return [p for p, why in zip(files, problems) if not why]
+
+
+def decode_all(files: Sequence[Path], resolution: int, channels: int, strict: bool, workers: int) -> Tensor:
+    """Decode every file into one uint8 tensor, skipping (or, strict, refusing) files that fail."""
+    def decode(p: Path):
+        try:
+            return load_image(p, resolution, channels)
+        except Exception as e:
+            if strict:
+                raise DataError(f"unreadable image {p}: {_reason(e)} (data.strict=true)") from None
+            return (p, _reason(e))
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        results = list(pool.map(decode, files))
+    bad = [r for r in results if isinstance(r, tuple)]
+    if bad:
+        log.warning("skipped %d image file(s) that failed to decode, e.g. %s (%s)", len(bad), *bad[0])
+    good = [r for r in results if isinstance(r, Tensor)]
+    if not good:
+        raise DataError("none of the image files could be decoded")
+    return torch.stack(good)
+
+
+class FileImages(torch.utils.data.Dataset):
+    """Files decoded on the fly (in DataLoader workers); a file that fails is replaced by the next."""
+
+    def __init__(self, files: Sequence[Path], resolution: int, channels: int):
+        self.files, self.resolution, self.channels = list(files), resolution, channels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> Tensor:
+        for k in range(len(self.files)):
+            path = self.files[(i + k) % len(self.files)]
+            try:
+                return load_image(path, self.resolution, self.channels)
+            except Exception as e:
+                log.warning("skipping unreadable image %s (%s)", path, _reason(e))
+        raise DataError("none of the image files could be decoded")
+
+
+class EndlessBatches(torch.utils.data.Sampler):
+    """Index batches over endless epochs, each epoch a fresh permutation seeded by (seed, epoch).
+
+    Starting at batch `start` reproduces exactly the batches a run would have drawn next,
+    which is what a resumed run needs.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
+        if n < batch_size:
+            raise DataError(f"the dataset has {n} images, fewer than train.batch_size={batch_size}")
+        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
+        self.per_epoch = n // batch_size
+
+    def __iter__(self):
+        b, epoch, perm = self.start, -1, None
+        while True:
+            e, i = divmod(b, self.per_epoch)
+            if e != epoch:
+                epoch = e
+                perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + e))
+            yield perm[i * self.batch_size:(i + 1) * self.batch_size].tolist()
+            b += 1
+
+
+class StreamedImages:
+    """A large image set read from disk by DataLoader workers, batch by batch."""
+
+    kind = "images"
+    labels = None
+
+    def __init__(self, name: str, files: Sequence[Path], resolution: int, channels: int, workers: int,
+                 device):
+        self.name = name
+        self.device = torch.device(device)
+        self.files = FileImages(files, resolution, channels)
+        self.workers = workers
+        # The shuffling seed comes from the run's seeded RNG: same run seed, same data order.
+        self.seed = int(torch.randint(2 ** 31 - 1, (1,)))
+        self.batch_size: Optional[int] = None      # fixed by the first training draw
+        self.batches_served = 0
+        self._iterator = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.files.channels, self.files.resolution, self.files.resolution)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _start(self):
+        loader = torch.utils.data.DataLoader(
+            self.files, batch_sampler=EndlessBatches(len(self.files), self.batch_size, self.seed,
+                                                     self.batches_served),
+            num_workers=self.workers, pin_memory=self.device.type == "cuda",
+            persistent_workers=self.workers > 0, prefetch_factor=4 if self.workers > 0 else None)
+        return iter(loader)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """With a generator: n random files read here (previews, metrics), leaving the training
+        stream alone. Without: the next training batch from the workers."""
+        if generator is not None:
+            idx = torch.randint(len(self.files), (n,), generator=generator, device=generator.device)
+            return to_unit_range(torch.stack([self.files[int(i)] for i in idx.tolist()]).to(self.device))
+        if self._iterator is None:
+            self.batch_size = n
+            self._iterator = self._start()
+        if n != self.batch_size:
+            raise ValueError(f"training batches are {self.batch_size} images; pass a generator for other sizes")
+        batch = next(self._iterator)
+        self.batches_served += 1
+        return to_unit_range(batch.to(self.device, non_blocking=True))
+
+    def to_data(self, x: Tensor) -> Tensor:
+        return x
+
+    def state_dict(self) -> dict:
+        return {"batches_served": self.batches_served}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.batches_served = int(state.get("batches_served", 0))
+        self._iterator = None
+
+
+def images_from_files(name: str, files: Sequence[Path], resolution: int, channels: int, strict: bool,
+                      workers: int, memory_limit_mb: int, device):
+    """Hold the files on the device when they fit in `memory_limit_mb`, else stream them."""
+    files = check_readable(files, strict, workers)
+    if not files:
+        raise DataError(f"dataset {name}: every image file is unreadable")
+    size_mb = len(files) * channels * resolution * resolution / 2 ** 20
+    if size_mb <= memory_limit_mb:
+        log.info("decoding %d images (%.0f MB as uint8) to hold them on %s", len(files), size_mb, device)
+        return HeldImages(name, decode_all(files, resolution, channels, strict, workers), None, device)
+    log.info("streaming %d images with %d workers (%.0f MB > data.memory_limit_mb=%d)",
+             len(files), workers, size_mb, memory_limit_mb)
+    return StreamedImages(name, files, resolution, channels, workers, device)
+
+
+def folder(name: str = "folder", root: str = "", resolution: int = 64, channels: int = 3,
+           strict: bool = False, workers: int = 4, memory_limit_mb: int = 1024, missing_hint: str = "",
+           device="cpu"):
+    """Every image file under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        hint = f" {missing_hint}" if missing_hint else " Set data.root=PATH to a folder of images."
+        raise DataError(f"dataset={name}: image folder {path} does not exist.{hint}")
+    files = find_images(path)
+    if not files:
+        raise DataError(f"dataset={name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {path}")
+    return images_from_files(name, files, resolution, channels, strict, workers, memory_limit_mb, device)
+
+
+# --------------------------------------------------------------------------- torchvision sets
+def unreachable(url: str, timeout: float) -> Optional[str]:
+    """None if a TCP connection to the URL's host opens within `timeout` seconds, else why not.
+
+    The name lookup runs in a thread so that a resolver which never answers cannot hang the run.
+    """
+    parts = urlparse(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: list[Optional[str]] = ["no answer within %gs" % timeout]
+
+    def probe():
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome[0] = None
+        except OSError as e:
+            outcome[0] = _reason(e)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 1)
+    return None if outcome[0] is None else f"no connection to {host} ({outcome[0]})"
+
+
+# name -> (torchvision class, channels, where torchvision keeps it under data.root, download URL to check)
+TORCHVISION = {
+    "mnist": ("MNIST", 1, "MNIST/", None),
+    "fashion_mnist": ("FashionMNIST", 1, "FashionMNIST/", None),
+    "cifar10": ("CIFAR10", 3, "cifar-10-batches-py/", None),
+    "celeba": ("CelebA", 3, "celeba/", "https://drive.google.com"),
+}
+
+
+def _download_url(cls) -> str:
+    mirrors = getattr(cls, "mirrors", None)
+    if mirrors:
+        return mirrors[0]
+    return getattr(cls, "url", "https://download.pytorch.org")
+
+
+def open_torchvision(name: str, root: Path, split: str, download: bool, timeout: float, **kwargs):
+    """Open a torchvision dataset from `root`, downloading it only after checking the network answers."""
+    import torchvision.datasets as tvd
+
+    cls_name, _, folder_name, url = TORCHVISION[name]
+    cls = getattr(tvd, cls_name)
+    split_kwargs = {"split": split} if name == "celeba" else {"train": split == "train"}
+    try:
+        return cls(str(root), download=False, **split_kwargs, **kwargs)
+    except (RuntimeError, OSError):
+        pass   # not there (or incomplete): try to download
+    where = root / folder_name
+    if not download:
+        raise DataError(f"dataset={name} is not in {where} and data.download=false: put the files there "
+                        f"or set data.download=true")
+    why = unreachable(url or _download_url(cls), timeout)
+    if why:
+        raise DataError(f"dataset={name} is not in {where} and cannot be downloaded: {why}. On a machine "
+                        f"with internet run `ganrun dataset={name} data.root=DIR` once, then copy "
+                        f"DIR/{folder_name} to {where} (or set data.root to where it is)")
+    log.info("downloading %s into %s", name, root)
+    try:
+        return cls(str(root), download=True, **split_kwargs, **kwargs)
+    except Exception as e:
+        raise DataError(f"downloading dataset={name} into {root} failed: {_reason(e)}") from None
+
+
+def torchvision_images(name: str, root: str = "data", resolution: int = 32, split: str = "train",
+                       download: bool = True, download_timeout: float = 10.0, workers: int = 4,
+                       memory_limit_mb: int = 1024, device="cpu"):
+    """MNIST, Fashion-MNIST and CIFAR-10 held on the device; CelebA streamed from its files."""
+    path = Path(root).expanduser()
+    ds = open_torchvision(name, path, split, download, download_timeout)
+    if name == "celeba":
+        files = [Path(ds.root) / ds.base_folder / "img_align_celeba" / f for f in ds.filename]
+        return images_from_files(name, files, resolution, 3, False, workers, memory_limit_mb, device)
+    data = torch.as_tensor(ds.data)
+    images = data[:, None] if data.ndim == 3 else data.permute(0, 3, 1, 2)   # (N, C, H, W)
+    images = resize_batch(images.contiguous(), resolution)
+    return HeldImages(name, images, torch.as_tensor(ds.targets).long(), device)

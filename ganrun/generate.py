@@ -1,0 +1,72 @@
+"""A trained generator, rebuilt from a checkpoint's stored config, and sampling from it.
+
+Used by `ganrun-sample` (and by evaluation after the fact): no Hydra run folder,
+no training data loaded for image sets (the checkpoint records the image shape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from ganrun.checkpoint import load_checkpoint, resolve_checkpoint
+from ganrun.errors import CheckpointError
+from ganrun.experiment import build_models, make, resolve_device, sample_latent
+
+
+@dataclass
+class ImageSpace:
+    """What sampling needs to know about an image dataset, without loading it."""
+    name: str
+    shape: tuple[int, ...]
+    device: torch.device
+    kind: str = "images"
+
+    def to_data(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@dataclass
+class Trained:
+    cfg: DictConfig
+    G: torch.nn.Module          # G_ema when the run kept one
+    data: Any                   # the dataset (toy) or an ImageSpace (images)
+    device: torch.device
+    step: int
+    path: Path
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+        """n samples in model space; the same seed gives the same samples."""
+        rng = torch.Generator(self.device).manual_seed(seed)
+        out = []
+        for start in range(0, n, batch_size):
+            z = sample_latent(min(batch_size, n - start), self.G.latent_dim, self.cfg.tricks.prior,
+                              self.device, generator=rng)
+            out.append(self.G(z))
+        return torch.cat(out) if out else torch.empty(0, *self.data.shape, device=self.device)
+
+
+def load_trained(path: str | Path, device: str = "auto") -> Trained:
+    """The generator of a checkpoint (a run folder means its last checkpoint)."""
+    ckpt = resolve_checkpoint(path)
+    state = load_checkpoint(ckpt)
+    cfg = OmegaConf.create(state["config"])
+    dev = resolve_device(device)
+    shape, kind = tuple(state["data_shape"]), state["data_kind"]
+    loss = make(cfg.loss)
+    G, _ = build_models(cfg, shape, loss)
+    weights = state.get("G_ema") or state["G"]
+    try:
+        G.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt} does not match the model its config describes: "
+                              f"{str(e).splitlines()[0]}") from None
+    G.to(dev).eval()
+    data = (ImageSpace(cfg.data.name, shape, dev) if kind == "images"
+            else make(cfg.data, device=dev))
+    return Trained(cfg, G, data, dev, int(state["step"]), ckpt)

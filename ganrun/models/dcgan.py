@@ -1,0 +1,226 @@
+"""DCGAN generators and discriminators (Radford et al. 2015; GAN_NOTES §3).
+
+`model=dcgan` builds a pair for any power-of-two resolution from 8 to 256 and any
+channel count, following the guidelines: strided convolutions in D and
+transposed ones in G (no pooling), no fully connected hidden layers, ReLU in G
+with a tanh output, LeakyReLU(0.2) in D, weights drawn from N(0, 0.02), and
+normalisation everywhere except G's output and D's input.
+
+`model=dcgan_notes` is the notes' exact 64x64 anime-face pair.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from ganrun.errors import ConfigError
+from ganrun.models import ReconstructionEnergy, packed_shape
+
+log = logging.getLogger(__name__)
+
+NORMS = ("batch", "layer", "instance", "spectral", "none")
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """The feature-map normalisation after a conv (identity for spectral / none)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)              # LayerNorm over (C, H, W), per sample
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.Identity()
+
+
+def conv(kind: str, *args, transpose: bool = False, **kwargs) -> nn.Module:
+    """A conv layer; biased only where no normalisation follows (a bias before a norm is wasted)."""
+    return (nn.ConvTranspose2d if transpose else nn.Conv2d)(*args, bias=kind in ("none", "spectral"), **kwargs)
+
+
+def stages(resolution: int) -> int:
+    """Number of 2x up/down-sampling steps between 4x4 and `resolution`."""
+    if resolution not in (8, 16, 32, 64, 128, 256):
+        raise ConfigError(f"model=dcgan supports resolutions 8, 16, 32, 64, 128 and 256, not {resolution}: "
+                          f"set data.resolution to one of them")
+    return int(math.log2(resolution)) - 2
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN's initialisation: conv weights ~ N(0, 0.02); norm scales ~ N(1, 0.02), shifts 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def add_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of `module`."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            spectral_norm(m)
+    return module
+
+
+def upsampling_body(in_channels: int, out_channels: int, width: int, n: int, norm: str) -> list[nn.Module]:
+    """z-like (in_channels x 1 x 1) -> 4x4 -> ... -> (out_channels x 2^(n+2) x 2^(n+2)), no output activation."""
+    c = width * 2 ** (n - 1)
+    layers: list[nn.Module] = [conv(norm, in_channels, c, 4, 1, 0, transpose=True), norm_layer(norm, c),
+                               nn.ReLU(inplace=True)]
+    for _ in range(n - 1):
+        layers += [conv(norm, c, c // 2, 4, 2, 1, transpose=True), norm_layer(norm, c // 2),
+                   nn.ReLU(inplace=True)]
+        c //= 2
+    layers.append(nn.ConvTranspose2d(c, out_channels, 4, 2, 1, bias=False))
+    return layers
+
+
+def downsampling_body(in_channels: int, width: int, n: int, norm: str, leak: float) -> list[nn.Module]:
+    """(in_channels x R x R) -> (width * 2^(n-1) x 4 x 4); no normalisation on the input layer."""
+    c = width
+    layers: list[nn.Module] = [conv("none", in_channels, c, 4, 2, 1), nn.LeakyReLU(leak, inplace=True)]
+    for _ in range(n - 1):
+        layers += [conv(norm, c, c * 2, 4, 2, 1), norm_layer(norm, c * 2), nn.LeakyReLU(leak, inplace=True)]
+        c *= 2
+    return layers
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim: int, data_shape: tuple[int, int, int], width: int, norm: str):
+        super().__init__()
+        self.latent_dim = latent_dim
+        channels, resolution = data_shape[0], data_shape[1]
+        self.net = nn.Sequential(*upsampling_body(latent_dim, channels, width, stages(resolution), norm),
+                                 nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(len(z), -1, 1, 1))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, in_shape: tuple[int, int, int], width: int, norm: str, leak: float):
+        super().__init__()
+        n = stages(in_shape[1])
+        self.net = nn.Sequential(*downsampling_body(in_shape[0], width, n, norm, leak),
+                                 nn.Conv2d(width * 2 ** (n - 1), 1, 4, 1, 0, bias=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).view(len(x))
+
+
+class ConvAutoencoder(nn.Module):
+    """BEGAN's D for images: the DCGAN D body down to 4x4, a `code_dim` bottleneck, a G-like decoder."""
+
+    def __init__(self, in_shape: tuple[int, int, int], width: int, norm: str, leak: float, code_dim: int):
+        super().__init__()
+        n = stages(in_shape[1])
+        c = width * 2 ** (n - 1)
+        self.encode = nn.Sequential(*downsampling_body(in_shape[0], width, n, norm, leak),
+                                    nn.Conv2d(c, code_dim, 4, 1, 0))
+        self.decode = nn.Sequential(*upsampling_body(code_dim, in_shape[0], width, n, norm))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def resolve_norm(requested: str, preferred: str, player: str) -> str:
+    requested = getattr(requested, "value", requested)
+    if requested == "auto":
+        return preferred
+    if player == "D" and requested == "batch" and preferred == "layer":
+        log.warning("model.d_norm=batch with a gradient-penalty loss: batch norm mixes the samples "
+                    "whose gradients are penalised; the recipe is layer norm (GAN_NOTES §2)")
+    return requested
+
+
+def _finish(G: nn.Module, D: nn.Module, g_norm: str, d_norm: str) -> tuple[nn.Module, nn.Module]:
+    init_dcgan_weights(G)
+    init_dcgan_weights(D)
+    if g_norm == "spectral":
+        add_spectral_norm(G)
+    if d_norm == "spectral":
+        add_spectral_norm(D)
+    return G, D
+
+
+def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str, leak: float,
+          code_dim: int, *, data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False,
+          critic_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+    """G and D for images of `data_shape` = (C, R, R). `critic_norm` is the loss's preference
+    for D's normalisation, used when model.d_norm=auto (layer norm for gradient penalties)."""
+    if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
+        raise ConfigError(f"model=dcgan needs square images, but the dataset gives samples of shape "
+                          f"{tuple(data_shape)}: use model=mlp for toy data")
+    g_norm = resolve_norm(g_norm, "batch", "G")
+    d_norm = resolve_norm(d_norm, critic_norm, "D")
+    G = Generator(latent_dim, tuple(data_shape), g_width, g_norm)
+    d_shape = packed_shape(tuple(data_shape), pack)
+    if autoencoder:
+        D: nn.Module = ReconstructionEnergy(ConvAutoencoder(d_shape, d_width, d_norm, leak, code_dim))
+    else:
+        D = Discriminator(d_shape, d_width, d_norm, leak)
+    return _finish(G, D, g_norm, d_norm)
+
+
+# --------------------------------------------------------------------------- the notes' pair
+class NotesGenerator(nn.Module):
+    """GAN_NOTES §3: z (100) -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64xC, BN+ReLU, tanh, no biases."""
+
+    def __init__(self, latent_dim: int, channels: int):
+        super().__init__()
+        self.latent_dim = latent_dim
+        chans = [latent_dim, 512, 256, 128, 64]
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])):
+            layers += [nn.ConvTranspose2d(a, b, 4, 1 if i == 0 else 2, 0 if i == 0 else 1, bias=False),
+                       nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+        layers += [nn.ConvTranspose2d(64, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(len(z), -1, 1, 1))
+
+
+class NotesDiscriminator(nn.Module):
+    """GAN_NOTES §3: convs 64, 128, 256 (4x4, stride 2) then 512, 1024 (3x3, stride 1), BN + LeakyReLU
+    (no BN on the input layer), global average pooling, one linear unit."""
+
+    def __init__(self, channels: int, leak: float):
+        super().__init__()
+        spec = [(channels, 64, 4, 2, 1), (64, 128, 4, 2, 1), (128, 256, 4, 2, 1),
+                (256, 512, 3, 1, 1), (512, 1024, 3, 1, 1)]
+        layers: list[nn.Module] = []
+        for i, (a, b, k, s, p) in enumerate(spec):
+            layers += [nn.Conv2d(a, b, k, s, p, bias=i == 0)]
+            if i > 0:
+                layers.append(nn.BatchNorm2d(b))
+            layers.append(nn.LeakyReLU(leak, inplace=True))
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(1024, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).mean(dim=(2, 3))).view(len(x))
+
+
+def build_notes(latent_dim: int, leak: float, *, data_shape: tuple[int, ...], pack: int = 1,
+                autoencoder: bool = False, critic_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+    """The notes' 64x64 anime-face pair. It has batch norm throughout and no autoencoder form."""
+    if tuple(data_shape[1:]) != (64, 64):
+        raise ConfigError(f"model=dcgan_notes is the notes' 64x64 pair, but the dataset gives "
+                          f"{tuple(data_shape)} images: set data.resolution=64 or use model=dcgan")
+    if autoencoder:
+        raise ConfigError("model=dcgan_notes has no autoencoder form for loss=began: use model=dcgan")
+    if critic_norm != "batch":
+        log.warning("model=dcgan_notes keeps batch norm in D although this loss prefers %s norm; "
+                    "model=dcgan follows the loss's recipe", critic_norm)
+    G = NotesGenerator(latent_dim, data_shape[0])
+    D = NotesDiscriminator(packed_shape(tuple(data_shape), pack)[0], leak)
+    return _finish(G, D, "batch", "batch")
