@@ -94,7 +94,19 @@ class TrainConfig:
 @dataclass
 class TricksConfig:
     """GAN_NOTES §5. Every switch is off unless a preset turns it on."""
-    prior: Prior = Prior.normal
+    prior: Prior = Prior.normal                     # z ~ N(0, I) or U[-1, 1]
+    label_smoothing: float = bounded(0.0, ge=0, lt=1)   # one-sided: real target 1 - s
+    noisy_labels: bool = False                      # real ~ U[0.8, 1.2], fake ~ U[0, 0.3]
+    label_flip: float = bounded(0.0, ge=0, le=0.5)  # chance that a D target is swapped
+    instance_noise: float = bounded(0.0, ge=0)      # std of noise on D's inputs at step 0
+    instance_noise_steps: int = bounded(0, ge=0)    # linear decay to 0 over this many steps (0: the run)
+    joint_batches: bool = False                     # D sees real and fake in one batch
+    replay: float = bounded(0.0, ge=0, le=1)        # share of D's fake batch drawn from past fakes
+    replay_size: int = bounded(4096, ge=1)          # replay buffer capacity, in samples
+    ema: float = bounded(0.0, ge=0, lt=1)           # G_ema decay, e.g. 0.999 (0: off)
+    ema_start: int = bounded(0, ge=0)               # G_ema copies G until this step
+    spectral_norm: bool = False                     # spectral normalisation on every D layer
+    pack: int = bounded(1, ge=1)                    # PacGAN: D scores groups of `pack` samples
 
 
 @dataclass
@@ -279,6 +291,53 @@ class NonSaturatingLossConfig:
     _target_: str = "ganrun.losses.NonSaturating"
 
 
+@dataclass
+class WGANLossConfig:
+    _target_: str = "ganrun.losses.Wasserstein"
+    clip: float = bounded(0.01, ge=0)        # every D weight clipped to [-clip, clip]
+
+
+@dataclass
+class WGANGPLossConfig:
+    _target_: str = "ganrun.losses.WassersteinGP"
+    gp_weight: float = bounded(10.0, ge=0)   # lambda
+
+
+@dataclass
+class LSGANLossConfig:
+    _target_: str = "ganrun.losses.LeastSquares"
+
+
+@dataclass
+class DRAGANLossConfig:
+    _target_: str = "ganrun.losses.DRAGAN"
+    gp_weight: float = bounded(10.0, ge=0)   # lambda
+    perturb: float = bounded(0.5, ge=0)      # c in x + a * c * std(x) * u
+
+
+@dataclass
+class BEGANLossConfig:
+    _target_: str = "ganrun.losses.BEGAN"
+    gamma: float = bounded(0.5, gt=0, le=1)  # diversity ratio E[L(x~)] / E[L(x)] it aims for
+    lambda_k: float = bounded(0.001, ge=0)   # learning rate of k_t
+    k_init: float = bounded(0.0, ge=0, le=1)
+
+
+@dataclass
+class HingeLossConfig:
+    _target_: str = "ganrun.losses.Hinge"
+
+
+@dataclass
+class RSGANLossConfig:
+    _target_: str = "ganrun.losses.RelativisticStandard"
+
+
+@dataclass
+class RaGANLossConfig:
+    _target_: str = "ganrun.losses.RelativisticAverage"
+
+
 # --------------------------------------------------------------------------- registration
 def register_configs() -> None:
     """Put the schemas where the YAML files' defaults lists look for them."""
@@ -300,6 +359,14 @@ def register_configs() -> None:
         ("dataset", "gaussian1d", Gaussian1dConfig),
         ("loss", "mm", MinimaxLossConfig),
         ("loss", "ns", NonSaturatingLossConfig),
+        ("loss", "wgan", WGANLossConfig),
+        ("loss", "wgan_gp", WGANGPLossConfig),
+        ("loss", "lsgan", LSGANLossConfig),
+        ("loss", "dragan", DRAGANLossConfig),
+        ("loss", "began", BEGANLossConfig),
+        ("loss", "hinge", HingeLossConfig),
+        ("loss", "rsgan", RSGANLossConfig),
+        ("loss", "ragan", RaGANLossConfig),
     ]:
         cs.store(group=f"schema/{group}", name=name, node=node)
 

@@ -20,7 +20,9 @@ from ganrun.config import check_ranges, check_required
 from hydra.errors import InstantiationException
 
 from ganrun.errors import ConfigError, GanrunError
-from ganrun.losses import GANLoss
+from ganrun.losses import GANLoss, Labels
+from ganrun.models import add_spectral_norm
+from ganrun.tricks import EMA, CriticView, ReplayBuffer
 
 
 def make(node: DictConfig, **kwargs: Any) -> Any:
@@ -68,18 +70,39 @@ class Experiment:
     loss: GANLoss
     G: nn.Module
     D: nn.Module
+    critic: CriticView              # D as the losses call it: packing and instance noise in front
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    replay: ReplayBuffer
+    ema: EMA | None
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return sample_latent(n, self.G.latent_dim, self.cfg.tricks.prior, self.device, generator)
 
+    @property
+    def G_eval(self) -> nn.Module:
+        """The generator for samples and metrics: G_ema when it is kept."""
+        return self.ema.module if self.ema is not None else self.G
+
+
+def check_tricks(cfg: DictConfig, loss: GANLoss) -> None:
+    """Trick combinations that cannot work, refused before anything trains."""
+    t = cfg.tricks
+    label_tricks = [k for k, on in [("tricks.label_smoothing", t.label_smoothing > 0),
+                                    ("tricks.noisy_labels", t.noisy_labels),
+                                    ("tricks.label_flip", t.label_flip > 0)] if on]
+    if label_tricks and not loss.uses_labels:
+        raise ConfigError(f"{label_tricks[0]} changes D's real/fake targets, but {type(loss).__name__} "
+                          f"has none: use it with loss=ns, mm, lsgan or dragan")
+    if cfg.train.batch_size % t.pack:
+        raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
+
 
 def build_models(cfg: DictConfig, data_shape: tuple[int, ...], loss: GANLoss) -> tuple[nn.Module, nn.Module]:
     """G and D for samples of `data_shape`; the loss says whether D is an autoencoder (BEGAN)
-    and which normalisation it prefers in D."""
-    return make(cfg.model, data_shape=tuple(data_shape), autoencoder=loss.autoencoder,
-                critic_norm=loss.critic_norm)
+    and which normalisation it prefers in D; PacGAN packing widens D's input."""
+    return make(cfg.model, data_shape=tuple(data_shape), pack=cfg.tricks.pack,
+                autoencoder=loss.autoencoder, critic_norm=loss.critic_norm)
 
 
 def build(cfg: DictConfig) -> Experiment:
@@ -88,13 +111,20 @@ def build(cfg: DictConfig) -> Experiment:
     check_ranges(cfg)
     device = resolve_device(cfg.device.type)
     seed_everything(cfg.seed)
+    t = cfg.tricks
     data = make(cfg.data, device=device)
-    loss: GANLoss = make(cfg.loss).to(device)
+    labels = Labels(smoothing=t.label_smoothing, noisy=t.noisy_labels, flip=t.label_flip)
+    loss: GANLoss = make(cfg.loss, joint_batches=t.joint_batches, labels=labels).to(device)
+    check_tricks(cfg, loss)
     G, D = build_models(cfg, data.shape, loss)
+    if t.spectral_norm:
+        add_spectral_norm(D)
     G, D = G.to(device), D.to(device)
     opt_g = make(cfg.optimizer.g, params=G.parameters())
     opt_d = make(cfg.optimizer.d, params=D.parameters())
-    return Experiment(cfg, device, data, loss, G, D, opt_g, opt_d)
+    replay = ReplayBuffer(t.replay_size, t.replay).to(device)
+    ema = EMA(G, t.ema, t.ema_start) if t.ema > 0 else None
+    return Experiment(cfg, device, data, loss, G, D, CriticView(D, t.pack), opt_g, opt_d, replay, ema)
 
 
 def plain_config(cfg: DictConfig) -> dict:

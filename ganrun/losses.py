@@ -22,14 +22,29 @@ def bce(logits: Tensor, target: Tensor) -> Tensor:
 
 
 class Labels:
-    """The targets of the label-based losses: real 1, fake 0 unless a trick changes them."""
+    """D's targets for the label-based losses: real 1, fake 0, unless a trick changes them
+    (GAN_NOTES §5, trick 4): one-sided smoothing (real 1 - s), noisy labels (real ~ U[0.8, 1.2],
+    fake ~ U[0, 0.3]) and flips (each target swapped with probability p)."""
 
-    def __init__(self, real: Tensor, fake: Tensor):
-        self.real, self.fake = real, fake
+    def __init__(self, smoothing: float = 0.0, noisy: bool = False, flip: float = 0.0):
+        self.smoothing, self.noisy, self.flip = smoothing, noisy, flip
 
-    @classmethod
-    def hard(cls, n: int, device: torch.device | str = "cpu") -> "Labels":
-        return cls(torch.ones(n, device=device), torch.zeros(n, device=device))
+    @property
+    def changed(self) -> bool:
+        return self.smoothing > 0 or self.noisy or self.flip > 0
+
+    def __call__(self, scores: Tensor) -> tuple[Tensor, Tensor]:
+        """(real targets, fake targets) for a batch of D scores: same shape, dtype and device."""
+        if self.noisy:
+            real = torch.empty_like(scores).uniform_(0.8, 1.2)
+            fake = torch.empty_like(scores).uniform_(0.0, 0.3)
+        else:
+            real = torch.full_like(scores, 1.0 - self.smoothing)
+            fake = torch.zeros_like(scores)
+        if self.flip > 0:
+            swap = torch.rand(scores.shape, device=scores.device) < self.flip
+            real, fake = torch.where(swap, fake, real), torch.where(swap, real, fake)
+        return real, fake
 
 
 class GANLoss(nn.Module):
@@ -40,12 +55,13 @@ class GANLoss(nn.Module):
     needs_real_for_g = False   # the G loss looks at D(x) too (relativistic losses)
     critic_norm = "batch"      # D's normalisation under model.d_norm=auto (GAN_NOTES §2 recipes)
 
-    def __init__(self, joint_batches: bool = False):
+    def __init__(self, joint_batches: bool = False, labels: Labels | None = None):
         super().__init__()
         self.joint_batches = joint_batches
+        self.labels = labels or Labels()
 
     # -- the formulas ---------------------------------------------------------
-    def d_loss(self, d_real: Tensor, d_fake: Tensor, labels: Labels) -> Tensor:
+    def d_loss(self, d_real: Tensor, d_fake: Tensor) -> Tensor:
         raise NotImplementedError
 
     def g_loss(self, d_fake: Tensor, d_real: Tensor | None) -> Tensor:
@@ -74,9 +90,9 @@ class GANLoss(nn.Module):
             return D(torch.cat([real, fake])).split([len(real), len(fake)])
         return D(real), D(fake)
 
-    def discriminator(self, D: nn.Module, real: Tensor, fake: Tensor, labels: Labels) -> Terms:
+    def discriminator(self, D: nn.Module, real: Tensor, fake: Tensor) -> Terms:
         d_real, d_fake = self.scores(D, real, fake)
-        loss = self.d_loss(d_real, d_fake, labels)
+        loss = self.d_loss(d_real, d_fake)
         terms: Terms = {"D/real": d_real.detach().mean(), "D/fake": d_fake.detach().mean()}
         penalty = self.penalty(D, real, fake)
         if penalty is not None:
@@ -92,13 +108,29 @@ class GANLoss(nn.Module):
         return {"loss/G": self.g_loss(d_fake, d_real)}
 
 
+def gradient_penalty(D: nn.Module, x_hat: Tensor) -> Tensor:
+    """E[(||grad D(x_hat)||_2 - 1)^2], the norm over all non-batch dimensions of each D input
+    row (with PacGAN packing, a pack is one row). The graph is kept so the penalty trains D."""
+    x_hat = x_hat.detach().requires_grad_(True)
+    out = D(x_hat)
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    norm = grad.reshape(len(out), -1).norm(2, dim=1)
+    return ((norm - 1) ** 2).mean()
+
+
+def per_sample(shape_like: Tensor) -> Tensor:
+    """U[0, 1] drawn once per sample, broadcastable over its other dimensions."""
+    return torch.rand(len(shape_like), *[1] * (shape_like.dim() - 1), device=shape_like.device)
+
+
 class Minimax(GANLoss):
     """`mm` (Goodfellow 2014): D: -E[log s(D(x))] - E[log(1 - s(D(x~)))]; G: E[log(1 - s(D(x~)))]."""
 
     uses_labels = True
 
-    def d_loss(self, d_real, d_fake, labels):
-        return bce(d_real, labels.real) + bce(d_fake, labels.fake)
+    def d_loss(self, d_real, d_fake):
+        real_target, fake_target = self.labels(d_real)
+        return bce(d_real, real_target) + bce(d_fake, fake_target)
 
     def g_loss(self, d_fake, d_real):
         return -F.softplus(d_fake).mean()          # log(1 - s(l)) = -softplus(l): saturates
@@ -112,3 +144,134 @@ class NonSaturating(Minimax):
 
     def g_loss(self, d_fake, d_real):
         return F.softplus(-d_fake).mean()          # -log s(l) = softplus(-l)
+
+
+class Wasserstein(GANLoss):
+    """`wgan` (Arjovsky 2017): D: -E[D(x)] + E[D(x~)], then every D weight clipped to [-c, c];
+    G: -E[D(x~)]."""
+
+    def __init__(self, clip: float = 0.01, **kwargs):
+        super().__init__(**kwargs)
+        self.clip = clip
+
+    def d_loss(self, d_real, d_fake):
+        return -d_real.mean() + d_fake.mean()
+
+    def g_loss(self, d_fake, d_real):
+        return -d_fake.mean()
+
+    def extra_terms(self, d_real, d_fake):
+        return {"loss/wasserstein": d_real.mean() - d_fake.mean()}   # E[D(x)] - E[D(x~)]
+
+    @torch.no_grad()
+    def after_d_step(self, D, terms):
+        if self.clip > 0:
+            for p in D.parameters():
+                p.clamp_(-self.clip, self.clip)
+
+
+class WassersteinGP(Wasserstein):
+    """`wgan_gp` (Gulrajani 2017): the wgan loss without clipping, plus
+    lambda E[(||grad D(x^)||_2 - 1)^2] at x^ = t x + (1 - t) x~, t ~ U[0, 1] drawn per sample."""
+
+    critic_norm = "layer"      # no batch norm in the critic: the penalty is per sample
+
+    def __init__(self, gp_weight: float = 10.0, **kwargs):
+        super().__init__(clip=0.0, **kwargs)
+        self.gp_weight = gp_weight
+
+    def penalty(self, D, real, fake):
+        t = per_sample(real)
+        return self.gp_weight * gradient_penalty(D, t * real + (1 - t) * fake)
+
+
+class LeastSquares(GANLoss):
+    """`lsgan` (Mao 2017): D: E[(D(x) - 1)^2] + E[D(x~)^2]; G: E[(D(x~) - 1)^2] (the unhalved form)."""
+
+    uses_labels = True
+
+    def d_loss(self, d_real, d_fake):
+        real_target, fake_target = self.labels(d_real)
+        return ((d_real - real_target) ** 2).mean() + ((d_fake - fake_target) ** 2).mean()
+
+    def g_loss(self, d_fake, d_real):
+        return ((d_fake - 1) ** 2).mean()
+
+
+class DRAGAN(NonSaturating):
+    """`dragan` (Kodali 2017): the mm/ns D loss plus lambda E[(||grad D(x^)||_2 - 1)^2] around the
+    real data only: x^ = x + a * delta, delta = c * std(x) * u, u ~ U[0, 1] per element and
+    a ~ U[0, 1] per sample (the authors' code); G: the ns loss."""
+
+    critic_norm = "layer"
+
+    def __init__(self, gp_weight: float = 10.0, perturb: float = 0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.gp_weight, self.perturb = gp_weight, perturb
+
+    def penalty(self, D, real, fake):
+        delta = self.perturb * real.std() * torch.rand_like(real)
+        return self.gp_weight * gradient_penalty(D, real + per_sample(real) * delta)
+
+
+class BEGAN(GANLoss):
+    """`began` (Berthelot 2017): D is an autoencoder scoring L(v) = E|v - AE(v)|;
+    D: L(x) - k_t L(x~); G: L(x~); k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(x~)), 0, 1)."""
+
+    autoencoder = True
+    critic_norm = "none"
+
+    def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k_init: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.gamma, self.lambda_k = gamma, lambda_k
+        self.register_buffer("k", torch.tensor(float(k_init)))   # saved with the checkpoint
+
+    def d_loss(self, d_real, d_fake):
+        return d_real.mean() - self.k * d_fake.mean()
+
+    def g_loss(self, d_fake, d_real):
+        return d_fake.mean()
+
+    def extra_terms(self, d_real, d_fake):
+        L_real, L_fake = d_real.mean(), d_fake.mean()
+        return {"began/k": self.k.clone(),
+                "began/M": L_real + (self.gamma * L_real - L_fake).abs()}   # convergence measure
+
+    @torch.no_grad()
+    def after_d_step(self, D, terms):
+        self.k.add_(self.lambda_k * (self.gamma * terms["D/real"] - terms["D/fake"])).clamp_(0.0, 1.0)
+
+
+class Hinge(GANLoss):
+    """`hinge` (Lim & Ye 2017; SNGAN, BigGAN): D: E[relu(1 - D(x))] + E[relu(1 + D(x~))]; G: -E[D(x~)]."""
+
+    def d_loss(self, d_real, d_fake):
+        return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+
+    def g_loss(self, d_fake, d_real):
+        return -d_fake.mean()
+
+
+class RelativisticStandard(GANLoss):
+    """`rsgan` (Jolicoeur-Martineau 2018): D: -E[log s(D(x) - D(x~))]; G: -E[log s(D(x~) - D(x))]."""
+
+    needs_real_for_g = True
+
+    def d_loss(self, d_real, d_fake):
+        return F.softplus(-(d_real - d_fake)).mean()
+
+    def g_loss(self, d_fake, d_real):
+        return F.softplus(-(d_fake - d_real)).mean()
+
+
+class RelativisticAverage(GANLoss):
+    """`ragan` (Jolicoeur-Martineau 2018): D: -E[log s(D(x) - E D(x~))] - E[log(1 - s(D(x~) - E D(x)))];
+    G: the same with real and fake swapped."""
+
+    needs_real_for_g = True
+
+    def d_loss(self, d_real, d_fake):
+        return F.softplus(-(d_real - d_fake.mean())).mean() + F.softplus(d_fake - d_real.mean()).mean()
+
+    def g_loss(self, d_fake, d_real):
+        return F.softplus(-(d_fake - d_real.mean())).mean() + F.softplus(d_real - d_fake.mean()).mean()

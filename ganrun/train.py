@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ganrun import visualize
 from ganrun.checkpoint import save_checkpoint
 from ganrun.experiment import Experiment, build, plain_config
-from ganrun.losses import Labels
+from ganrun.tricks import instance_noise_std
 
 log = logging.getLogger(__name__)
 step_log = logging.getLogger("ganrun.logfile")   # to <run>/ganrun.log only, not the console
@@ -55,10 +55,12 @@ def checkpoint_state(exp: Experiment, step: int) -> dict:
     return {
         "step": step,
         "G": exp.G.state_dict(),
+        "G_ema": exp.ema.state_dict() if exp.ema is not None else None,
         "D": exp.D.state_dict(),
         "opt_g": exp.opt_g.state_dict(),
         "opt_d": exp.opt_d.state_dict(),
-        "loss": exp.loss.state_dict(),
+        "loss": exp.loss.state_dict(),       # BEGAN's k_t
+        "replay": exp.replay.state_dict(),
         "data_shape": list(exp.data.shape),
         "data_kind": exp.data.kind,
         "config": plain_config(exp.cfg),
@@ -67,13 +69,16 @@ def checkpoint_state(exp: Experiment, step: int) -> dict:
 
 def log_samples(exp: Experiment, writer: SummaryWriter, fixed_z: torch.Tensor, step: int,
                 run_dir: Path) -> None:
-    """Log G(fixed noise) as the dataset kind's picture, to TensorBoard and <run>/samples/."""
-    G, D = exp.G, exp.D
+    """Log G(fixed noise) as the dataset kind's picture, to TensorBoard and <run>/samples/.
+    G_ema draws the samples when it is kept."""
+    G, D = exp.G_eval, exp.D
+    was_training = G.training
     G.eval(), D.eval()
     with torch.no_grad():
         fake = G(fixed_z)
-        tag, picture = visualize.render(exp.data, fake, critic=lambda x: exp.loss.link(D(x)))
-    G.train(), D.train()
+        critic = None if exp.critic.pack > 1 else (lambda x: exp.loss.link(D(x)))   # D scores packs
+        tag, picture = visualize.render(exp.data, fake, critic=critic)
+    G.train(was_training), D.train()
     writer.add_image(tag, picture, step)
     save_image(picture.float() / 255, run_dir / "samples" / f"step_{step:07d}.png")
 
@@ -83,13 +88,14 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     exp = build(cfg)
     data, loss, G, D, opt_g, opt_d = exp.data, exp.loss, exp.G, exp.D, exp.opt_g, exp.opt_d
+    critic, replay, ema, tricks = exp.critic, exp.replay, exp.ema, cfg.tricks
     B, steps, n_critic = cfg.train.batch_size, cfg.train.steps, cfg.train.n_critic
+    noise_steps = tricks.instance_noise_steps or steps
 
     # Fixed noise for sample pictures, from its own generator so logging never
     # shifts the training RNG stream.
     noise_rng = torch.Generator(exp.device).manual_seed(cfg.seed)
     fixed_z = exp.latent(visualize.PREVIEW_COUNT[data.kind], generator=noise_rng)
-    labels = Labels.hard(B, exp.device)
 
     writer = SummaryWriter(log_dir=str(run_dir / "tb"))
     real = visualize.real_grid(data)
@@ -106,7 +112,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
                disable=True if cfg.quiet else None)
 
     for step in range(1, steps + 1):
-        # (1) Update D: n_critic times on fresh real and fake batches; D sees the fakes detached.
+        critic.noise_std = instance_noise_std(tricks.instance_noise, noise_steps, step - 1)
+
+        # (1) Update D: n_critic times on fresh real and fake batches; D sees the fakes detached
+        # (some of them swapped for past fakes when the replay buffer is on).
         D.requires_grad_(True)
         for i in range(n_critic):
             real = data.sample(B)
@@ -114,7 +123,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             # pytorch/examples' DCGAN, instead of running G a second time.
             with torch.set_grad_enabled(i == n_critic - 1):
                 fake = G(exp.latent(B))
-            d_terms = loss.discriminator(D, real, fake.detach(), labels)
+            d_terms = loss.discriminator(critic, real, replay.mix(fake))
             opt_d.zero_grad(set_to_none=True)
             d_terms["loss/D"].backward()
             opt_d.step()
@@ -123,10 +132,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
         # (2) Update G through a frozen D (no gradients for D's weights are computed).
         D.requires_grad_(False)
-        g_terms = loss.generator(D, real, fake)
+        g_terms = loss.generator(critic, real, fake)
         opt_g.zero_grad(set_to_none=True)
         g_terms["loss/G"].backward()
         opt_g.step()
+        if ema is not None:
+            ema.update(G, step)
         means.add(g_terms)
         bar.update(1)
 
@@ -134,6 +145,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
         final = step == steps
         if step % cfg.train.log_every == 0 or final:
             last = means.pop()
+            if critic.noise_std > 0:
+                last["tricks/instance_noise"] = critic.noise_std
             for k, v in last.items():
                 writer.add_scalar(k, v, step)
             bar.set_postfix(D=f"{last['loss/D']:.3f}", G=f"{last['loss/G']:.3f}", refresh=False)

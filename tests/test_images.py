@@ -122,12 +122,19 @@ def test_torchvision_sets_offline_fail_with_what_to_do(name, tmp_path, monkeypat
 
 
 def test_a_resolver_that_never_answers_cannot_hang_the_run(monkeypatch):
+    import threading
+
+    release = threading.Event()
+
     def hang(*args, **kwargs):
-        import time
-        time.sleep(30)
+        release.wait(30)
+        raise OSError("answered too late")
 
     monkeypatch.setattr(socket, "create_connection", hang)
-    assert "no answer within 0.2s" in images.unreachable("https://example.org/x", timeout=0.2)
+    try:
+        assert "no answer within 0.2s" in images.unreachable("https://example.org/x", timeout=0.2)
+    finally:
+        release.set()
 
 
 def test_torchvision_without_download_says_so(tmp_path):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 
 def packed_shape(data_shape: tuple[int, ...], pack: int) -> tuple[int, ...]:
@@ -38,3 +40,12 @@ class ReconstructionEnergy(nn.Module):
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         return (v - self.autoencoder(v)).abs().flatten(1).mean(1)
+
+
+def add_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of `module`
+    that does not have it yet."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)) and not parametrize.is_parametrized(m, "weight"):
+            spectral_norm(m)
+    return module

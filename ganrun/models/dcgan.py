@@ -16,10 +16,8 @@ import math
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
-
 from ganrun.errors import ConfigError
-from ganrun.models import ReconstructionEnergy, packed_shape
+from ganrun.models import ReconstructionEnergy, add_spectral_norm, packed_shape
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +58,6 @@ def init_dcgan_weights(module: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
-
-
-def add_spectral_norm(module: nn.Module) -> nn.Module:
-    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of `module`."""
-    for m in list(module.modules()):
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            spectral_norm(m)
-    return module
 
 
 def upsampling_body(in_channels: int, out_channels: int, width: int, n: int, norm: str) -> list[nn.Module]:

@@ -1,0 +1,128 @@
+"""Training tricks of GAN_NOTES §5 that act inside the loop (each a switch under `tricks.*`).
+
+The label tricks live in ganrun/losses.py (`Labels`), spectral normalisation in
+ganrun/models/__init__.py, the prior in ganrun/experiment.py, and two time-scale
+learning rates are just the two optimizer configs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class CriticView(nn.Module):
+    """What D sees: PacGAN packing (Lin et al. 2018) and instance noise in front of the model.
+
+    Packing concatenates `pack` consecutive samples along the first feature / channel
+    dimension, so D scores groups and can see a lack of diversity. Instance noise adds
+    N(0, noise_std^2) to every D input, real or generated (trick 5); the loop lowers
+    `noise_std` linearly to 0.
+    """
+
+    def __init__(self, critic: nn.Module, pack: int = 1):
+        super().__init__()
+        self.critic = critic
+        self.pack = pack
+        self.noise_std = 0.0
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.noise_std > 0:
+            x = x + self.noise_std * torch.randn_like(x)
+        if self.pack > 1:
+            x = x.reshape(len(x) // self.pack, self.pack * x.shape[1], *x.shape[2:])
+        return self.critic(x)
+
+
+def instance_noise_std(start: float, decay_steps: int, step: int) -> float:
+    """Linear decay from `start` at step 0 to 0 at `decay_steps`."""
+    if start <= 0 or decay_steps <= 0:
+        return 0.0
+    return start * max(0.0, 1.0 - step / decay_steps)
+
+
+class ReplayBuffer(nn.Module):
+    """Recent fakes, some of which are shown to D again (trick 7, experience replay).
+
+    A ring buffer on the device: each D step swaps a `share` of the fake batch for random
+    buffered samples, then stores the fresh fakes. Counters are Python ints, so the loop
+    never waits on the device.
+    """
+
+    def __init__(self, capacity: int, share: float):
+        super().__init__()
+        self.capacity, self.share = capacity, share
+        self.register_buffer("samples", torch.empty(0), persistent=False)
+        self.filled = 0
+        self.next = 0
+
+    def mix(self, fake: Tensor) -> Tensor:
+        """The batch D should see: `fake`, detached, with a share of it replaced from the buffer."""
+        fake = fake.detach()
+        if self.share <= 0:
+            return fake
+        n_old = min(int(round(self.share * len(fake))), self.filled)
+        out = fake
+        if n_old > 0:
+            idx = torch.randint(self.filled, (n_old,), device=fake.device)
+            out = torch.cat([self.samples[idx], fake[n_old:]])
+        self._store(fake)
+        return out
+
+    def _store(self, fake: Tensor) -> None:
+        if self.samples.numel() == 0:
+            self.samples = torch.empty(self.capacity, *fake.shape[1:], device=fake.device, dtype=fake.dtype)
+        idx = (torch.arange(len(fake), device=fake.device) + self.next) % self.capacity
+        self.samples[idx] = fake
+        self.next = (self.next + len(fake)) % self.capacity
+        self.filled = min(self.capacity, self.filled + len(fake))
+
+    def get_extra_state(self) -> dict:
+        return {"samples": self.samples[: self.filled].clone(), "filled": self.filled, "next": self.next}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.filled, self.next = int(state["filled"]), int(state["next"])
+        saved = state["samples"]
+        if self.filled:
+            self.samples = torch.empty(self.capacity, *saved.shape[1:], device=saved.device, dtype=saved.dtype)
+            self.samples[: self.filled] = saved
+
+
+class EMA:
+    """An exponential moving average of G's weights (G_ema), used for samples and metrics.
+
+    Written here rather than with torch.optim.swa_utils.AveragedModel because that class
+    reads its update counter from the device on every update, a host sync per G step.
+    Floating-point parameters and buffers are averaged with one fused lerp; integer
+    buffers (BatchNorm's counters) are copied. Until `start` steps, G_ema tracks G exactly.
+    """
+
+    def __init__(self, G: nn.Module, decay: float, start: int = 0):
+        import copy
+
+        self.decay, self.start = decay, start
+        self.module = copy.deepcopy(G).eval().requires_grad_(False)
+        self._pairs(G)
+
+    def _pairs(self, G: nn.Module) -> None:
+        own = list(self.module.parameters()) + list(self.module.buffers())
+        src = list(G.parameters()) + list(G.buffers())
+        self._float = [(a, b) for a, b in zip(own, src) if a.is_floating_point()]
+        self._other = [(a, b) for a, b in zip(own, src) if not a.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, G: nn.Module, step: int) -> None:
+        ema_t = [a for a, _ in self._float]
+        g_t = [b.detach() for _, b in self._float]
+        if step <= self.start:
+            torch._foreach_copy_(ema_t, g_t)
+        else:
+            torch._foreach_lerp_(ema_t, g_t, 1.0 - self.decay)
+        for a, b in self._other:
+            a.copy_(b)
+
+    def state_dict(self) -> dict:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state)

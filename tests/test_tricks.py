@@ -1,0 +1,238 @@
+"""Each trick of GAN_NOTES §5 runs, changes what it should, and leaves the rest alone; presets
+bring their recipes and the command line beats them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import compose_config, scalar_and_image_tags, scalars, train_run
+from ganrun import losses as L
+from ganrun.checkpoint import load_checkpoint
+from ganrun.errors import ConfigError
+from ganrun.experiment import build
+from ganrun.generate import load_trained
+from ganrun.tricks import EMA, CriticView, ReplayBuffer, instance_noise_std
+
+
+# --------------------------------------------------------------------------- presets and overrides
+def test_loss_presets_bring_their_recipes():
+    wgan = compose_config(["loss=wgan"])
+    assert wgan.optimizer.d._target_ == "torch.optim.RMSprop" and wgan.optimizer.d.lr == 5e-5
+    assert wgan.optimizer.d.momentum == 0 and wgan.train.n_critic == 5 and wgan.loss.clip == 0.01
+    gp = compose_config(["loss=wgan_gp"])
+    assert gp.optimizer.g._target_ == "torch.optim.Adam" and gp.optimizer.g.lr == 1e-4
+    assert list(gp.optimizer.d.betas) == [0.5, 0.9] and gp.train.n_critic == 5 and gp.loss.gp_weight == 10
+    hinge = compose_config(["loss=hinge"])           # SAGAN's recipe: TTUR, Adam betas (0, 0.9)
+    assert (hinge.optimizer.g.lr, hinge.optimizer.d.lr) == (1e-4, 4e-4)
+    assert list(hinge.optimizer.d.betas) == [0.0, 0.9]
+    ns = compose_config(["loss=ns"])
+    assert ns.optimizer.d.lr == 2e-4 and list(ns.optimizer.d.betas) == [0.5, 0.999]
+
+
+@pytest.mark.parametrize("overrides,key,value", [
+    (["loss=wgan", "optimizer.d.lr=1e-3"], "optimizer.d.lr", 1e-3),
+    (["loss=wgan", "train.n_critic=2"], "train.n_critic", 2),
+    (["loss=wgan_gp", "loss.gp_weight=1"], "loss.gp_weight", 1.0),
+    (["loss=wgan", "optimizer=adam"], "optimizer.d._target_", "torch.optim.Adam"),
+    (["loss=wgan_gp", "dataset=gaussian1d", "loss.gp_weight=3"], "loss.gp_weight", 3.0),
+])
+def test_the_command_line_beats_presets_and_tuning(overrides, key, value):
+    from omegaconf import OmegaConf
+
+    assert OmegaConf.select(compose_config(overrides), key) == value
+
+
+def test_ttur_gives_d_a_faster_learning_rate():
+    cfg = compose_config(["optimizer=ttur"])
+    assert (cfg.optimizer.g.lr, cfg.optimizer.d.lr) == (1e-4, 4e-4)
+
+
+# --------------------------------------------------------------------------- labels
+def test_one_sided_label_smoothing_appears_in_the_d_loss():
+    d_real, d_fake = torch.tensor([2.0]), torch.tensor([-1.0])
+    smooth = L.NonSaturating(labels=L.Labels(smoothing=0.1)).d_loss(d_real, d_fake)
+    s = lambda v: 1 / (1 + math.exp(-v))
+    expected = -(0.9 * math.log(s(2.0)) + 0.1 * math.log(1 - s(2.0))) - math.log(1 - s(-1.0))
+    assert float(smooth) == pytest.approx(expected, rel=1e-6)
+    hard = L.NonSaturating().d_loss(d_real, d_fake)
+    assert float(hard) == pytest.approx(-math.log(s(2.0)) - math.log(1 - s(-1.0)), rel=1e-6)
+
+
+def test_noisy_labels_fall_in_their_ranges_and_flips_swap_targets():
+    torch.manual_seed(0)
+    real, fake = L.Labels(noisy=True)(torch.zeros(10_000))
+    assert 0.8 <= real.min() and real.max() <= 1.2 and real.std() > 0.1
+    assert 0.0 <= fake.min() and fake.max() <= 0.3
+    real, fake = L.Labels(flip=0.25)(torch.zeros(10_000))
+    swapped = (real == 0).float()
+    assert torch.equal(swapped, (fake == 1).float())
+    assert float(swapped.mean()) == pytest.approx(0.25, abs=0.02)
+    real, fake = L.Labels()(torch.zeros(5))
+    assert real.tolist() == [1.0] * 5 and fake.tolist() == [0.0] * 5
+
+
+def test_label_tricks_with_a_loss_that_has_no_labels_are_refused():
+    with pytest.raises(ConfigError, match="tricks.label_smoothing .* loss=ns, mm, lsgan or dragan"):
+        build(compose_config(["dataset=ring", "loss=wgan", "tricks.label_smoothing=0.1"]))
+
+
+# --------------------------------------------------------------------------- what D sees
+def test_instance_noise_decays_linearly_to_zero():
+    assert [instance_noise_std(0.5, 100, s) for s in (0, 50, 100, 200)] == [0.5, 0.25, 0.0, 0.0]
+    assert instance_noise_std(0.0, 100, 0) == 0.0
+
+
+def test_instance_noise_reaches_d_and_is_logged(run_dir):
+    view = CriticView(nn.Identity())
+    x = torch.zeros(1000, 2)
+    assert torch.equal(view(x), x)
+    view.noise_std = 0.5
+    assert float(view(x).std()) == pytest.approx(0.5, rel=0.1)
+    train_run(run_dir, ["tricks.instance_noise=0.3"])
+    logged = scalars(run_dir / "tb", "tricks/instance_noise")
+    assert [s for s, _ in logged] == [2, 4, 6]
+    assert [round(v, 3) for _, v in logged] == [round(0.3 * (1 - (s - 1) / 6), 3) for s in (2, 4, 6)]
+
+
+def test_pacgan_packs_consecutive_samples_into_one_d_input():
+    seen = []
+    view = CriticView(nn.Module(), pack=2)
+    view.critic.forward = lambda x: seen.append(x) or x.flatten(1).sum(1)
+    x = torch.arange(8.0).view(4, 2)
+    assert view(x).shape == (2,)
+    assert seen[0].tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    images = torch.randn(6, 1, 4, 4)
+    view = CriticView(nn.Flatten(), pack=3)
+    assert view(images).shape == (2, 48)
+    with pytest.raises(ConfigError, match="tricks.pack=3 must divide train.batch_size=64"):
+        build(compose_config(["dataset=ring", "tricks.pack=3"]))
+
+
+def test_joint_batches_run_d_once_on_real_and_fake():
+    calls = []
+
+    class Counting(nn.Module):
+        def forward(self, x):
+            calls.append(len(x))
+            return x.sum(1)
+
+    real, fake = torch.ones(4, 2), torch.zeros(4, 2)
+    L.NonSaturating(joint_batches=True).discriminator(Counting(), real, fake)
+    assert calls == [8]
+    calls.clear()
+    L.NonSaturating().discriminator(Counting(), real, fake)
+    assert calls == [4, 4]
+
+
+def test_joint_batches_matter_with_batch_norm_in_d():
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 1), nn.Flatten(0))
+    real, fake = torch.randn(8, 2) + 3, torch.randn(8, 2)
+    sep = L.NonSaturating().scores(D, real, fake)
+    joint = L.NonSaturating(joint_batches=True).scores(D, real, fake)
+    assert not torch.allclose(sep[0], joint[0])
+
+
+# --------------------------------------------------------------------------- replay
+def test_replay_buffer_shows_d_a_share_of_past_fakes():
+    torch.manual_seed(0)
+    buf = ReplayBuffer(capacity=32, share=0.25)
+    first = torch.full((8, 2), 1.0)
+    assert torch.equal(buf.mix(first), first), "empty buffer: the batch passes unchanged"
+    second = torch.full((8, 2), 2.0)
+    mixed = buf.mix(second)
+    assert (mixed[:2] == 1.0).all() and (mixed[2:] == 2.0).all(), "2 of 8 from the buffer"
+    assert buf.filled == 16
+    # state round trip (what checkpoints keep)
+    clone = ReplayBuffer(capacity=32, share=0.25)
+    clone.load_state_dict(buf.state_dict())
+    assert clone.filled == 16 and clone.next == 16 and torch.equal(clone.samples[:16], buf.samples[:16])
+    off = ReplayBuffer(capacity=32, share=0.0)
+    assert torch.equal(off.mix(first), first) and off.filled == 0
+
+
+def test_replay_buffer_is_saved_in_checkpoints(run_dir):
+    train_run(run_dir, ["tricks.replay=0.5", "tricks.replay_size=20"])
+    state = load_checkpoint(run_dir)
+    assert state["replay"]["_extra_state"]["filled"] == 20
+
+
+# --------------------------------------------------------------------------- G_ema
+def test_ema_is_an_exponential_moving_average_of_g():
+    G = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    ema = EMA(G, decay=0.9, start=0)
+    before = ema.module[0].weight.clone()
+    with torch.no_grad():
+        G[0].weight.add_(1.0)
+    G(torch.randn(4, 2))                                 # moves BN running stats and its counter
+    ema.update(G, step=1)
+    assert torch.allclose(ema.module[0].weight, 0.9 * before + 0.1 * G[0].weight)
+    assert torch.allclose(ema.module[1].running_mean, 0.1 * G[1].running_mean)
+    assert int(ema.module[1].num_batches_tracked) == 1, "integer buffers are copied"
+    late = EMA(G, decay=0.9, start=5)
+    with torch.no_grad():
+        G[0].weight.add_(1.0)
+    late.update(G, step=3)
+    assert torch.equal(late.module[0].weight, G[0].weight), "before ema_start G_ema follows G"
+
+
+def test_g_ema_draws_samples_and_is_saved(run_dir):
+    train_run(run_dir, ["tricks.ema=0.5"])
+    state = load_checkpoint(run_dir)
+    assert state["G_ema"] is not None
+    assert any(not torch.equal(state["G_ema"][k], state["G"][k]) for k in state["G"])
+    trained = load_trained(run_dir, "cpu")
+    assert all(torch.equal(trained.G.state_dict()[k], state["G_ema"][k]) for k in state["G_ema"])
+
+
+# --------------------------------------------------------------------------- the rest
+def test_spectral_norm_trick_covers_every_d_layer():
+    exp = build(compose_config(["dataset=ring", "tricks.spectral_norm=true"]))
+    linears = [m for m in exp.D.modules() if isinstance(m, nn.Linear)]
+    assert linears and all("weight" in m.parametrizations for m in linears)
+    assert not any(hasattr(m, "parametrizations") for m in exp.G.modules() if isinstance(m, nn.Linear))
+
+
+def test_uniform_prior():
+    exp = build(compose_config(["dataset=ring", "tricks.prior=uniform"]))
+    z = exp.latent(10_000)
+    assert z.min() >= -1 and z.max() <= 1 and float(z.std()) == pytest.approx(1 / math.sqrt(3), rel=0.05)
+
+
+@pytest.mark.parametrize("trick", [
+    "tricks.label_smoothing=0.1", "tricks.noisy_labels=true", "tricks.label_flip=0.05",
+    "tricks.instance_noise=0.1", "tricks.joint_batches=true", "tricks.replay=0.5", "tricks.ema=0.99",
+    "tricks.spectral_norm=true", "tricks.pack=2", "tricks.prior=uniform", "optimizer=ttur",
+    "train.n_critic=2",
+])
+def test_each_trick_trains_a_few_steps(trick, run_dir):
+    metrics = train_run(run_dir, [trick])
+    assert math.isfinite(metrics["loss_d"]) and math.isfinite(metrics["loss_g"])
+
+
+@pytest.mark.parametrize("loss", ["mm", "ns", "wgan", "wgan_gp", "lsgan", "dragan", "began", "hinge",
+                                  "rsgan", "ragan"])
+@pytest.mark.parametrize("dataset", ["ring", "digits"])
+def test_every_loss_trains_on_toy_and_image_data(loss, dataset, run_dir):
+    extra = ["model.g_width=8", "model.d_width=8", "data.resolution=16"] if dataset == "digits" else []
+    metrics = train_run(run_dir, [f"loss={loss}", f"dataset={dataset}", *extra])
+    assert math.isfinite(metrics["loss_d"]) and math.isfinite(metrics["loss_g"])
+    scalar_tags, _ = scalar_and_image_tags(run_dir / "tb")
+    own = {"wgan": {"loss/wasserstein"}, "wgan_gp": {"loss/wasserstein", "loss/gp"}, "dragan": {"loss/gp"},
+           "began": {"began/k", "began/M"}}.get(loss, set())
+    assert own <= scalar_tags
+
+
+def test_began_uses_the_autoencoder_form_and_keeps_k(run_dir):
+    from ganrun.models import ReconstructionEnergy
+
+    for overrides in (["dataset=ring"], ["dataset=digits", "data.resolution=16", "model.d_width=8"]):
+        exp = build(compose_config(["loss=began", *overrides]))
+        assert isinstance(exp.D, ReconstructionEnergy)
+    train_run(run_dir, ["loss=began", "loss.lambda_k=0.5", "loss.k_init=0.2"])
+    k = float(load_checkpoint(run_dir)["loss"]["k"])
+    assert k != 0.2 and 0.0 <= k <= 1.0
