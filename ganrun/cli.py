@@ -14,7 +14,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ganrun.config import register_configs
+from ganrun.config import register_configs, validate
 from ganrun.errors import GanrunError
 
 logfile = logging.getLogger("ganrun.logfile")   # <run>/ganrun.log only
@@ -29,10 +29,11 @@ def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
-    from ganrun.train import train   # heavy imports after Hydra has parsed the command line
-
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        validate(cfg)                    # a bad value fails at once, before the heavy imports
+        from ganrun.train import train
+
         train(cfg, run_dir)
     except GanrunError as e:
         logfile.error("%s", e)

@@ -110,6 +110,22 @@ class TricksConfig:
 
 
 @dataclass
+class EvalConfig:
+    """What is measured during training (every `every` steps) and at the end (GAN_NOTES §4, §6)."""
+    every: int = bounded(0, ge=0)              # steps between evaluations (0: only at the end)
+    n: int = bounded(2500, ge=10)              # generated samples per evaluation
+    seed: int = bounded(0, ge=0)               # noise for those samples: fixed, so runs compare
+    classifier: bool = True                    # classifier metrics for labelled image sets
+    memorisation: bool = True                  # nearest-neighbour and duplicate checks on images
+    inception: Optional[bool] = None           # FID/IS/KID; null: on when training on a GPU
+    inception_weights: Optional[str] = None    # Inception weights file; null: torch's hub cache
+    ref_n: int = bounded(10000, ge=10)         # real images used as the reference, at most
+    dup_batch: int = bounded(100, ge=2)        # batch size of the birthday-paradox test
+    cache_dir: str = "~/.cache/ganrun"         # classifier weights and real-data statistics
+    download_timeout: float = bounded(10.0, gt=0)
+
+
+@dataclass
 class DeviceConfig:
     type: DeviceType = DeviceType.auto
 
@@ -127,6 +143,7 @@ class RunConfig:
     quiet: bool = False          # no progress bar; per-step lines go to the log file only
     train: TrainConfig = field(default_factory=TrainConfig)
     tricks: TricksConfig = field(default_factory=TricksConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     optimizer: OptimizerPair = field(default_factory=OptimizerPair)
     model: Any = MISSING         # one of the model schemas below
@@ -417,3 +434,9 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
                 shown = list(value) if isinstance(value, ListConfig) else value
                 each = " (every entry)" if isinstance(value, ListConfig) else ""
                 raise ConfigError(f"{full}={shown} is out of range: it must be {need}{each}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Every check a config must pass before anything is built: required keys, then ranges."""
+    check_required(cfg)
+    check_ranges(cfg)

@@ -16,7 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganrun.config import check_ranges, check_required
+from ganrun.config import validate
 from hydra.errors import InstantiationException
 
 from ganrun.errors import ConfigError, GanrunError
@@ -60,6 +60,17 @@ def sample_latent(n: int, dim: int, prior: str, device: torch.device,
     if getattr(prior, "value", prior) == "uniform":
         return torch.rand(n, dim, device=device, generator=generator) * 2 - 1
     return torch.randn(n, dim, device=device, generator=generator)
+
+
+@torch.no_grad()
+def generate(G: nn.Module, prior: str, device: torch.device, n: int, seed: int,
+             batch_size: int = 500) -> torch.Tensor:
+    """n samples of G (model space) from noise seeded by `seed`: the same seed, the same samples,
+    whatever the batch size. G should be in eval mode."""
+    rng = torch.Generator(device).manual_seed(seed)
+    out = [G(sample_latent(min(batch_size, n - start), G.latent_dim, prior, device, generator=rng))
+           for start in range(0, n, batch_size)]
+    return torch.cat(out)
 
 
 @dataclass
@@ -107,8 +118,7 @@ def build_models(cfg: DictConfig, data_shape: tuple[int, ...], loss: GANLoss) ->
 
 def build(cfg: DictConfig) -> Experiment:
     """Check the config, then build the run's parts in a fixed order (so seeds mean the same)."""
-    check_required(cfg)
-    check_ranges(cfg)
+    validate(cfg)
     device = resolve_device(cfg.device.type)
     seed_everything(cfg.seed)
     t = cfg.tricks

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganrun.checkpoint import load_checkpoint, resolve_checkpoint
 from ganrun.errors import CheckpointError
-from ganrun.experiment import build_models, make, resolve_device, sample_latent
+from ganrun.experiment import build_models, generate, make, resolve_device
 
 
 @dataclass
@@ -39,20 +39,14 @@ class Trained:
     step: int
     path: Path
 
-    @torch.no_grad()
     def generate(self, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
         """n samples in model space; the same seed gives the same samples."""
-        rng = torch.Generator(self.device).manual_seed(seed)
-        out = []
-        for start in range(0, n, batch_size):
-            z = sample_latent(min(batch_size, n - start), self.G.latent_dim, self.cfg.tricks.prior,
-                              self.device, generator=rng)
-            out.append(self.G(z))
-        return torch.cat(out) if out else torch.empty(0, *self.data.shape, device=self.device)
+        return generate(self.G, self.cfg.tricks.prior, self.device, n, seed, batch_size)
 
 
-def load_trained(path: str | Path, device: str = "auto") -> Trained:
-    """The generator of a checkpoint (a run folder means its last checkpoint)."""
+def load_trained(path: str | Path, device: str = "auto", with_data: bool = False) -> Trained:
+    """The generator of a checkpoint (a run folder means its last checkpoint). With `with_data`
+    the training data is loaded too, image sets included (evaluation needs it)."""
     ckpt = resolve_checkpoint(path)
     state = load_checkpoint(ckpt)
     cfg = OmegaConf.create(state["config"])
@@ -67,6 +61,6 @@ def load_trained(path: str | Path, device: str = "auto") -> Trained:
         raise CheckpointError(f"{ckpt} does not match the model its config describes: "
                               f"{str(e).splitlines()[0]}") from None
     G.to(dev).eval()
-    data = (ImageSpace(cfg.data.name, shape, dev) if kind == "images"
+    data = (ImageSpace(cfg.data.name, shape, dev) if kind == "images" and not with_data
             else make(cfg.data, device=dev))
     return Trained(cfg, G, data, dev, int(state["step"]), ckpt)

@@ -37,8 +37,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def write_samples(trained, samples: torch.Tensor, out: str | None, out_dir: str | None) -> list[Path]:
     """Write the requested files (samples in model space); returns their paths."""
-    from torchvision.utils import save_image
-
     from ganrun import visualize
 
     written: list[Path] = []
@@ -49,7 +47,7 @@ def write_samples(trained, samples: torch.Tensor, out: str | None, out_dir: str 
             np.save(path, trained.data.to_data(samples).float().cpu().numpy())
         else:
             _, picture = visualize.render(trained.data, samples)
-            save_image(picture.float() / 255, path)
+            visualize.save_png(picture, path)
         written.append(path)
     if out_dir:
         if trained.data.kind != "images":
@@ -57,9 +55,9 @@ def write_samples(trained, samples: torch.Tensor, out: str | None, out_dir: str 
                               f"samples: use --out samples.npy or --out picture.png")
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(samples.float().cpu()):
+        for i, image in enumerate(visualize.to_uint8(samples)):
             path = folder / f"{i:06d}.png"
-            save_image(image * 0.5 + 0.5, path)
+            visualize.save_png(image, path)
             written.append(path)
     return written
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 from torch.utils.tensorboard import SummaryWriter
-from torchvision.utils import save_image
 from tqdm import tqdm
 
 from ganrun import visualize
 from ganrun.checkpoint import save_checkpoint
-from ganrun.experiment import Experiment, build, plain_config
+from ganrun.experiment import Experiment, build, generate, plain_config
+from ganrun.metrics import Evaluator
 from ganrun.tricks import instance_noise_std
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,20 @@ def log_samples(exp: Experiment, writer: SummaryWriter, fixed_z: torch.Tensor, s
         tag, picture = visualize.render(exp.data, fake, critic=critic)
     G.train(was_training), D.train()
     writer.add_image(tag, picture, step)
-    save_image(picture.float() / 255, run_dir / "samples" / f"step_{step:07d}.png")
+    visualize.save_png(picture, run_dir / "samples" / f"step_{step:07d}.png")
+
+
+def evaluate(exp: Experiment, evaluator: Evaluator, writer: SummaryWriter, step: int) -> tuple[dict, dict]:
+    """Measure G_eval (G_ema when kept) and log the numbers as metrics/<name>."""
+    G = exp.G_eval
+    was_training = G.training
+    G.eval()
+    values, protocol = evaluator(lambda n, seed: generate(G, exp.cfg.tricks.prior, exp.device, n, seed))
+    G.train(was_training)
+    for k, v in values.items():
+        if v is not None:
+            writer.add_scalar(f"metrics/{k}", v, step)
+    return values, protocol
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict:
@@ -97,14 +110,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
     noise_rng = torch.Generator(exp.device).manual_seed(cfg.seed)
     fixed_z = exp.latent(visualize.PREVIEW_COUNT[data.kind], generator=noise_rng)
 
+    log.info("run folder: %s", run_dir)
+    evaluator = Evaluator(cfg.eval, data, exp.device)
     writer = SummaryWriter(log_dir=str(run_dir / "tb"))
     real = visualize.real_grid(data)
     if real is not None:
         writer.add_image("samples/real", real, 0)
-        save_image(real.float() / 255, run_dir / "samples" / "real.png")
+        visualize.save_png(real, run_dir / "samples" / "real.png")
     means = RunningMeans()
     last: dict[str, float] = {}
-    log.info("run folder: %s", run_dir)
     log.info("training %s on %s with loss=%s on %s for %d steps", type(G).__module__.split(".")[-1],
              data.name, type(loss).__name__, exp.device, steps)
     t0 = time.perf_counter()
@@ -155,12 +169,18 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
             log_samples(exp, writer, fixed_z, step, run_dir)
         if step % cfg.train.ckpt_every == 0 or final:
             save_checkpoint(checkpoint_state(exp, step), run_dir / "checkpoints", step)
+        if cfg.eval.every and step % cfg.eval.every == 0 and not final:
+            values, _ = evaluate(exp, evaluator, writer, step)
+            step_log.info("step %d  eval  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in values.items()
+                                                                if v is not None))
 
     bar.close()
+    values, protocol = evaluate(exp, evaluator, writer, steps)
     writer.close()
-    metrics = {"steps": steps, "loss_d": last["loss/D"], "loss_g": last["loss/G"],
-               "wall_s": round(time.perf_counter() - t0, 3)}
+    metrics = {"steps": steps, "loss_d": last["loss/D"], "loss_g": last["loss/G"], **values,
+               "wall_s": round(time.perf_counter() - t0, 3), "protocol": protocol}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    log.info("done in %.1fs: loss_d=%.4f loss_g=%.4f -> %s", metrics["wall_s"], metrics["loss_d"],
-             metrics["loss_g"], run_dir)
+    shown = "  ".join(f"{k}={v:.4g}" for k, v in values.items() if v is not None)
+    log.info("done in %.1fs: loss_d=%.4f loss_g=%.4f %s -> %s", metrics["wall_s"], metrics["loss_d"],
+             metrics["loss_g"], shown, run_dir)
     return metrics

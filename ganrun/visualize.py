@@ -83,7 +83,20 @@ def image_grid(images: Tensor) -> Tensor:
 
     nrow = int(np.ceil(np.sqrt(len(images))))
     grid = make_grid(images.float(), nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
-    return (grid * 255).round().to(torch.uint8)
+    return (grid * 255).round().to(torch.uint8)  # make_grid gives 3 channels, grayscale included
+
+
+def save_png(picture: Tensor, path) -> None:
+    """Write a uint8 C x H x W picture (C = 1 or 3) as a PNG file."""
+    from PIL import Image
+
+    array = picture.permute(1, 2, 0).cpu().numpy()
+    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path)
+
+
+def to_uint8(images: Tensor) -> Tensor:
+    """Images in [-1, 1] -> uint8 [0, 255]."""
+    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def real_grid(data) -> Optional[Tensor]:

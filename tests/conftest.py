@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,14 @@ from ganrun.config import register_configs
 
 register_configs()
 REPO = Path(__file__).resolve().parents[1]
+# Evaluation caches (classifiers, reference statistics) go to a folder of this test session,
+# never the user's ~/.cache; subprocesses inherit it.
+os.environ["GANRUN_CACHE_DIR"] = tempfile.mkdtemp(prefix="ganrun-test-cache-")
 BIN = Path(sys.executable).parent
 
 # Small, fast settings for test runs; each test adds its own overrides.
 FAST = ["train.steps=6", "train.batch_size=16", "train.log_every=2", "train.sample_every=3",
-        "train.ckpt_every=3", "quiet=true", "device=cpu"]
+        "train.ckpt_every=3", "quiet=true", "device=cpu", "eval.n=200"]
 
 
 def compose_config(overrides: list[str] = ()):

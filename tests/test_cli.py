@@ -54,13 +54,15 @@ def test_ganrun_trains_from_another_folder_into_its_outputs(tmp_path):
     assert "step 4 " not in proc.stdout, "and not to the console"
 
 
-def test_two_runs_in_the_same_second_get_their_own_folders(tmp_path):
-    for _ in range(2):
-        ganrun("--cfg", "job", cwd=tmp_path)   # cheap: composes only
-        ganrun(*TINY, "train.steps=1", "quiet=true", cwd=tmp_path)
+def test_two_runs_started_together_get_their_own_folders(tmp_path):
+    """Started at the same moment (same second), they must never share a run folder."""
+    procs = [subprocess.Popen([str(BIN / "ganrun"), *TINY, "train.steps=1", "quiet=true"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    assert all(p.wait(timeout=300) == 0 for p in procs)
     runs = sorted((tmp_path / "outputs").glob("*/*"))
     assert len(runs) == 2 and runs[0] != runs[1]
-    assert all("-" in r.name and len(r.name.split("-")[-1]) == 6 for r in runs), "microseconds"
+    assert all(len(r.name.split("-")[-1]) == 6 for r in runs), "HH-MM-SS-microseconds"
+    assert all((r / "metrics.json").is_file() for r in runs)
 
 
 def test_multirun_makes_one_folder_per_job_and_tensorboard_sees_each(tmp_path):

@@ -112,7 +112,9 @@ def test_the_generator_update_does_not_touch_the_discriminator(run_dir, monkeypa
     assert all(g is not None and g.abs().sum() > 0 for g in g_step["G_grads"])
 
 
-def test_metrics_json_is_a_flat_object(run_dir):
+def test_metrics_json_is_flat_numbers_plus_a_protocol(run_dir):
     train_run(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert all(not isinstance(v, (dict, list)) for v in metrics.values())
+    protocol = metrics.pop("protocol")
+    assert all(v is None or isinstance(v, (int, float)) for v in metrics.values())
+    assert all(isinstance(v, str) for v in protocol.values())

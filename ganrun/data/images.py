@@ -16,7 +16,7 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 from urllib.parse import urlparse
 
 import torch
@@ -49,17 +49,30 @@ def resize_batch(images: Tensor, resolution: int) -> Tensor:
 
 # --------------------------------------------------------------------------- held on the device
 class HeldImages:
-    """An image set held on the device as one uint8 tensor, sampled by index."""
+    """An image set held on the device as one uint8 tensor, sampled by index.
+
+    `heldout` loads the dataset's other split (test images), used by evaluation only.
+    """
 
     kind = "images"
 
-    def __init__(self, name: str, images: Tensor, labels: Optional[Tensor], device):
+    def __init__(self, name: str, images: Tensor, labels: Optional[Tensor], device, split: str = "all",
+                 heldout: Optional[Callable[[], Optional["HeldImages"]]] = None):
         if len(images) == 0:
             raise DataError(f"dataset {name} has no images")
-        self.name = name
+        self.name, self.split = name, split
         self.device = torch.device(device)
         self.images = images.to(self.device)
         self.labels = None if labels is None else labels.to(self.device)
+        self._heldout_loader = heldout
+
+    def heldout(self) -> Optional["HeldImages"]:
+        """The held-out split (e.g. test images), or None when the dataset has none."""
+        if self._heldout_loader is None:
+            return None
+        if not hasattr(self, "_heldout"):
+            self._heldout = self._heldout_loader()
+        return self._heldout
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -97,7 +110,9 @@ def digits(name: str = "digits", resolution: int = 32, split: str = "train", dev
     images = torch.from_numpy(bunch.images).float().div(16.0).mul(255).round().to(torch.uint8)[:, None]
     labels = torch.from_numpy(bunch.target).long()
     keep = split_indices(len(images), split)
-    return HeldImages(name, resize_batch(images[keep], resolution), labels[keep], device)
+    other = {"train": "test", "test": "train"}.get(split)
+    heldout = (lambda: digits(name, resolution, other, device)) if other else None
+    return HeldImages(name, resize_batch(images[keep], resolution), labels[keep], device, split, heldout)
 
 
 # --------------------------------------------------------------------------- files on disk
@@ -376,4 +391,14 @@ def torchvision_images(name: str, root: str = "data", resolution: int = 32, spli
     data = torch.as_tensor(ds.data)
     images = data[:, None] if data.ndim == 3 else data.permute(0, 3, 1, 2)   # (N, C, H, W)
     images = resize_batch(images.contiguous(), resolution)
-    return HeldImages(name, images, torch.as_tensor(ds.targets).long(), device)
+    other = {"train": "test", "test": "train"}.get(split)
+
+    def heldout():
+        try:
+            return torchvision_images(name, root, resolution, other, False, download_timeout, workers,
+                                      memory_limit_mb, device)
+        except DataError:
+            return None      # the other split is not on disk: metrics that need it are skipped
+
+    return HeldImages(name, images, torch.as_tensor(ds.targets).long(), device, split,
+                      heldout if other else None)

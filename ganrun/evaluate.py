@@ -1,0 +1,99 @@
+"""`ganrun-eval`: measure a trained generator after the fact.
+
+    ganrun-eval outputs/2026-01-01/12-00-00-000000
+    ganrun-eval run/checkpoints/step_0002000.pt --n 10000 --out eval.json
+    ganrun-eval RUN --inception on --inception-weights pt_inception-2015-12-05-6726825d.pth
+
+It uses the run's stored config (dataset, eval settings), so with the same --n and --seed it
+reproduces the metrics that training wrote into metrics.json. It prints a table and writes the
+same flat JSON (default: <run>/eval_step_XXXXXXX.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+from ganrun.errors import GanrunError
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="ganrun-eval", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p.add_argument("checkpoint", help="a checkpoint file, or a run folder (its last checkpoint)")
+    p.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
+    p.add_argument("--seed", type=int, help="noise seed of those samples (default: the run's eval.seed)")
+    p.add_argument("--out", help="where to write the JSON (default: <run>/eval_step_XXXXXXX.json)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--inception", choices=["auto", "on", "off"],
+                   help="FID/IS/KID: auto = on when a GPU is used (default: the run's setting)")
+    p.add_argument("--inception-weights", help="the Inception weights file (default: torch's hub cache)")
+    p.add_argument("--cache-dir", help="classifier and reference-statistics cache (default: the run's)")
+    return p.parse_args(argv)
+
+
+def eval_settings(trained, args):
+    """The run's eval config with the command line's changes."""
+    from omegaconf import OmegaConf
+
+    from ganrun.config import EvalConfig, check_ranges
+
+    cfg = OmegaConf.merge(OmegaConf.structured(EvalConfig), trained.cfg.get("eval") or {})
+    for key, value in [("n", args.n), ("seed", args.seed), ("inception_weights", args.inception_weights),
+                       ("cache_dir", args.cache_dir)]:
+        if value is not None:
+            cfg[key] = value
+    if args.inception:
+        cfg.inception = {"auto": None, "on": True, "off": False}[args.inception]
+    check_ranges(cfg, "eval.")
+    return cfg
+
+
+def default_out(checkpoint: Path, step: int) -> Path:
+    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else Path.cwd()
+    return run / f"eval_step_{step:07d}.json"
+
+
+def table(values: dict) -> str:
+    width = max(len(k) for k in values) if values else 6
+    lines = [f"{'metric':<{width}}  value"]
+    for k, v in values.items():
+        shown = "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6g}"
+        lines.append(f"{k:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        from ganrun.generate import load_trained
+        from ganrun.metrics import Evaluator
+
+        trained = load_trained(args.checkpoint, args.device, with_data=True)
+        settings = eval_settings(trained, args)
+        evaluator = Evaluator(settings, trained.data, trained.device)
+        values, protocol = evaluator(lambda n, seed: trained.generate(n, seed))
+        out = Path(args.out) if args.out else default_out(trained.path, trained.step)
+        result = {"checkpoint": str(trained.path), "step": trained.step, **values, "protocol": protocol}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    except GanrunError as e:
+        print(f"ganrun-eval: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{trained.path} (step {trained.step}), {settings.n} samples, seed {settings.seed}")
+    print(table(values))
+    print("\nprotocol:")
+    for k, text in protocol.items():
+        print(f"  {k}: {text}")
+    print(f"\nwritten to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Offline image metrics from a small classifier of the real data (labelled datasets).
+
+A small CNN is trained once on the real training split and cached under
+`eval.cache_dir/classifiers/`. Its penultimate features and class predictions give:
+- fd_<name>: the Frechet distance between Gaussians fitted to generated and real features
+  (FID's formula in this classifier's feature space),
+- is_<name>: the Inception Score with this classifier, exp(E_x KL(p(y|x) || p(y))), 10 splits,
+- classes_covered: how many classes the generated samples are predicted as,
+- class_kl: KL(generated class histogram || real class histogram), the Stacked-MNIST
+  style protocol of VEEGAN and PacGAN.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_fidelity.metric_fid import fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_features_to_metric
+
+log = logging.getLogger(__name__)
+VERSION = 1          # bump when the architecture or training recipe changes (invalidates caches)
+
+
+class DigitClassifier(nn.Module):
+    """Two conv blocks and a 128-unit feature layer; inputs in [-1, 1]."""
+
+    def __init__(self, channels: int, resolution: int, n_classes: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(64 * (resolution // 4) ** 2, 128), nn.ReLU())
+        self.head = nn.Linear(128, n_classes)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.body(x)
+        return features, self.head(features)
+
+
+def cache_path(cache_dir: Path, name: str, shape: tuple[int, ...], n_classes: int) -> Path:
+    c, r = shape[0], shape[-1]
+    return Path(cache_dir).expanduser() / "classifiers" / f"{name}-train-{c}x{r}x{r}-{n_classes}cls-v{VERSION}.pt"
+
+
+def _shifted(x: Tensor, gen: torch.Generator) -> Tensor:
+    """Random translations of up to 2 pixels (one offset per batch): cheap augmentation."""
+    dy, dx = torch.randint(-2, 3, (2,), generator=gen).tolist()
+    return torch.roll(x, shifts=(dy, dx), dims=(2, 3))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+    """(features, logits) for images in [-1, 1]."""
+    model.eval()
+    feats, logits = [], []
+    for chunk in images.split(batch_size):
+        f, l = model(chunk.float())
+        feats.append(f)
+        logits.append(l)
+    return torch.cat(feats), torch.cat(logits)
+
+
+def train_classifier(images: Tensor, labels: Tensor, n_classes: int, seed: int = 0) -> nn.Module:
+    """Fit the classifier on real images in [-1, 1]; deterministic for a seed."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = DigitClassifier(images.shape[1], images.shape[-1], n_classes).to(images.device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    n = len(images)
+    epochs = int(min(30, max(2, math.ceil(30_000 / n))))
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(n, generator=gen).split(128):
+            idx = idx.to(images.device)
+            _, logits = model(_shifted(images[idx].float(), gen))
+            loss = F.cross_entropy(logits, labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> tuple[nn.Module, float]:
+    """The dataset's classifier and its held-out accuracy, from the cache or trained now."""
+    n_classes = int(data.labels.max()) + 1
+    path = cache_path(cache_dir, data.name, data.shape, n_classes)
+    model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
+    if path.is_file():
+        try:
+            state = torch.load(path, map_location=device, weights_only=True)
+            model.load_state_dict(state["model"])
+            return model.eval(), float(state["heldout_accuracy"])
+        except Exception as e:
+            log.warning("ignoring the unreadable classifier cache %s (%s); training a new one", path,
+                        str(e).splitlines()[0] if str(e) else type(e).__name__)
+    log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
+    from ganrun.data.images import to_unit_range
+
+    model = train_classifier(to_unit_range(data.images), data.labels, n_classes)
+    accuracy = float("nan")
+    if heldout is not None and heldout.labels is not None:
+        _, logits = predict(model, to_unit_range(heldout.images))
+        accuracy = float((logits.argmax(1) == heldout.labels).float().mean())
+    log.info("%s classifier: %.1f%% accuracy on the held-out split", data.name, 100 * accuracy)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from ganrun.checkpoint import atomic_save
+
+    try:
+        atomic_save({"model": model.state_dict(), "heldout_accuracy": accuracy}, path)
+    except OSError as e:
+        log.warning("could not cache the classifier in %s (%s)", path, e)
+    return model, accuracy
+
+
+def gaussian_stats(features: Tensor) -> dict:
+    f = features.double().cpu().numpy()
+    return {"mu": f.mean(axis=0), "sigma": np.cov(f, rowvar=False)}
+
+
+def frechet_distance(a: dict, b: dict) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (GAN_NOTES §6), via torch-fidelity."""
+    return float(fid_statistics_to_metric(a, b, verbose=False)["frechet_inception_distance"])
+
+
+class ClassifierMetrics:
+    """fd_<name>, is_<name>, classes_covered and class_kl for one labelled dataset."""
+
+    def __init__(self, data, heldout, cache_dir: Path, device: torch.device):
+        from ganrun.data.images import to_unit_range
+
+        self.name = data.name
+        self.model, self.accuracy = load_or_train(data, heldout, cache_dir, device)
+        real_features, _ = predict(self.model, to_unit_range(data.images))
+        self.real_stats = gaussian_stats(real_features)
+        self.n_real = len(data.images)
+        counts = torch.bincount(data.labels, minlength=int(data.labels.max()) + 1).double()
+        self.real_hist = (counts / counts.sum()).cpu()
+
+    def __call__(self, fake: Tensor) -> tuple[dict, dict]:
+        features, logits = predict(self.model, fake)
+        fd = frechet_distance(gaussian_stats(features), self.real_stats)
+        is_score = isc_features_to_metric(logits.cpu(), splits=10, shuffle=False)["inception_score_mean"]
+        k = len(self.real_hist)
+        counts = torch.bincount(logits.argmax(1).cpu(), minlength=k).double()
+        hist = counts / counts.sum()
+        on = hist > 0
+        class_kl = float((hist[on] * (hist[on] / self.real_hist[on]).log()).sum())
+        n, name, acc = len(fake), self.name, 100 * self.accuracy
+        net = f"a small CNN trained on the {name} training split ({acc:.1f}% held-out accuracy)"
+        values = {f"fd_{name}": fd, f"is_{name}": float(is_score),
+                  "classes_covered": int(on.sum()), "class_kl": class_kl}
+        protocol = {
+            f"fd_{name}": f"Frechet distance of {n} samples to the {self.n_real} real training images in the "
+                          f"128-d feature space of {net}",
+            f"is_{name}": f"Inception Score of {n} samples with {net} as the classifier, 10 splits",
+            "classes_covered": f"classes (of {k}) predicted for at least one of {n} samples by {net}",
+            "class_kl": f"KL(predicted class histogram of {n} samples || real training histogram), nats, "
+                        f"classes by {net}",
+        }
+        return values, protocol

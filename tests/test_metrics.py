@@ -1,0 +1,285 @@
+"""Metrics against known answers (GAN_NOTES §4, §6), and where they appear."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from scipy.stats import norm
+
+from conftest import compose_config, scalar_and_image_tags, scalars, train_run
+from ganrun.data import images as image_data
+from ganrun.data.toy import Grid, Ring, SineCurves
+from ganrun.evaluate import main as eval_main
+from ganrun.metrics import Evaluator
+from ganrun.metrics.classifier import ClassifierMetrics, frechet_distance, gaussian_stats
+from ganrun.metrics.memorisation import Memorisation, duplicate_rate, support_estimate
+from ganrun.metrics.toy import curve_metrics, gaussian1d_metrics, mixture_metrics
+
+SHARE_WITHIN_3_STD_2D = 1 - math.exp(-4.5)       # P(|N(0, I_2)| <= 3) = 0.98889
+
+
+# --------------------------------------------------------------------------- 2-D mixtures (PacGAN)
+@pytest.mark.parametrize("data,k", [(Ring(), 8), (Grid(), 25)])
+def test_exact_mixture_samples_cover_every_mode_with_98_9_percent_high_quality(data, k):
+    torch.manual_seed(0)
+    values, protocol = mixture_metrics(data.sample(2500), data.centers, data.std, data.name)
+    assert values["modes"] == k
+    assert values["hq"] == pytest.approx(SHARE_WITHIN_3_STD_2D, abs=0.006)
+    assert values["rkl"] < 0.02
+    assert "2500 samples" in protocol["modes"]
+
+
+@pytest.mark.parametrize("data,k", [(Ring(), 8), (Grid(), 25)])
+def test_a_single_mode_gives_one_mode_and_reverse_kl_ln_k(data, k):
+    torch.manual_seed(0)
+    one = data.centers[3] + data.std * torch.randn(2500, 2)
+    values, _ = mixture_metrics(one, data.centers, data.std, data.name)
+    assert values["modes"] == 1
+    assert values["rkl"] == pytest.approx(math.log(k), abs=1e-9)
+
+
+def test_samples_far_from_every_mode_are_not_high_quality():
+    ring = Ring()
+    values, _ = mixture_metrics(torch.zeros(100, 2), ring.centers, ring.std, "ring")
+    assert values == {"modes": 0, "hq": 0.0, "rkl": None}
+
+
+# --------------------------------------------------------------------------- 1-D and curves
+def test_gaussian1d_metrics_on_exact_and_shifted_quantiles():
+    q = torch.from_numpy(norm.ppf((np.arange(2500) + 0.5) / 2500, loc=4, scale=0.5))
+    values, _ = gaussian1d_metrics(q, 4.0, 0.5, "gaussian1d")
+    assert values["mean"] == pytest.approx(4.0, abs=1e-9)
+    assert values["w1"] == pytest.approx(0.0, abs=1e-12)
+    assert values["ks"] == pytest.approx(0.5 / 2500, abs=1e-9)     # quantile midpoints
+    shifted, _ = gaussian1d_metrics(q + 0.3, 4.0, 0.5, "gaussian1d")
+    assert shifted["w1"] == pytest.approx(0.3)
+    assert shifted["ks"] == pytest.approx(2 * norm.cdf(0.3) - 1, abs=1e-3)   # sup |Phi(t) - Phi(t - 0.6)|
+
+
+def test_curve_metrics():
+    sine = SineCurves()
+    all_ten, _ = curve_metrics(sine.curves.repeat(3, 1), sine.curves, "sine")
+    assert all_ten == {"curve_err": 0.0, "curves_hit": 10}
+    one, _ = curve_metrics(sine.curves[[4]].repeat(50, 1) + 0.001, sine.curves, "sine")
+    assert one["curves_hit"] == 1 and one["curve_err"] == pytest.approx(0.001, rel=1e-3)
+    flat, _ = curve_metrics(torch.zeros(20, 32), sine.curves, "sine")
+    assert flat["curves_hit"] == 0 and flat["curve_err"] > 0.5
+
+
+# --------------------------------------------------------------------------- Frechet distance
+def test_frechet_distance_of_a_feature_set_with_itself_is_zero():
+    torch.manual_seed(0)
+    feats = torch.randn(500, 16) @ torch.randn(16, 16)
+    assert frechet_distance(gaussian_stats(feats), gaussian_stats(feats)) == pytest.approx(0, abs=1e-6)
+
+
+def test_frechet_distance_matches_a_scipy_sqrtm_reference():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 8)) @ rng.normal(size=(8, 8)) + 1.0
+    b = rng.normal(size=(300, 8)) @ rng.normal(size=(8, 8))
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    reference = ((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
+    ours = frechet_distance(gaussian_stats(torch.from_numpy(a)), gaussian_stats(torch.from_numpy(b)))
+    assert ours == pytest.approx(reference, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- digits, with a classifier
+@pytest.fixture(scope="module")
+def digits_metrics():
+    train = image_data.digits(resolution=32, split="train")
+    test = train.heldout()
+    return train, test, ClassifierMetrics(train, test, None or __import__("os").environ["GANRUN_CACHE_DIR"],
+                                          torch.device("cpu"))
+
+
+def test_the_digits_classifier_is_accurate_on_held_out_digits(digits_metrics):
+    _, test, metrics = digits_metrics
+    assert len(test) == 359
+    assert metrics.accuracy >= 0.95
+
+
+def test_real_digits_score_far_better_than_noise_on_every_digits_metric(digits_metrics):
+    _, test, metrics = digits_metrics
+    real, _ = metrics(image_data.to_unit_range(test.images))
+    torch.manual_seed(0)
+    noise, _ = metrics(torch.rand(359, 1, 32, 32) * 2 - 1)
+    assert real["fd_digits"] < noise["fd_digits"] / 10
+    assert real["is_digits"] > 7 and real["is_digits"] > 2 * noise["is_digits"]
+    assert real["classes_covered"] == 10 and noise["classes_covered"] < 10
+    assert real["class_kl"] < 0.05 and noise["class_kl"] > 1.0
+
+
+def test_the_classifier_is_cached_and_reloaded(digits_metrics, tmp_path):
+    train, test, first = digits_metrics
+    again = ClassifierMetrics(train, test, __import__("os").environ["GANRUN_CACHE_DIR"], torch.device("cpu"))
+    assert again.accuracy == first.accuracy
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(),
+                                                 again.model.state_dict().values()))
+
+
+# --------------------------------------------------------------------------- memorisation
+def test_copies_of_training_images_are_flagged_as_memorised():
+    torch.manual_seed(0)
+    train = torch.rand(300, 1, 8, 8) * 2 - 1
+    heldout = torch.rand(100, 1, 8, 8) * 2 - 1
+    mem = Memorisation(train, heldout, "toyimg", batch=50)
+    copies, _ = mem(train[torch.randint(300, (500,))])
+    fresh, _ = mem(torch.rand(500, 1, 8, 8) * 2 - 1)
+    assert copies["mem_ratio"] == pytest.approx(0.0, abs=1e-6)
+    assert fresh["mem_ratio"] == pytest.approx(1.0, abs=0.15)
+    assert copies["dup_rate"] == 1.0, "500 draws from 300 images: every batch of 50 repeats one"
+    assert fresh["dup_rate"] < 0.5 and abs(fresh["dup_rate"] - fresh["dup_rate_real"]) < 0.3, \
+        "new samples of the same law collide about as often as real ones"
+
+
+def test_birthday_paradox_support_estimate():
+    assert duplicate_rate(torch.zeros(100, 3), batch=10, tau=0.1) == 1.0
+    assert support_estimate(0.5, 100) == pytest.approx(100 * 99 / (2 * math.log(2)))
+    assert support_estimate(0.0, 100) is None and support_estimate(1.0, 100) is None
+    # a support of N items: batches of s collide with probability about 1 - exp(-s(s-1)/2N)
+    torch.manual_seed(0)
+    support = torch.eye(1000)
+    draws = support[torch.randint(1000, (50 * 400,))]
+    p = duplicate_rate(draws, batch=50, tau=0.5)
+    assert support_estimate(p, 50) == pytest.approx(1000, rel=0.3)
+
+
+# --------------------------------------------------------------------------- Inception (torch-fidelity)
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory):
+    """torch-fidelity's Inception-v3 with random weights, saved as a plain weights file."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
+    original_load, original_url = fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url
+    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, state, *a, **k: None
+    fe.load_state_dict_from_url = lambda *a, **k: {}
+    try:
+        torch.manual_seed(0)
+        model = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url = original_load, original_url
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_the_inception_path_runs_end_to_end_with_a_weights_file(random_inception_weights, run_dir):
+    metrics = train_run(run_dir, ["dataset=digits", "data.resolution=16", "model.g_width=8", "model.d_width=8",
+                                  "eval.n=40", "eval.ref_n=40", "eval.inception=true",
+                                  f"eval.inception_weights={random_inception_weights}"])
+    assert {"fid", "is", "kid"} <= set(metrics)
+    assert all(math.isfinite(metrics[k]) for k in ("fid", "is", "kid"))
+    assert metrics["fid"] > 0 and metrics["is"] >= 1.0
+    assert "40 samples against 40 real digits" in metrics["protocol"]["fid"]
+    scalar_tags, _ = scalar_and_image_tags(run_dir / "tb")
+    assert {"metrics/fid", "metrics/is", "metrics/kid"} <= scalar_tags
+
+
+def test_missing_inception_weights_skip_the_metrics_with_one_clear_message(tmp_path, caplog):
+    cfg = compose_config(["dataset=digits", "data.resolution=16", "eval.inception=true",
+                          f"eval.inception_weights={tmp_path}/nope.pth"])
+    from ganrun.experiment import build
+
+    exp = build(cfg)
+    Evaluator(cfg.eval, exp.data, exp.device)
+    skips = [r for r in caplog.records if "Inception metrics (fid, is, kid) skipped" in r.getMessage()]
+    assert len(skips) == 1
+    assert "does not exist" in skips[0].getMessage() and "eval.inception_weights=PATH" in skips[0].getMessage()
+
+
+def test_offline_without_cached_weights_the_run_goes_on(monkeypatch, tmp_path, run_dir, caplog):
+    import socket
+
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    metrics = train_run(run_dir, ["dataset=digits", "data.resolution=16", "model.g_width=8", "model.d_width=8",
+                                  "eval.inception=true"])
+    assert "fid" not in metrics and "fd_digits" in metrics
+    message = next(r.getMessage() for r in caplog.records if "skipped" in r.getMessage())
+    assert "cannot be downloaded (no connection to github.com (offline))" in message
+    assert str(tmp_path / "hub" / "checkpoints") in message
+
+
+def test_a_pickled_weights_file_is_refused_not_run(tmp_path, caplog):
+    import pickle
+
+    evil = tmp_path / "evil.pth"
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("open(%r, 'w').write('pwned')" % str(tmp_path / "pwned"),))
+
+    evil.write_bytes(pickle.dumps({"fc.weight": Boom()}))
+    from ganrun.metrics.inception import resolve_weights
+
+    path, why = resolve_weights(str(evil), timeout=1)
+    assert path is None and "not a plain weights file" in why
+    assert not (tmp_path / "pwned").exists()
+
+
+# --------------------------------------------------------------------------- where metrics appear
+@pytest.mark.parametrize("dataset,keys", [
+    ("ring", {"modes", "hq", "rkl"}), ("grid", {"modes", "hq", "rkl"}),
+    ("gaussian1d", {"mean", "std", "w1", "ks"}), ("sine", {"curve_err", "curves_hit"}),
+])
+def test_toy_runs_write_their_metrics_with_a_protocol(dataset, keys, run_dir):
+    metrics = train_run(run_dir, [f"dataset={dataset}", "eval.every=2"])
+    assert keys <= set(metrics)
+    assert set(metrics["protocol"]) == keys
+    assert all("200 samples" in metrics["protocol"][k] for k in keys)
+    defined = [k for k in sorted(keys) if metrics[k] is not None]   # rkl is undefined without hq samples
+    assert defined
+    for k in defined:
+        assert [s for s, _ in scalars(run_dir / "tb", f"metrics/{k}")] == [2, 4, 6], "every eval.every"
+        assert scalars(run_dir / "tb", f"metrics/{k}")[-1][1] == pytest.approx(metrics[k], rel=1e-5, abs=1e-6)
+
+
+def test_image_runs_write_classifier_and_memorisation_metrics(run_dir):
+    metrics = train_run(run_dir, ["dataset=digits", "data.resolution=16", "model.g_width=8", "model.d_width=8"])
+    assert {"fd_digits", "is_digits", "classes_covered", "class_kl", "mem_ratio", "dup_rate"} <= set(metrics)
+    assert all(k in metrics["protocol"] for k in ("fd_digits", "mem_ratio"))
+
+
+def test_evaluation_uses_g_ema_when_it_is_kept(run_dir):
+    metrics = train_run(run_dir, ["dataset=gaussian1d", "tricks.ema=0.9"])
+    from ganrun.generate import load_trained
+
+    trained = load_trained(run_dir, "cpu")       # loads G_ema
+    x = trained.data.to_data(trained.generate(200, seed=0))
+    assert metrics["mean"] == pytest.approx(float(x.mean()), rel=1e-6)
+
+
+def test_evaluation_does_not_change_training(tmp_path):
+    train_run(tmp_path / "a", ["dataset=ring", "eval.every=1"])
+    train_run(tmp_path / "b", ["dataset=ring", "eval.every=0"])
+    from ganrun.checkpoint import load_checkpoint
+
+    a, b = load_checkpoint(tmp_path / "a")["G"], load_checkpoint(tmp_path / "b")["G"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("dataset", ["digits", "grid"])
+def test_evaluating_a_checkpoint_reproduces_the_end_of_run_metrics(dataset, run_dir, tmp_path, capsys):
+    extra = ["data.resolution=16", "model.g_width=8", "model.d_width=8"] if dataset == "digits" else []
+    metrics = train_run(run_dir, [f"dataset={dataset}", *extra])
+    out = tmp_path / "eval.json"
+    assert eval_main([str(run_dir), "--out", str(out), "--device", "cpu"]) == 0
+    again = json.loads(out.read_text())
+    keys = set(metrics["protocol"])
+    assert {k: again[k] for k in keys} == {k: metrics[k] for k in keys}
+    assert again["protocol"] == metrics["protocol"] and again["step"] == 6
+    printed = capsys.readouterr().out
+    assert "metric" in printed and "protocol:" in printed and str(out) in printed
+    assert eval_main([str(run_dir), "--n", "50", "--out", str(tmp_path / "n50.json")]) == 0
+    assert "50 samples" in json.loads((tmp_path / "n50.json").read_text())["protocol"][sorted(keys)[0]]
+
+
+def test_eval_errors_are_one_line(tmp_path, capsys):
+    assert eval_main([str(tmp_path / "nothing")]) == 2
+    assert capsys.readouterr().err.strip().startswith("ganrun-eval: error: checkpoint not found")
