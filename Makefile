@@ -19,11 +19,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: install  ## run the test suite (about 5 minutes on 2 cores)
-	$(BIN)/python -m pytest -q $(ARGS)
+test: install  ## run the test suite, one worker per core (about 3 minutes on 2 cores)
+	$(BIN)/python -m pytest -q -n auto $(ARGS)
 
 test-slow: install  ## also run the long end-to-end checks (tests marked slow)
-	$(BIN)/python -m pytest -q -m "slow or not slow" $(ARGS)
+	$(BIN)/python -m pytest -q -n auto -m "slow or not slow" $(ARGS)
 
 run: install  ## train the default experiment; extra overrides: make run ARGS="train.steps=500"
 	$(BIN)/ganrun $(ARGS)

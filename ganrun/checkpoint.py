@@ -9,6 +9,7 @@ so a crafted checkpoint cannot run code.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -37,13 +38,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_save(obj: dict, path: Path) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over `path`."""
+def _atomic_write(path: Path, write) -> None:
+    """write(file) into a temporary file in the same folder, fsync, then rename over `path`.
+    On any failure the temporary file is removed and `path` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -51,6 +53,15 @@ def atomic_save(obj: dict, path: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_save(obj: dict, path: Path) -> None:
+    """torch.save, atomically."""
+    _atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _point_last_at(target: Path) -> None:
@@ -69,8 +80,12 @@ def _point_last_at(target: Path) -> None:
 def save_checkpoint(state: dict, folder: Path, step: int, keep_last: int = 0) -> Path:
     """Write step_XXXXXXX.pt, point last.pt at it, then prune to the newest `keep_last` (0: keep all)."""
     path = folder / step_name(step)
-    atomic_save(state, path)
-    _point_last_at(path)
+    try:
+        atomic_save(state, path)
+        _point_last_at(path)
+    except OSError as e:
+        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; the earlier checkpoints "
+                              f"are intact") from None
     if keep_last > 0:
         for old in list_checkpoints(folder)[:-keep_last]:
             old.unlink(missing_ok=True)
@@ -96,8 +111,11 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Load a checkpoint safely (weights_only); a clear error if it is corrupt or not ours."""
+    """Load a checkpoint safely (weights_only), or a generator exported as safetensors;
+    a clear error if it is corrupt or not ours."""
     p = resolve_checkpoint(path)
+    if p.suffix == ".safetensors":
+        return load_exported_generator(p)
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated zip, random bytes, or a pickle that wants to run code
@@ -108,3 +126,36 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if not isinstance(state, dict) or "G" not in state or "config" not in state:
         raise CheckpointError(f"{p} is not a ganrun checkpoint (no generator weights or config in it)")
     return state
+
+
+# --------------------------------------------------------------------------- sharing G
+def export_generator(state: dict, path: Path) -> Path:
+    """G's weights (G_ema when the run kept one) as safetensors, with what rebuilding G needs
+    (the config, sample shape and kind, step) in the file's metadata."""
+    from safetensors.torch import save_file
+
+    weights = state.get("G_ema") or state["G"]
+    metadata = {"format": "ganrun-generator", "config": json.dumps(state["config"]),
+                "data_shape": json.dumps(list(state["data_shape"])), "data_kind": state["data_kind"],
+                "step": str(state["step"]), "weights": "G_ema" if state.get("G_ema") else "G"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(path), metadata=metadata)
+    return path
+
+
+def load_exported_generator(path: Path) -> dict:
+    """A safetensors export read back as a checkpoint-like dict holding G only."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        weights = load_file(str(path))
+    except Exception as e:
+        raise CheckpointError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if meta.get("format") != "ganrun-generator":
+        raise CheckpointError(f"{path} is not a generator exported by ganrun (no ganrun metadata)")
+    return {"G": weights, "G_ema": None, "config": json.loads(meta["config"]),
+            "data_shape": json.loads(meta["data_shape"]), "data_kind": meta["data_kind"],
+            "step": int(meta["step"])}

@@ -73,6 +73,22 @@ class Split(str, Enum):
     all = "all"
 
 
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"          # autocast to bfloat16: float32's range, no gradient scaling needed
+    fp16 = "fp16"          # autocast to float16 with a gradient scaler per player
+
+
+class LRSchedule(str, Enum):
+    constant = "constant"
+    linear = "linear"      # linear decay to 0 at train.steps
+
+
+class NonFinite(str, Enum):
+    stop = "stop"          # stop the run, naming the step and the term; keep the last good checkpoint
+    skip = "skip"          # skip updates whose loss is not finite and count them (a host sync per step)
+
+
 class DeviceType(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -89,6 +105,9 @@ class TrainConfig:
     log_every: int = bounded(100, ge=1)
     sample_every: int = bounded(500, ge=1)
     ckpt_every: int = bounded(1000, ge=1)
+    keep_last: int = bounded(3, ge=1)         # step checkpoints kept (last.pt is always the newest)
+    lr_schedule: LRSchedule = LRSchedule.constant
+    nonfinite: NonFinite = NonFinite.stop
 
 
 @dataclass
@@ -128,6 +147,7 @@ class EvalConfig:
 @dataclass
 class DeviceConfig:
     type: DeviceType = DeviceType.auto
+    precision: Precision = Precision.fp32
 
 
 @dataclass
@@ -141,6 +161,7 @@ class OptimizerPair:
 class RunConfig:
     seed: int = bounded(0, ge=0)
     quiet: bool = False          # no progress bar; per-step lines go to the log file only
+    resume: Optional[str] = None # a run folder or checkpoint to continue, or "auto"
     train: TrainConfig = field(default_factory=TrainConfig)
     tricks: TricksConfig = field(default_factory=TricksConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

@@ -20,3 +20,15 @@ class DataError(GanrunError):
 
 class CheckpointError(GanrunError):
     """A checkpoint is missing, corrupt, unsafe or from another model."""
+
+
+class Diverged(GanrunError):
+    """A loss or a weight stopped being finite; the last good checkpoint is kept."""
+
+
+class Stopped(GanrunError):
+    """SIGINT or SIGTERM: the run saved a checkpoint and stopped."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum

@@ -22,6 +22,7 @@ from hydra.errors import InstantiationException
 from ganrun.errors import ConfigError, GanrunError
 from ganrun.losses import GANLoss, Labels
 from ganrun.models import add_spectral_norm
+from ganrun.precision import Precision
 from ganrun.tricks import EMA, CriticView, ReplayBuffer
 
 
@@ -54,6 +55,30 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)   # also seeds every CUDA device
 
 
+def rng_state() -> dict:
+    """Every random generator a run draws from, as tensors and plain values (safe to load)."""
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
+                  "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "python": {"version": py_state[0], "state": list(py_state[1]), "gauss": py_state[2]},
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+
+
 def sample_latent(n: int, dim: int, prior: str, device: torch.device,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """z ~ N(0, I) or U[-1, 1]^dim (GAN_NOTES §5, trick 2)."""
@@ -84,6 +109,9 @@ class Experiment:
     critic: CriticView              # D as the losses call it: packing and instance noise in front
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    sched_g: torch.optim.lr_scheduler.LRScheduler
+    sched_d: torch.optim.lr_scheduler.LRScheduler
+    precision: Precision
     replay: ReplayBuffer
     ema: EMA | None
 
@@ -132,9 +160,18 @@ def build(cfg: DictConfig) -> Experiment:
     G, D = G.to(device), D.to(device)
     opt_g = make(cfg.optimizer.g, params=G.parameters())
     opt_d = make(cfg.optimizer.d, params=D.parameters())
+    sched_g, sched_d = (lr_schedule(opt, cfg.train.lr_schedule, cfg.train.steps) for opt in (opt_g, opt_d))
     replay = ReplayBuffer(t.replay_size, t.replay).to(device)
     ema = EMA(G, t.ema, t.ema_start) if t.ema > 0 else None
-    return Experiment(cfg, device, data, loss, G, D, CriticView(D, t.pack), opt_g, opt_d, replay, ema)
+    return Experiment(cfg, device, data, loss, G, D, CriticView(D, t.pack), opt_g, opt_d, sched_g, sched_d,
+                      Precision(cfg.device.precision, device), replay, ema)
+
+
+def lr_schedule(opt: torch.optim.Optimizer, kind: str, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Stepped once per G update: constant, or linear decay to 0 at the last step."""
+    if getattr(kind, "value", kind) == "linear":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / steps))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
 
 
 def plain_config(cfg: DictConfig) -> dict:

@@ -110,12 +110,14 @@ class GANLoss(nn.Module):
 
 def gradient_penalty(D: nn.Module, x_hat: Tensor) -> Tensor:
     """E[(||grad D(x_hat)||_2 - 1)^2], the norm over all non-batch dimensions of each D input
-    row (with PacGAN packing, a pack is one row). The graph is kept so the penalty trains D."""
-    x_hat = x_hat.detach().requires_grad_(True)
-    out = D(x_hat)
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    norm = grad.reshape(len(out), -1).norm(2, dim=1)
-    return ((norm - 1) ** 2).mean()
+    row (with PacGAN packing, a pack is one row). The graph is kept so the penalty trains D.
+    Computed in float32 even under mixed precision: float16 gradients of D could underflow."""
+    with torch.autocast(x_hat.device.type, enabled=False):
+        x_hat = x_hat.detach().float().requires_grad_(True)
+        out = D(x_hat).float()
+        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+        norm = grad.reshape(len(out), -1).norm(2, dim=1)
+        return ((norm - 1) ** 2).mean()
 
 
 def per_sample(shape_like: Tensor) -> Tensor:

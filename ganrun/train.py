@@ -3,15 +3,21 @@
 Losses, models and data come from the config (ganrun/experiment.py), so this file
 has no per-loss or per-dataset branches. Running sums of the logged terms stay on
 the device and are read once per logging step: the loop never waits on the GPU
-in between.
+in between. A checkpoint holds everything the loop depends on, so a resumed run
+continues exactly as if it had never stopped.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 from omegaconf import DictConfig
@@ -19,27 +25,39 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from ganrun import visualize
-from ganrun.checkpoint import save_checkpoint
-from ganrun.experiment import Experiment, build, generate, plain_config
+from ganrun.checkpoint import atomic_write_text, save_checkpoint
+from ganrun.errors import CheckpointError, Diverged, Stopped
+from ganrun.experiment import Experiment, build, generate, plain_config, rng_state, set_rng_state
 from ganrun.metrics import Evaluator
 from ganrun.tricks import instance_noise_std
 
 log = logging.getLogger(__name__)
 step_log = logging.getLogger("ganrun.logfile")   # to <run>/ganrun.log only, not the console
 
+WATCHED = ("loss/D", "loss/G")   # the totals: any non-finite term makes them non-finite too
+
 
 class RunningMeans:
-    """Sums of detached scalars kept on the device; `pop()` reads them all with one sync."""
+    """Sums of detached scalars kept on the device; `pop()` reads them all with one sync.
 
-    def __init__(self):
+    It also notes, on the device, the first step at which a watched loss was not finite,
+    so divergence is caught at the next logging or checkpoint step without a per-step sync.
+    """
+
+    def __init__(self, device: torch.device):
         self.sums: dict[str, torch.Tensor] = {}
         self.counts: dict[str, int] = {}
+        self.step = torch.zeros((), dtype=torch.long, device=device)
+        self.first_bad = {k: torch.full((), -1, dtype=torch.long, device=device) for k in WATCHED}
 
     def add(self, terms: dict[str, torch.Tensor]) -> None:
         for k, v in terms.items():
             v = v.detach().float()
             self.sums[k] = self.sums[k] + v if k in self.sums else v
             self.counts[k] = self.counts.get(k, 0) + 1
+            if k in self.first_bad:
+                fresh = (self.first_bad[k] < 0) & ~torch.isfinite(v)
+                self.first_bad[k] = torch.where(fresh, self.step, self.first_bad[k])
 
     def pop(self) -> dict[str, float]:
         if not self.sums:
@@ -50,8 +68,57 @@ class RunningMeans:
         self.sums, self.counts = {}, {}
         return means
 
+    def divergence(self) -> Optional[tuple[str, int]]:
+        """(watched loss, first step) if a watched loss was not finite, else None (one sync)."""
+        steps = torch.stack(list(self.first_bad.values())).tolist()
+        bad = [(k, s) for k, s in zip(self.first_bad, steps) if s >= 0]
+        return min(bad, key=lambda ks: ks[1]) if bad else None
 
-def checkpoint_state(exp: Experiment, step: int) -> dict:
+    def state_dict(self) -> dict:
+        return {"sums": dict(self.sums), "counts": dict(self.counts), "step": self.step,
+                "first_bad": dict(self.first_bad)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sums, self.counts = dict(state["sums"]), dict(state["counts"])
+        self.step = state["step"].to(self.step.device)
+        self.first_bad = {k: v.to(self.step.device) for k, v in state["first_bad"].items()}
+
+
+class StopSignals:
+    """SIGINT and SIGTERM (what SLURM sends before preemption) ask the loop to save a checkpoint
+    and stop at the next step boundary; a second signal exits at once."""
+
+    def __init__(self):
+        self.signum: Optional[int] = None
+        self._previous: dict = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.signum is not None:
+            print(f"\nganrun: second {name}: exiting now, without a checkpoint", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
+        self.signum = signum
+        log.warning("%s: saving a checkpoint at the end of this step, then stopping "
+                    "(send it again to exit at once)", name)
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def checkpoint_state(exp: Experiment, step: int, means: RunningMeans, wall_s: float, skipped: int) -> dict:
+    """Everything needed to continue exactly: weights, optimizer and scheduler states, scalers,
+    every RNG, the data position, BEGAN's k, the replay buffer and the open logging window."""
     return {
         "step": step,
         "G": exp.G.state_dict(),
@@ -59,12 +126,42 @@ def checkpoint_state(exp: Experiment, step: int) -> dict:
         "D": exp.D.state_dict(),
         "opt_g": exp.opt_g.state_dict(),
         "opt_d": exp.opt_d.state_dict(),
+        "sched_g": exp.sched_g.state_dict(),
+        "sched_d": exp.sched_d.state_dict(),
+        "scalers": exp.precision.state_dict(),
         "loss": exp.loss.state_dict(),       # BEGAN's k_t
         "replay": exp.replay.state_dict(),
+        "data": exp.data.state_dict(),       # position in a streamed dataset
+        "rng": rng_state(),
+        "means": means.state_dict(),
+        "wall_s": wall_s,
+        "skipped": skipped,
         "data_shape": list(exp.data.shape),
         "data_kind": exp.data.kind,
         "config": plain_config(exp.cfg),
     }
+
+
+def restore(exp: Experiment, state: dict, means: RunningMeans) -> None:
+    """Load a checkpoint_state into a freshly built experiment."""
+    try:
+        exp.G.load_state_dict(state["G"])
+        exp.D.load_state_dict(state["D"])
+        if exp.ema is not None:
+            exp.ema.load_state_dict(state["G_ema"] or state["G"])
+    except RuntimeError as e:
+        raise CheckpointError(f"the checkpoint does not fit the model of this config: "
+                              f"{str(e).splitlines()[0]}") from None
+    exp.opt_g.load_state_dict(state["opt_g"])
+    exp.opt_d.load_state_dict(state["opt_d"])
+    exp.sched_g.load_state_dict(state["sched_g"])
+    exp.sched_d.load_state_dict(state["sched_d"])
+    exp.precision.load_state_dict(state["scalers"])
+    exp.loss.load_state_dict(state["loss"])
+    exp.replay.load_state_dict(state["replay"])
+    exp.data.load_state_dict(state["data"])
+    means.load_state_dict(state["means"])
+    set_rng_state(state["rng"])
 
 
 def log_samples(exp: Experiment, writer: SummaryWriter, fixed_z: torch.Tensor, step: int,
@@ -96,14 +193,32 @@ def evaluate(exp: Experiment, evaluator: Evaluator, writer: SummaryWriter, step:
     return values, protocol
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict:
+def weights_finite(*modules: torch.nn.Module) -> bool:
+    """All parameters finite (one fused reduction and one sync)."""
+    params = [p.detach() for m in modules for p in m.parameters()]
+    return bool(torch.stack(torch._foreach_norm(params, float("inf"))).isfinite().all())
+
+
+def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -> dict:
     run_dir = Path(run_dir)
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
     exp = build(cfg)
     data, loss, G, D, opt_g, opt_d = exp.data, exp.loss, exp.G, exp.D, exp.opt_g, exp.opt_d
-    critic, replay, ema, tricks = exp.critic, exp.replay, exp.ema, cfg.tricks
+    critic, replay, ema, precision, tricks = exp.critic, exp.replay, exp.ema, exp.precision, cfg.tricks
     B, steps, n_critic = cfg.train.batch_size, cfg.train.steps, cfg.train.n_critic
     noise_steps = tricks.instance_noise_steps or steps
+    skip_nonfinite = cfg.train.nonfinite.value == "skip"
+
+    means = RunningMeans(exp.device)
+    start, wall_before, skipped = 0, 0.0, 0
+    if resume_state is not None:
+        restore(exp, resume_state, means)
+        start, wall_before, skipped = resume_state["step"], resume_state["wall_s"], resume_state["skipped"]
+    atomic_write_text(run_dir / "config.json", json.dumps(plain_config(cfg), indent=2) + "\n")
+    if start >= steps:
+        log.info("%s already finished at step %d (train.steps=%d): nothing to do", run_dir, start, steps)
+        metrics_file = run_dir / "metrics.json"
+        return json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
 
     # Fixed noise for sample pictures, from its own generator so logging never
     # shifts the training RNG stream.
@@ -112,75 +227,121 @@ def train(cfg: DictConfig, run_dir: Path) -> dict:
 
     log.info("run folder: %s", run_dir)
     evaluator = Evaluator(cfg.eval, data, exp.device)
-    writer = SummaryWriter(log_dir=str(run_dir / "tb"))
-    real = visualize.real_grid(data)
+    # purge_step: TensorBoard drops what a killed run logged after its last checkpoint.
+    writer = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=start + 1 if start else None)
+    real = visualize.real_grid(data) if start == 0 else None
     if real is not None:
         writer.add_image("samples/real", real, 0)
         visualize.save_png(real, run_dir / "samples" / "real.png")
-    means = RunningMeans()
     last: dict[str, float] = {}
-    log.info("training %s on %s with loss=%s on %s for %d steps", type(G).__module__.split(".")[-1],
-             data.name, type(loss).__name__, exp.device, steps)
+    log.info("training %s on %s with loss=%s on %s for %d steps%s", type(G).__module__.split(".")[-1],
+             data.name, type(loss).__name__, exp.device, steps, f" from step {start}" if start else "")
     t0 = time.perf_counter()
-    bar = tqdm(total=steps, desc="train", unit="step", dynamic_ncols=True,
+    bar = tqdm(total=steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=True if cfg.quiet else None)
 
-    for step in range(1, steps + 1):
-        critic.noise_std = instance_noise_std(tricks.instance_noise, noise_steps, step - 1)
+    def save(step: int) -> Path:
+        wall = wall_before + time.perf_counter() - t0
+        return save_checkpoint(checkpoint_state(exp, step, means, wall, skipped), run_dir / "checkpoints",
+                               step, cfg.train.keep_last)
 
-        # (1) Update D: n_critic times on fresh real and fake batches; D sees the fakes detached
-        # (some of them swapped for past fakes when the replay buffer is on).
-        D.requires_grad_(True)
-        for i in range(n_critic):
-            real = data.sample(B)
-            # The last fake batch keeps its graph: the G step below reuses it, as in
-            # pytorch/examples' DCGAN, instead of running G a second time.
-            with torch.set_grad_enabled(i == n_critic - 1):
-                fake = G(exp.latent(B))
-            d_terms = loss.discriminator(critic, real, replay.mix(fake))
-            opt_d.zero_grad(set_to_none=True)
-            d_terms["loss/D"].backward()
-            opt_d.step()
-            loss.after_d_step(D, d_terms)
-            means.add(d_terms)
+    with StopSignals() as stop:
+        for step in range(start + 1, steps + 1):
+            critic.noise_std = instance_noise_std(tricks.instance_noise, noise_steps, step - 1)
+            means.step += 1
 
-        # (2) Update G through a frozen D (no gradients for D's weights are computed).
-        D.requires_grad_(False)
-        g_terms = loss.generator(critic, real, fake)
-        opt_g.zero_grad(set_to_none=True)
-        g_terms["loss/G"].backward()
-        opt_g.step()
-        if ema is not None:
-            ema.update(G, step)
-        means.add(g_terms)
-        bar.update(1)
+            # (1) Update D: n_critic times on fresh real and fake batches; D sees the fakes detached
+            # (some of them swapped for past fakes when the replay buffer is on).
+            D.requires_grad_(True)
+            for i in range(n_critic):
+                real = data.sample(B)
+                # The last fake batch keeps its graph: the G step below reuses it, as in
+                # pytorch/examples' DCGAN, instead of running G a second time.
+                with torch.set_grad_enabled(i == n_critic - 1), precision.autocast():
+                    fake = G(exp.latent(B))
+                with precision.autocast():
+                    d_terms = loss.discriminator(critic, real, replay.mix(fake))
+                if skip_nonfinite and not bool(torch.isfinite(d_terms["loss/D"])):
+                    skipped += 1
+                    continue
+                precision.step(d_terms["loss/D"], opt_d, "d")
+                loss.after_d_step(D, d_terms)
+                means.add(d_terms)
 
-        # Logging, pictures and checkpoints, each on its own schedule and at the end.
-        final = step == steps
-        if step % cfg.train.log_every == 0 or final:
-            last = means.pop()
-            if critic.noise_std > 0:
-                last["tricks/instance_noise"] = critic.noise_std
-            for k, v in last.items():
-                writer.add_scalar(k, v, step)
-            bar.set_postfix(D=f"{last['loss/D']:.3f}", G=f"{last['loss/G']:.3f}", refresh=False)
-            step_log.info("step %d  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in last.items()))
-        if step % cfg.train.sample_every == 0 or final:
-            log_samples(exp, writer, fixed_z, step, run_dir)
-        if step % cfg.train.ckpt_every == 0 or final:
-            save_checkpoint(checkpoint_state(exp, step), run_dir / "checkpoints", step)
-        if cfg.eval.every and step % cfg.eval.every == 0 and not final:
-            values, _ = evaluate(exp, evaluator, writer, step)
-            step_log.info("step %d  eval  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in values.items()
-                                                                if v is not None))
+            # (2) Update G through a frozen D (no gradients for D's weights are computed).
+            D.requires_grad_(False)
+            with precision.autocast():
+                g_terms = loss.generator(critic, real, fake)
+            if skip_nonfinite and not bool(torch.isfinite(g_terms["loss/G"])):
+                skipped += 1
+            else:
+                precision.step(g_terms["loss/G"], opt_g, "g")
+                if ema is not None:
+                    ema.update(G, step)
+                means.add(g_terms)
+            exp.sched_g.step()
+            exp.sched_d.step()
+            bar.update(1)
+
+            # Logging, pictures, checkpoints and evaluation, each on its own schedule and at the end.
+            final = step == steps
+            due_log = step % cfg.train.log_every == 0 or final
+            due_sample = step % cfg.train.sample_every == 0 or final
+            due_ckpt = step % cfg.train.ckpt_every == 0 or final or stop.requested
+            if due_log or due_sample or due_ckpt:
+                check_finite(exp, means, step, run_dir)
+            if due_log:
+                last = means.pop()
+                if critic.noise_std > 0:
+                    last["tricks/instance_noise"] = critic.noise_std
+                if skip_nonfinite:
+                    last["train/skipped"] = skipped
+                for k, v in last.items():
+                    writer.add_scalar(k, v, step)
+                if "loss/D" in last and "loss/G" in last:
+                    bar.set_postfix(D=f"{last['loss/D']:.3f}", G=f"{last['loss/G']:.3f}", refresh=False)
+                step_log.info("step %d  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in last.items()))
+            if due_sample:
+                log_samples(exp, writer, fixed_z, step, run_dir)
+            if due_ckpt:
+                path = save(step)
+            if cfg.eval.every and step % cfg.eval.every == 0 and not final:
+                values, _ = evaluate(exp, evaluator, writer, step)
+                step_log.info("step %d  eval  %s", step, "  ".join(
+                    f"{k}={v:.4g}" for k, v in values.items() if v is not None))
+            if stop.requested and not final:
+                bar.close()
+                writer.close()
+                name = signal.Signals(stop.signum).name
+                raise Stopped(f"stopped by {name} at step {step}; checkpoint saved in {path}. "
+                              f"Resume with: ganrun resume={run_dir}", stop.signum)
 
     bar.close()
     values, protocol = evaluate(exp, evaluator, writer, steps)
     writer.close()
-    metrics = {"steps": steps, "loss_d": last["loss/D"], "loss_g": last["loss/G"], **values,
-               "wall_s": round(time.perf_counter() - t0, 3), "protocol": protocol}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics = {"steps": steps, "loss_d": last.get("loss/D"), "loss_g": last.get("loss/G"), **values,
+               "wall_s": round(wall_before + time.perf_counter() - t0, 3), "status": "finished"}
+    if skip_nonfinite:
+        metrics["skipped"] = skipped
+    metrics["protocol"] = protocol
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     shown = "  ".join(f"{k}={v:.4g}" for k, v in values.items() if v is not None)
     log.info("done in %.1fs: loss_d=%.4f loss_g=%.4f %s -> %s", metrics["wall_s"], metrics["loss_d"],
              metrics["loss_g"], shown, run_dir)
     return metrics
+
+
+def check_finite(exp: Experiment, means: RunningMeans, step: int, run_dir: Path) -> None:
+    """Stop, naming the step and the term, before a non-finite state is logged or saved."""
+    bad = means.divergence()
+    if bad is None and weights_finite(exp.G, exp.D):
+        return
+    term, at = bad if bad else ("a weight of G or D", step)
+    from ganrun.checkpoint import LAST
+
+    last = run_dir / "checkpoints" / LAST
+    keep = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written"
+    atomic_write_text(run_dir / "metrics.json", json.dumps(
+        {"steps": step, "status": "diverged", "diverged_step": at, "diverged_term": term}, indent=2) + "\n")
+    raise Diverged(f"{term} is not finite at step {at}; stopped ({keep}). Lower the learning rates, "
+                   f"or set train.nonfinite=skip to skip such updates")

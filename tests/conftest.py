@@ -19,7 +19,15 @@ register_configs()
 REPO = Path(__file__).resolve().parents[1]
 # Evaluation caches (classifiers, reference statistics) go to a folder of this test session,
 # never the user's ~/.cache; subprocesses inherit it.
-os.environ["GANRUN_CACHE_DIR"] = tempfile.mkdtemp(prefix="ganrun-test-cache-")
+# One folder per test run, shared by parallel workers (cache files are written atomically).
+_run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}"
+os.environ["GANRUN_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"ganrun-test-cache-{_run_id}")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers share the cores: one thread each (subprocesses inherit it).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 BIN = Path(sys.executable).parent
 
 # Small, fast settings for test runs; each test adds its own overrides.

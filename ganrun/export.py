@@ -1,0 +1,46 @@
+"""`ganrun-export`: G's weights as a safetensors file, for sharing.
+
+    ganrun-export outputs/2026-01-01/12-00-00-000000                 # -> <run>/generator_step_XXXXXXX.safetensors
+    ganrun-export run/checkpoints/step_0002000.pt --out g.safetensors
+
+The file holds G_ema when the run kept one (else G), and in its metadata the config, sample
+shape and step, so `ganrun-sample` and `ganrun-eval` read it like a checkpoint. Unlike a
+pickle, a safetensors file cannot run code when it is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ganrun.errors import GanrunError
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="ganrun-export", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p.add_argument("checkpoint", help="a checkpoint file, or a run folder (its last checkpoint)")
+    p.add_argument("--out", help="the .safetensors file to write")
+    args = p.parse_args(argv)
+    try:
+        from ganrun.checkpoint import export_generator, load_checkpoint, resolve_checkpoint
+
+        ckpt = resolve_checkpoint(args.checkpoint)
+        state = load_checkpoint(ckpt)
+        run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else Path.cwd()
+        out = Path(args.out) if args.out else run / f"generator_step_{state['step']:07d}.safetensors"
+        if out.suffix != ".safetensors":
+            raise GanrunError(f"--out {out}: use a .safetensors file name")
+        export_generator(state, out)
+    except GanrunError as e:
+        print(f"ganrun-export: error: {e}", file=sys.stderr)
+        return 2
+    which = "G_ema" if state.get("G_ema") else "G"
+    print(f"{which} of {ckpt} (step {state['step']}) -> {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Resuming a run in place: `ganrun ... resume=RUN_OR_CKPT` or `resume=auto`.
+
+A resumed run continues in its own folder with the config stored in its checkpoint.
+Only settings that do not change the experiment may differ (ALLOWED_CHANGES: more steps,
+logging and checkpoint cadence, evaluation, device); anything else is refused.
+`resume=auto` looks under ./outputs for the latest run whose config matches this one
+(ignoring those same settings) and resumes it, or starts a new run if there is none, so
+a preempted cluster job can simply be submitted again with the same command.
+
+Hydra creates the run folder before ganrun's code runs, so the folder is chosen in the
+config itself: `hydra.run.dir: ${ganrun_run_dir:${resume},<default>}` (see register_resolvers).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from ganrun.checkpoint import LAST, list_checkpoints, load_checkpoint
+from ganrun.errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"          # the resolved config, written at the start of every run
+SEARCH_ROOT = Path("outputs")        # where resume=auto looks, relative to the working directory
+ALLOWED_CHANGES = ("resume", "quiet", "train.steps", "train.log_every", "train.sample_every",
+                   "train.ckpt_every", "train.keep_last", "eval", "device")
+GROUP_PACKAGES = {"dataset": "data"}   # command-line group name -> the config key it fills
+
+
+def _allowed(key: str) -> bool:
+    return any(key == a or key.startswith(a + ".") for a in ALLOWED_CHANGES)
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def differences(a: dict, b: dict) -> list[str]:
+    """Flattened keys whose values differ between two plain configs, outside ALLOWED_CHANGES."""
+    fa, fb = flatten(a), flatten(b)
+    return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k) and not _allowed(k))
+
+
+def job_config(root: DictConfig) -> dict:
+    """A composed config without Hydra's own node, resolved, as plain data."""
+    keys = [k for k in root.keys() if k != "hydra"]
+    return OmegaConf.to_container(OmegaConf.masked_copy(root, keys), resolve=True, enum_to_str=True)
+
+
+def run_folder_of(path: Path) -> Optional[Path]:
+    """The run folder a resume path names: a run folder, or a checkpoint inside <run>/checkpoints/."""
+    if path.is_dir() and (path / "checkpoints").is_dir():
+        return path
+    if path.is_file() and path.parent.name == "checkpoints":
+        return path.parent.parent
+    return None
+
+
+def matching_run(current: dict, root: Path = SEARCH_ROOT) -> Optional[Path]:
+    """The most recently checkpointed run under `root` whose config matches `current`."""
+    found = []
+    for config_file in root.glob(f"**/{CONFIG_FILE}"):
+        run = config_file.parent
+        last = run / "checkpoints" / LAST
+        if not last.is_file():
+            continue
+        try:
+            stored = json.loads(config_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if not differences(stored, current):
+            found.append((last.stat().st_mtime, run))
+    return max(found)[1].resolve() if found else None
+
+
+@functools.lru_cache(maxsize=None)
+def _target(resume: Optional[str], config_json: str) -> Optional[str]:
+    if not resume:
+        return None
+    if resume == "auto":
+        run = matching_run(json.loads(config_json))
+        return str(run) if run else None
+    run = run_folder_of(Path(resume).expanduser().resolve())
+    return str(run) if run else None
+
+
+def resume_target(resume: Optional[str], root: DictConfig) -> Optional[str]:
+    """The existing run folder this invocation continues in, or None for a new run."""
+    if not resume:
+        return None
+    return _target(resume, json.dumps(job_config(root), sort_keys=True, default=str))
+
+
+def register_resolvers() -> None:
+    """Resolvers used by hydra.run.dir, hydra.sweep.subdir and hydra.output_subdir."""
+    def run_dir(resume, default, *, _root_):
+        return resume_target(resume, _root_) or default
+
+    def hydra_subdir(resume, *, _root_):
+        if resume_target(resume, _root_):
+            return f".hydra/resumed-{datetime.now():%Y-%m-%d_%H-%M-%S-%f}"
+        return ".hydra"
+
+    OmegaConf.register_new_resolver("ganrun_run_dir", run_dir, replace=True)
+    OmegaConf.register_new_resolver("ganrun_hydra_subdir", hydra_subdir, replace=True)
+
+
+def latest_good_checkpoint(run: Path) -> tuple[Path, dict]:
+    """The newest checkpoint of a run that loads; corrupt ones are reported and skipped."""
+    folder = run / "checkpoints"
+    candidates = [folder / LAST] + list(reversed(list_checkpoints(folder)))
+    problems = []
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            return path, load_checkpoint(path)
+        except CheckpointError as e:
+            problems.append(str(e))
+            log.warning("%s; trying an older checkpoint", e)
+    if problems:
+        raise CheckpointError(f"no readable checkpoint in {folder}: {problems[-1]}")
+    raise CheckpointError(f"no checkpoint in {folder}: nothing to resume")
+
+
+def _touches(key: str, changed: list[str]) -> bool:
+    """Whether `key` lies under (or above) one of the keys the command line set."""
+    return any(key == c or key.startswith(c + ".") or c.startswith(key + ".") for c in changed)
+
+
+def explicit_keys(overrides: list[str]) -> list[str]:
+    """Config keys that command-line overrides set (group choices map to their package)."""
+    keys = []
+    for item in overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        keys.append(GROUP_PACKAGES.get(key, key))
+    return keys
+
+
+def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictConfig, Optional[dict]]:
+    """The config to run and the checkpoint state to resume from (None: a fresh run)."""
+    if not cfg.resume:
+        return cfg, None
+    current = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    if cfg.resume == "auto":
+        if not list_checkpoints(run_dir / "checkpoints"):
+            log.info("resume=auto: no earlier run with this config under %s/, starting a new one", SEARCH_ROOT)
+            return cfg, None
+        path, state = latest_good_checkpoint(run_dir)
+        changed_by_user = list(flatten(current))
+    else:
+        given = Path(cfg.resume).expanduser()
+        if not given.exists():
+            raise CheckpointError(f"resume={cfg.resume}: no such run folder or checkpoint file")
+        if given.is_dir():
+            if run_folder_of(given.resolve()) is None:
+                raise CheckpointError(f"resume={cfg.resume}: not a ganrun run folder (no checkpoints/ in it)")
+            path, state = latest_good_checkpoint(given)
+        else:
+            path, state = given, load_checkpoint(given)
+        changed_by_user = explicit_keys(overrides)
+    stored = state["config"]
+    refused = [k for k in differences(stored, current) if _touches(k, changed_by_user)]
+    if refused:
+        k = refused[0]
+        raise ConfigError(f"resume: {k}={flatten(current).get(k)!r} differs from the run's "
+                          f"{flatten(stored).get(k)!r}; a resumed run keeps its config (only "
+                          f"{', '.join(a for a in ALLOWED_CHANGES if a != 'resume')} may change)")
+    # The stored config on the schema (types checked again), with the allowed settings taken
+    # from this command line: all of them for resume=auto, the ones the user set otherwise.
+    from ganrun.config import RunConfig
+
+    try:
+        resumed = OmegaConf.merge(OmegaConf.structured(RunConfig), stored)
+    except Exception as e:
+        raise CheckpointError(f"{path}: its stored config does not fit this version of ganrun "
+                              f"({str(e).splitlines()[0]})") from None
+    for k, v in flatten(current).items():
+        if _allowed(k) and (cfg.resume == "auto" or _touches(k, changed_by_user)):
+            OmegaConf.update(resumed, k, v, merge=False)
+    resumed.resume = cfg.resume
+    log.info("resuming %s from %s (step %d)", run_dir, path, state["step"])
+    return resumed, state
