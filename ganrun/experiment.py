@@ -115,8 +115,18 @@ class Experiment:
     replay: ReplayBuffer
     ema: EMA | None
 
+    def __post_init__(self):
+        # Plain values for the training loop: reading an OmegaConf node costs tens of microseconds.
+        self.prior = getattr(self.cfg.tricks.prior, "value", self.cfg.tricks.prior)
+        self.d_params = list(self.D.parameters())
+
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return sample_latent(n, self.G.latent_dim, self.cfg.tricks.prior, self.device, generator)
+        return sample_latent(n, self.G.latent_dim, self.prior, self.device, generator)
+
+    def freeze_d(self, frozen: bool) -> None:
+        """D's weights stop (or start) collecting gradients: G's update then skips them."""
+        for p in self.d_params:
+            p.requires_grad_(not frozen)
 
     @property
     def G_eval(self) -> nn.Module:

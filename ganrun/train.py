@@ -185,7 +185,7 @@ def evaluate(exp: Experiment, evaluator: Evaluator, writer: SummaryWriter, step:
     G = exp.G_eval
     was_training = G.training
     G.eval()
-    values, protocol = evaluator(lambda n, seed: generate(G, exp.cfg.tricks.prior, exp.device, n, seed))
+    values, protocol = evaluator(lambda n, seed: generate(G, exp.prior, exp.device, n, seed))
     G.train(was_training)
     for k, v in values.items():
         if v is not None:
@@ -205,8 +205,11 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     exp = build(cfg)
     data, loss, G, D, opt_g, opt_d = exp.data, exp.loss, exp.G, exp.D, exp.opt_g, exp.opt_d
     critic, replay, ema, precision, tricks = exp.critic, exp.replay, exp.ema, exp.precision, cfg.tricks
+    # Plain Python values for everything the loop reads each step (OmegaConf access is slow).
     B, steps, n_critic = cfg.train.batch_size, cfg.train.steps, cfg.train.n_critic
-    noise_steps = tricks.instance_noise_steps or steps
+    log_every, sample_every, ckpt_every = cfg.train.log_every, cfg.train.sample_every, cfg.train.ckpt_every
+    eval_every = cfg.eval.every
+    noise_start, noise_steps = tricks.instance_noise, tricks.instance_noise_steps or steps
     skip_nonfinite = cfg.train.nonfinite.value == "skip"
 
     means = RunningMeans(exp.device)
@@ -247,12 +250,12 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
 
     with StopSignals() as stop:
         for step in range(start + 1, steps + 1):
-            critic.noise_std = instance_noise_std(tricks.instance_noise, noise_steps, step - 1)
+            critic.noise_std = instance_noise_std(noise_start, noise_steps, step - 1)
             means.step += 1
 
             # (1) Update D: n_critic times on fresh real and fake batches; D sees the fakes detached
             # (some of them swapped for past fakes when the replay buffer is on).
-            D.requires_grad_(True)
+            exp.freeze_d(False)
             for i in range(n_critic):
                 real = data.sample(B)
                 # The last fake batch keeps its graph: the G step below reuses it, as in
@@ -269,7 +272,7 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
                 means.add(d_terms)
 
             # (2) Update G through a frozen D (no gradients for D's weights are computed).
-            D.requires_grad_(False)
+            exp.freeze_d(True)
             with precision.autocast():
                 g_terms = loss.generator(critic, real, fake)
             if skip_nonfinite and not bool(torch.isfinite(g_terms["loss/G"])):
@@ -285,9 +288,9 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
 
             # Logging, pictures, checkpoints and evaluation, each on its own schedule and at the end.
             final = step == steps
-            due_log = step % cfg.train.log_every == 0 or final
-            due_sample = step % cfg.train.sample_every == 0 or final
-            due_ckpt = step % cfg.train.ckpt_every == 0 or final or stop.requested
+            due_log = step % log_every == 0 or final
+            due_sample = step % sample_every == 0 or final
+            due_ckpt = step % ckpt_every == 0 or final or stop.requested
             if due_log or due_sample or due_ckpt:
                 check_finite(exp, means, step, run_dir)
             if due_log:
@@ -305,7 +308,7 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
                 log_samples(exp, writer, fixed_z, step, run_dir)
             if due_ckpt:
                 path = save(step)
-            if cfg.eval.every and step % cfg.eval.every == 0 and not final:
+            if eval_every and step % eval_every == 0 and not final:
                 values, _ = evaluate(exp, evaluator, writer, step)
                 step_log.info("step %d  eval  %s", step, "  ".join(
                     f"{k}={v:.4g}" for k, v in values.items() if v is not None))

@@ -215,7 +215,7 @@ def test_a_pickled_weights_file_is_refused_not_run(tmp_path, caplog):
         def __reduce__(self):
             return (exec, ("open(%r, 'w').write('pwned')" % str(tmp_path / "pwned"),))
 
-    evil.write_bytes(pickle.dumps({"fc.weight": Boom()}))
+    evil.write_bytes(pickle.dumps({"fc.weight": Boom()}, protocol=2))
     from ganrun.metrics.inception import resolve_weights
 
     path, why = resolve_weights(str(evil), timeout=1)
