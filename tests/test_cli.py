@@ -91,3 +91,41 @@ def test_bad_values_fail_with_a_clear_message_and_no_traceback(tmp_path, args, m
     assert proc.returncode != 0
     assert message in out, out
     assert "Traceback" not in out
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """An empty folder, and one holding a good PNG and an unreadable file."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("folders")
+    (root / "empty").mkdir()
+    (root / "bad").mkdir()
+    for i in range(3):
+        Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(root / "bad" / f"ok{i}.png")
+    (root / "bad" / "broken.png").write_bytes(b"\x89PNG not really")
+    return root
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train.n_critic=0"], "ganrun: error: train.n_critic=0 is out of range: it must be >= 1"),
+    (["data.resolution=48"], "ganrun: error: model=dcgan supports resolutions 8, 16, 32, 64, 128 and 256, "
+                             "not 48: set data.resolution to one of them"),
+    (["dataset=folder"], "ganrun: error: data.root is required but not set: add data.root=... to the "
+                         "command line"),
+    (["dataset=folder", "data.root={root}/missing"], "ganrun: error: dataset=folder: image folder "
+                                                     "{root}/missing does not exist. Set data.root=PATH"),
+    (["dataset=folder", "data.root={root}/empty"], "ganrun: error: dataset=folder: no image files"),
+    (["dataset=folder", "data.root={root}/bad", "data.strict=true"],
+     "ganrun: error: unreadable image {root}/bad/broken.png"),
+    (["dataset=ring", "loss=hinge", "tricks.label_smoothing=0.1"],
+     "ganrun: error: tricks.label_smoothing changes D's real/fake targets"),
+])
+def test_user_mistakes_are_one_line_with_the_fix(args, message, folders, tmp_path):
+    args = [a.format(root=folders) for a in args]
+    proc = ganrun(*args, "device=cpu", "quiet=true", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message.format(root=folders)), proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
