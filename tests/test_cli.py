@@ -76,6 +76,9 @@ def test_multirun_makes_one_folder_per_job_and_tensorboard_sees_each(tmp_path):
         scalar_tags, _ = scalar_and_image_tags(job / "tb")
         assert {"loss/D", "loss/G"} <= scalar_tags
         assert (job / "metrics.json").is_file()
+    # the sweep ends in a comparison table, one row per setting
+    table = (jobs[0].parent / "report.md").read_text()
+    assert "| loss=mm | 1 | 1 |" in table and "| loss=ns | 1 | 1 |" in table
 
 
 @pytest.mark.parametrize("args,message", [

@@ -1,0 +1,149 @@
+"""`ganrun-report`: one comparison table for a sweep (or any folder of runs).
+
+    ganrun-report outputs/multirun/2026-01-01/12-00-00-000000
+    ganrun-report outputs --metrics fd_digits is_digits --by loss
+
+Runs are grouped by their command-line overrides with `seed` left out, so each row pools the
+seeds of one setting and shows mean ± std over them (GAN_NOTES §6: compare distributions over
+seeds, not single runs). The table is printed and written as report.md and report.csv in the
+folder. Every sweep writes its own at the end (ganrun/callbacks.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Iterable, Optional
+
+import yaml
+
+IGNORED_OVERRIDES = ("seed", "resume", "quiet")
+BOOKKEEPING = ("steps", "diverged_step", "skipped")
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run folders under `root` (a run folder itself counts) that have a metrics.json."""
+    return sorted({p.parent for p in Path(root).glob("**/metrics.json")})
+
+
+def run_overrides(run: Path) -> list[str]:
+    """The run's own command-line overrides (the first .hydra/ of a run, not a resume's)."""
+    path = run / ".hydra" / "overrides.yaml"
+    try:
+        return [str(o) for o in (yaml.safe_load(path.read_text()) or [])]
+    except (OSError, yaml.YAMLError):
+        return []
+
+
+def setting(overrides: Iterable[str], by: Optional[list[str]], common: set[str]) -> str:
+    keep = []
+    for item in overrides:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key in IGNORED_OVERRIDES or (by and key not in by) or item in common:
+            continue
+        keep.append(item)
+    return " ".join(sorted(keep)) or "(defaults)"
+
+
+def summarize(runs: list[Path], by: Optional[list[str]] = None,
+              metrics: Optional[list[str]] = None) -> tuple[list[str], list[dict], list[str]]:
+    """(metric names, one row per setting with n, finished and mean/std per metric, the overrides
+    every run shares, which the rows leave out)."""
+    loaded = []
+    for run in runs:
+        try:
+            loaded.append((run_overrides(run), json.loads((run / "metrics.json").read_text())))
+        except (OSError, ValueError):
+            continue
+    common = set.intersection(*(set(o) for o, _ in loaded)) if len(loaded) > 1 else set()
+    common = {c for c in common if c.split("=", 1)[0].lstrip("+~") not in IGNORED_OVERRIDES}
+    groups: dict[str, list[dict]] = {}
+    names: list[str] = []
+    for overrides, values in loaded:
+        groups.setdefault(setting(overrides, by, common), []).append(values)
+        for k, v in values.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in BOOKKEEPING and k not in names:
+                names.append(k)
+    names = [m for m in (metrics or names) if m in names]
+    rows = []
+    for label in sorted(groups):
+        members = groups[label]
+        row = {"setting": label, "runs": len(members),
+               "finished": sum(m.get("status", "finished") == "finished" for m in members)}
+        for name in names:
+            xs = [m[name] for m in members if isinstance(m.get(name), (int, float)) and math.isfinite(m[name])]
+            row[name] = (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else None) if xs else None
+        rows.append(row)
+    return names, rows, sorted(common)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "n/a"
+    mean, std = value
+    return f"{mean:.4g}" if std is None else f"{mean:.4g} ± {std:.2g}"
+
+
+def markdown(names: list[str], rows: list[dict], common: list[str] = ()) -> str:
+    header = ["setting", "runs", "finished", *names]
+    lines = [f"Every run: {' '.join(common)}", ""] if common else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["setting"], str(row["runs"]), str(row["finished"]), *(_cell(row[n]) for n in names)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write(folder: Path, names: list[str], rows: list[dict], common: list[str]) -> tuple[Path, Path]:
+    md, table = folder / "report.md", folder / "report.csv"
+    md.write_text(markdown(names, rows, common) + "\n")
+    with open(table, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["setting", "runs", "finished"] + [c for n in names for c in (n, f"{n}_std")])
+        for row in rows:
+            cells = [row["setting"], row["runs"], row["finished"]]
+            for n in names:
+                cells += list(row[n]) if row[n] else ["", ""]
+            w.writerow(["" if c is None else c for c in cells])
+    return md, table
+
+
+def report(folder: Path, runs: Optional[list[Path]] = None, by: Optional[list[str]] = None,
+           metrics: Optional[list[str]] = None) -> Optional[str]:
+    """Summarize the runs (default: every run under `folder`) into folder/report.{md,csv}."""
+    runs = runs if runs is not None else find_runs(folder)
+    names, rows, common = summarize(runs, by, metrics)
+    if not rows:
+        return None
+    write(Path(folder), names, rows, common)
+    return markdown(names, rows, common)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="ganrun-report", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    p.add_argument("folder", help="a sweep folder, or any folder holding runs")
+    p.add_argument("--by", nargs="+", help="group by these override keys only (default: all but seed)")
+    p.add_argument("--metrics", nargs="+", help="columns to show (default: every metric)")
+    args = p.parse_args(argv)
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"ganrun-report: error: {folder} is not a folder", file=sys.stderr)
+        return 2
+    table = report(folder, by=args.by, metrics=args.metrics)
+    if table is None:
+        print(f"ganrun-report: error: no runs with a metrics.json under {folder}", file=sys.stderr)
+        return 2
+    print(table)
+    print(f"\nwritten to {folder / 'report.md'} and {folder / 'report.csv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
