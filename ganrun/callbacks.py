@@ -42,6 +42,12 @@ class GanrunCallbacks(Callback):
         self.job_dirs: list[Path] = []
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        resume = config.get("resume")
+        if resume and resume != "auto" and not Path(resume).expanduser().exists():
+            # before Hydra creates a folder for a run that cannot start
+            print(f"ganrun: error: resume={resume}: no such run folder or checkpoint file",
+                  file=sys.stderr, flush=True)
+            sys.exit(2)
         _check(config.hydra.run.dir, "hydra.run.dir")
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -86,6 +86,9 @@ def main(argv=None) -> int:
     except GanrunError as e:
         print(f"ganrun-eval: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:                 # an output folder that cannot be written, a full disk
+        print(f"ganrun-eval: error: {e.strerror or e}: {e.filename}", file=sys.stderr)
+        return 2
     print(f"{trained.path} (step {trained.step}), {settings.n} samples, seed {settings.seed}")
     print(table(values))
     print("\nprotocol:")

@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     except GanrunError as e:
         print(f"ganrun-export: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:                 # an output folder that cannot be written, a full disk
+        print(f"ganrun-export: error: {e.strerror or e}: {e.filename}", file=sys.stderr)
+        return 2
     which = "G_ema" if state.get("G_ema") else "G"
     print(f"{which} of {ckpt} (step {state['step']}) -> {out}")
     return 0

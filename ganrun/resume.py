@@ -68,29 +68,40 @@ def run_folder_of(path: Path) -> Optional[Path]:
     return None
 
 
-def matching_run(current: dict, root: Path = SEARCH_ROOT) -> Optional[Path]:
-    """The most recently checkpointed run under `root` whose config matches `current`."""
-    found = []
+_claimed: set[Path] = set()   # runs that a job of this process resumes (a sweep's jobs never share one)
+
+
+def matching_run(current: dict, root: Path = SEARCH_ROOT, exclude_under: Optional[Path] = None) -> Optional[Path]:
+    """The run under `root` to continue for config `current`: the most recently checkpointed run
+    with exactly this config, else one that differs only in ALLOWED_CHANGES (more steps, say).
+    Runs under `exclude_under` (the sweep being launched) and runs already claimed are skipped."""
+    exact, close = [], []
+    identity = {k: v for k, v in flatten(current).items() if k not in ("resume", "quiet")}
     for config_file in root.glob(f"**/{CONFIG_FILE}"):
-        run = config_file.parent
+        run = config_file.parent.resolve()
         last = run / "checkpoints" / LAST
-        if not last.is_file():
+        if not last.is_file() or run in _claimed or (exclude_under and run.is_relative_to(exclude_under)):
             continue
         try:
             stored = json.loads(config_file.read_text())
         except (OSError, ValueError):
             continue
         if not differences(stored, current):
-            found.append((last.stat().st_mtime, run))
-    return max(found)[1].resolve() if found else None
+            same = {k: v for k, v in flatten(stored).items() if k not in ("resume", "quiet")} == identity
+            (exact if same else close).append((last.stat().st_mtime, run))
+    found = exact or close
+    return max(found)[1] if found else None
 
 
 @functools.lru_cache(maxsize=None)
-def _target(resume: Optional[str], config_json: str) -> Optional[str]:
+def _target(resume: Optional[str], config_json: str, sweep_dir: Optional[str]) -> Optional[str]:
     if not resume:
         return None
     if resume == "auto":
-        run = matching_run(json.loads(config_json))
+        run = matching_run(json.loads(config_json),
+                           exclude_under=Path(sweep_dir).resolve() if sweep_dir else None)
+        if run:
+            _claimed.add(run)
         return str(run) if run else None
     run = run_folder_of(Path(resume).expanduser().resolve())
     return str(run) if run else None
@@ -100,7 +111,9 @@ def resume_target(resume: Optional[str], root: DictConfig) -> Optional[str]:
     """The existing run folder this invocation continues in, or None for a new run."""
     if not resume:
         return None
-    return _target(resume, json.dumps(job_config(root), sort_keys=True, default=str))
+    multirun = str(OmegaConf.select(root, "hydra.mode", default="")).endswith("MULTIRUN")
+    sweep_dir = str(root.hydra.sweep.dir) if multirun else None
+    return _target(resume, json.dumps(job_config(root), sort_keys=True, default=str), sweep_dir)
 
 
 def register_resolvers() -> None:
@@ -136,16 +149,17 @@ def latest_good_checkpoint(run: Path) -> tuple[Path, dict]:
 
 
 def _touches(key: str, changed: list[str]) -> bool:
-    """Whether `key` lies under (or above) one of the keys the command line set."""
-    return any(key == c or key.startswith(c + ".") or c.startswith(key + ".") for c in changed)
+    """Whether `key` lies under (or above) one of the keys the command line set ("" is the root)."""
+    return any(c == "" or key == c or key.startswith(c + ".") or c.startswith(key + ".") for c in changed)
 
 
-def explicit_keys(overrides: list[str]) -> list[str]:
-    """Config keys that command-line overrides set (group choices map to their package)."""
+def explicit_keys(overrides: list[str], top_level: set[str]) -> list[str]:
+    """Config keys that command-line overrides set. A group choice maps to its package; one that
+    fills no single key (experiment=..., which sets several groups) counts as touching them all."""
     keys = []
     for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+~")
-        keys.append(GROUP_PACKAGES.get(key, key))
+        key = GROUP_PACKAGES.get(item.split("=", 1)[0].lstrip("+~"), item.split("=", 1)[0].lstrip("+~"))
+        keys.append(key if "." in key or key in top_level else "")
     return keys
 
 
@@ -170,7 +184,10 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
             path, state = latest_good_checkpoint(given)
         else:
             path, state = given, load_checkpoint(given)
-        changed_by_user = explicit_keys(overrides)
+        changed_by_user = explicit_keys(overrides, set(current))
+    if "D" not in state or "opt_d" not in state:
+        raise CheckpointError(f"resume={cfg.resume}: {path} holds only a generator (an export), not a training "
+                              f"state; resume from the run's .pt checkpoint")
     stored = state["config"]
     refused = [k for k in differences(stored, current) if _touches(k, changed_by_user)]
     if refused:

@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     except GanrunError as e:
         print(f"ganrun-sample: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:                 # an output folder that cannot be written, a full disk
+        print(f"ganrun-sample: error: {e.strerror or e}: {e.filename}", file=sys.stderr)
+        return 2
     targets = ([args.out] if args.out else []) + ([f"{args.out_dir}/ ({args.n} PNGs)"] if args.out_dir else [])
     print(f"{args.n} samples from {trained.path} (step {trained.step}) -> {', '.join(targets)}")
     return 0

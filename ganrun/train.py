@@ -79,8 +79,10 @@ class RunningMeans:
                 "first_bad": dict(self.first_bad)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.sums, self.counts = dict(state["sums"]), dict(state["counts"])
-        self.step = state["step"].to(self.step.device)
+        device = self.step.device
+        self.sums = {k: v.to(device) for k, v in state["sums"].items()}
+        self.counts = dict(state["counts"])
+        self.step = state["step"].to(device)
         self.first_bad = {k: v.to(self.step.device) for k, v in state["first_bad"].items()}
 
 
@@ -116,7 +118,8 @@ class StopSignals:
             signal.signal(s, handler)
 
 
-def checkpoint_state(exp: Experiment, step: int, means: RunningMeans, wall_s: float, skipped: int) -> dict:
+def checkpoint_state(exp: Experiment, step: int, means: RunningMeans, wall_s: float, skipped: int,
+                     last: dict) -> dict:
     """Everything needed to continue exactly: weights, optimizer and scheduler states, scalers,
     every RNG, the data position, BEGAN's k, the replay buffer and the open logging window."""
     return {
@@ -134,6 +137,7 @@ def checkpoint_state(exp: Experiment, step: int, means: RunningMeans, wall_s: fl
         "data": exp.data.state_dict(),       # position in a streamed dataset
         "rng": rng_state(),
         "means": means.state_dict(),
+        "last_logged": dict(last),           # the latest logged means (metrics.json's losses)
         "wall_s": wall_s,
         "skipped": skipped,
         "data_shape": list(exp.data.shape),
@@ -213,15 +217,24 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     skip_nonfinite = cfg.train.nonfinite.value == "skip"
 
     means = RunningMeans(exp.device)
-    start, wall_before, skipped = 0, 0.0, 0
+    start, wall_before, skipped, last = 0, 0.0, 0, {}
     if resume_state is not None:
         restore(exp, resume_state, means)
         start, wall_before, skipped = resume_state["step"], resume_state["wall_s"], resume_state["skipped"]
+        last = dict(resume_state.get("last_logged") or {})
     atomic_write_text(run_dir / "config.json", json.dumps(plain_config(cfg), indent=2) + "\n")
     if start >= steps:
-        log.info("%s already finished at step %d (train.steps=%d): nothing to do", run_dir, start, steps)
         metrics_file = run_dir / "metrics.json"
-        return json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        done = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        if done.get("status") == "finished":
+            log.info("%s already finished at step %d (train.steps=%d): nothing to do", run_dir, start, steps)
+            return done
+        # Trained to the end, but the final evaluation never completed (interrupted): redo it.
+        log.info("%s was trained to step %d; running its final evaluation", run_dir, start)
+        evaluator = Evaluator(cfg.eval, data, exp.device)
+        writer = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=start + 1)
+        with StopSignals():
+            return finish(exp, evaluator, writer, run_dir, start, last, wall_before, skipped)
 
     # Fixed noise for sample pictures, from its own generator so logging never
     # shifts the training RNG stream.
@@ -236,7 +249,6 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     if real is not None:
         writer.add_image("samples/real", real, 0)
         visualize.save_png(real, run_dir / "samples" / "real.png")
-    last: dict[str, float] = {}
     log.info("training %s on %s with loss=%s on %s for %d steps%s", type(G).__module__.split(".")[-1],
              data.name, type(loss).__name__, exp.device, steps, f" from step {start}" if start else "")
     t0 = time.perf_counter()
@@ -245,8 +257,8 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
 
     def save(step: int) -> Path:
         wall = wall_before + time.perf_counter() - t0
-        return save_checkpoint(checkpoint_state(exp, step, means, wall, skipped), run_dir / "checkpoints",
-                               step, cfg.train.keep_last)
+        return save_checkpoint(checkpoint_state(exp, step, means, wall, skipped, last),
+                               run_dir / "checkpoints", step, cfg.train.keep_last)
 
     with StopSignals() as stop:
         for step in range(start + 1, steps + 1):
@@ -291,7 +303,8 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
             due_log = step % log_every == 0 or final
             due_sample = step % sample_every == 0 or final
             due_ckpt = step % ckpt_every == 0 or final or stop.requested
-            if due_log or due_sample or due_ckpt:
+            due_eval = bool(eval_every) and step % eval_every == 0 and not final
+            if due_log or due_sample or due_ckpt or due_eval:
                 check_finite(exp, means, step, run_dir)
             if due_log:
                 last = means.pop()
@@ -308,7 +321,7 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
                 log_samples(exp, writer, fixed_z, step, run_dir)
             if due_ckpt:
                 path = save(step)
-            if eval_every and step % eval_every == 0 and not final:
+            if due_eval:
                 values, _ = evaluate(exp, evaluator, writer, step)
                 step_log.info("step %d  eval  %s", step, "  ".join(
                     f"{k}={v:.4g}" for k, v in values.items() if v is not None))
@@ -319,18 +332,29 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
                 raise Stopped(f"stopped by {name} at step {step}; checkpoint saved in {path}. "
                               f"Resume with: ganrun resume={run_dir}", stop.signum)
 
-    bar.close()
+        bar.close()
+        # The final evaluation counts as part of the last step: a signal during it waits for it
+        # (a second one exits at once, and resuming the run then redoes the evaluation).
+        return finish(exp, evaluator, writer, run_dir, steps, last, wall_before + time.perf_counter() - t0,
+                      skipped)
+
+
+def finish(exp: Experiment, evaluator: Evaluator, writer: SummaryWriter, run_dir: Path, steps: int,
+           last: dict, wall_s: float, skipped: int) -> dict:
+    """The final evaluation and metrics.json."""
+    t0 = time.perf_counter()
     values, protocol = evaluate(exp, evaluator, writer, steps)
     writer.close()
     metrics = {"steps": steps, "loss_d": last.get("loss/D"), "loss_g": last.get("loss/G"), **values,
-               "wall_s": round(wall_before + time.perf_counter() - t0, 3), "status": "finished"}
-    if skip_nonfinite:
+               "wall_s": round(wall_s + time.perf_counter() - t0, 3), "status": "finished"}
+    if exp.cfg.train.nonfinite.value == "skip":
         metrics["skipped"] = skipped
     metrics["protocol"] = protocol
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     shown = "  ".join(f"{k}={v:.4g}" for k, v in values.items() if v is not None)
-    log.info("done in %.1fs: loss_d=%.4f loss_g=%.4f %s -> %s", metrics["wall_s"], metrics["loss_d"],
-             metrics["loss_g"], shown, run_dir)
+    losses = "  ".join(f"{k}={v:.4f}" for k, v in (("loss_d", metrics["loss_d"]), ("loss_g", metrics["loss_g"]))
+                       if v is not None)
+    log.info("done in %.1fs: %s %s -> %s", metrics["wall_s"], losses, shown, run_dir)
     return metrics
 
 

@@ -84,8 +84,10 @@ class ReplayBuffer(nn.Module):
         self.filled, self.next = int(state["filled"]), int(state["next"])
         saved = state["samples"]
         if self.filled:
-            self.samples = torch.empty(self.capacity, *saved.shape[1:], device=saved.device, dtype=saved.dtype)
-            self.samples[: self.filled] = saved
+            # On this buffer's device (checkpoints load onto the CPU), not the saved tensor's.
+            device = self.samples.device
+            self.samples = torch.empty(self.capacity, *saved.shape[1:], device=device, dtype=saved.dtype)
+            self.samples[: self.filled] = saved.to(device)
 
 
 class EMA:

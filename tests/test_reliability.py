@@ -54,6 +54,9 @@ def same_weights(a: Path, b: Path) -> None:
     sa, sb = load_checkpoint(a), load_checkpoint(b)
     assert sa["step"] == sb["step"]
     for part in ("G", "D", "G_ema"):
+        if sa[part] is None:                            # no G_ema kept
+            assert sb[part] is None
+            continue
         assert sa[part].keys() == sb[part].keys()
         assert all(torch.equal(sa[part][k], sb[part][k]) for k in sa[part]), f"{part} differs"
 
@@ -161,7 +164,8 @@ def test_resume_keeps_the_run_config_and_refuses_model_changes(tmp_path):
 def test_resume_path_missing_says_so(tmp_path):
     proc = ganrun(f"resume={tmp_path}/nowhere", cwd=tmp_path, check=False)
     assert proc.returncode == 2
-    assert f"ganrun: error: resume={tmp_path}/nowhere: no such run folder or checkpoint file" in proc.stderr
+    assert proc.stderr.strip() == f"ganrun: error: resume={tmp_path}/nowhere: no such run folder or checkpoint file"
+    assert not (tmp_path / "outputs").exists(), "no run folder for a run that cannot start"
 
 
 # --------------------------------------------------------------------------- checkpoint files
@@ -333,3 +337,115 @@ def test_in_process_resume_matches_a_straight_run(tmp_path):
     state = load_checkpoint(tmp_path / "half")
     train(compose_config(overrides), tmp_path / "half", resume_state=state)
     same_weights(tmp_path / "straight", tmp_path / "half")
+
+
+# --------------------------------------------------------------------------- review findings
+def test_restored_state_lands_on_the_training_device_not_the_checkpoints():
+    """Checkpoints load onto the CPU; the replay buffer and the running sums must follow the
+    training device (here the meta device stands in for a GPU)."""
+    from ganrun.tricks import ReplayBuffer
+    from ganrun.train import RunningMeans
+
+    buf = ReplayBuffer(8, 0.5)
+    buf.mix(torch.ones(4, 2))
+    gpu_like = ReplayBuffer(8, 0.5).to("meta")
+    gpu_like.load_state_dict(buf.state_dict())
+    assert gpu_like.samples.device.type == "meta" and gpu_like.filled == 4
+    means = RunningMeans(torch.device("cpu"))
+    means.add({"loss/D": torch.tensor(1.0)})
+    moved = RunningMeans(torch.device("meta"))
+    moved.load_state_dict(means.state_dict())
+    assert moved.sums["loss/D"].device.type == "meta"
+
+
+def test_an_exported_generator_cannot_be_resumed(tmp_path, run_dir):
+    train_run(run_dir)
+    ganrun(str(run_dir), "--out", "g.safetensors", cwd=tmp_path, script="ganrun-export")
+    proc = ganrun(f"resume={tmp_path}/g.safetensors", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    assert "holds only a generator (an export), not a training state" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_nan_before_a_mid_run_evaluation_is_caught_first(run_dir, nan_after):
+    nan_after(3)
+    with pytest.raises(Diverged, match="loss/D is not finite at step 3"):
+        train_run(run_dir, ["train.steps=20", "train.log_every=10", "train.sample_every=10",
+                            "train.ckpt_every=10", "eval.every=3"])
+
+
+def test_a_run_whose_final_evaluation_was_cut_off_redoes_it_on_resume(tmp_path, run_dir):
+    first = train_run(run_dir)
+    (run_dir / "metrics.json").unlink()                 # as if killed during the final evaluation
+    ganrun(f"resume={run_dir}", cwd=tmp_path)
+    again = json.loads((run_dir / "metrics.json").read_text())
+    assert again["status"] == "finished"
+    for k in ("loss_d", "loss_g", "modes", "hq"):
+        assert again[k] == first[k]
+
+
+def test_resume_auto_in_a_sweep_keeps_jobs_apart_even_over_allowed_keys(tmp_path):
+    sweep = ["-m", "train.steps=6,9", "dataset=ring", "quiet=true", "device=cpu", "eval.n=100", "resume=auto"]
+    ganrun(*sweep, cwd=tmp_path)
+    jobs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/*_*"))
+    assert [load_checkpoint(j)["step"] for j in jobs] == [6, 9]
+    proc = ganrun(*sweep, cwd=tmp_path)                 # resubmitted: each job finds its own run
+    assert proc.stdout.count("already finished") == 2
+    assert [load_checkpoint(j)["step"] for j in jobs] == [6, 9]
+
+
+def test_a_streamed_dataset_resumes_exactly(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i}.png")
+    overrides = FAST + ["dataset=folder", f"data.root={folder}", "data.resolution=8", "data.channels=1",
+                        "data.memory_limit_mb=0", "data.workers=0", "model=mlp", "train.batch_size=8",
+                        "train.ckpt_every=5"]
+    train(compose_config(overrides + ["train.steps=10"]), tmp_path / "straight")
+    train(compose_config(overrides + ["train.steps=5"]), tmp_path / "half")
+    train(compose_config(overrides + ["train.steps=10"]), tmp_path / "half",
+          resume_state=load_checkpoint(tmp_path / "half"))
+    same_weights(tmp_path / "straight", tmp_path / "half")
+
+
+def test_streamed_reference_images_are_distinct_files(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from ganrun.data.images import folder as folder_images
+    from ganrun.metrics import real_images
+
+    for i in range(30):
+        Image.fromarray(np.full((8, 8), i * 8, dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    data = folder_images(root=str(tmp_path), resolution=8, channels=1, workers=0, memory_limit_mb=0)
+    ref = real_images(data, 30)
+    assert len(torch.unique(ref.flatten(1), dim=0)) == 30
+
+
+def test_experiment_on_an_explicit_resume_is_refused(tmp_path, run_dir):
+    train_run(run_dir, ["train.steps=4"])
+    proc = ganrun(f"resume={run_dir}", "experiment=notes_sine", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "a resumed run keeps its config" in proc.stderr
+
+
+def test_sub_commands_report_unwritable_outputs_in_one_line(tmp_path, run_dir):
+    train_run(run_dir)
+    for script, args in [("ganrun-sample", ["--n", "4", "--out", "/dev/null/x.png"]),
+                         ("ganrun-eval", ["--out", "/dev/null/x.json"]),
+                         ("ganrun-export", ["--out", "/dev/null/x.safetensors"])]:
+        proc = ganrun(str(run_dir), *args, cwd=tmp_path, script=script, check=False)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, script
+        assert proc.stderr.startswith(f"{script}: error:") and "/dev/null" in proc.stderr, script
+
+
+def test_a_mistyped_split_is_refused(tmp_path):
+    from ganrun.errors import ConfigError
+    from ganrun.experiment import build
+
+    with pytest.raises(ConfigError, match="data.split=Train: dataset=mnist has the splits train, test"):
+        build(compose_config(["dataset=mnist", "data.split=Train", f"data.root={tmp_path}"]))

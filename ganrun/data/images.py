@@ -255,7 +255,10 @@ class StreamedImages:
             self.files, batch_sampler=EndlessBatches(len(self.files), self.batch_size, self.seed,
                                                      self.batches_served),
             num_workers=self.workers, pin_memory=self.device.type == "cuda",
-            persistent_workers=self.workers > 0, prefetch_factor=4 if self.workers > 0 else None)
+            persistent_workers=self.workers > 0, prefetch_factor=4 if self.workers > 0 else None,
+            # its own generator: starting the workers must not draw from the training RNG, or a
+            # resumed run (which starts them at another step) would not continue exactly
+            generator=torch.Generator().manual_seed(self.seed))
         return iter(loader)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -337,6 +340,8 @@ def unreachable(url: str, timeout: float) -> Optional[str]:
 
 
 # name -> (torchvision class, channels, where torchvision keeps it under data.root, download URL to check)
+SPLITS = {"mnist": ("train", "test"), "fashion_mnist": ("train", "test"), "cifar10": ("train", "test"),
+          "celeba": ("train", "valid", "test", "all")}
 TORCHVISION = {
     "mnist": ("MNIST", 1, "MNIST/", None),
     "fashion_mnist": ("FashionMNIST", 1, "FashionMNIST/", None),
@@ -383,6 +388,12 @@ def torchvision_images(name: str, root: str = "data", resolution: int = 32, spli
                        download: bool = True, download_timeout: float = 10.0, workers: int = 4,
                        memory_limit_mb: int = 1024, device="cpu"):
     """MNIST, Fashion-MNIST and CIFAR-10 held on the device; CelebA streamed from its files."""
+    from ganrun.errors import ConfigError
+
+    if name not in SPLITS:
+        raise ConfigError(f"data.name={name}: torchvision datasets are {', '.join(SPLITS)}")
+    if split not in SPLITS[name]:
+        raise ConfigError(f"data.split={split}: dataset={name} has the splits {', '.join(SPLITS[name])}")
     path = Path(root).expanduser()
     ds = open_torchvision(name, path, split, download, download_timeout)
     if name == "celeba":

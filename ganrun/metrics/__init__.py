@@ -33,7 +33,9 @@ def real_images(data, limit: int) -> Tensor:
 
     if hasattr(data, "images"):
         return to_unit_range(data.images[:limit])
-    return data.sample(min(limit, len(data)), generator=torch.Generator().manual_seed(0))
+    # distinct files (drawing with replacement would repeat some, and fake "duplicates")
+    keep = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:limit].tolist()
+    return to_unit_range(torch.stack([data.files[i] for i in keep])).to(data.device)
 
 
 def inception_wanted(setting: Optional[bool], device: torch.device) -> bool:
