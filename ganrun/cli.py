@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from ganrun.config import register_configs, validate
-from ganrun.errors import Diverged, GanrunError, Stopped
+from ganrun.errors import Diverged, GanrunError, Stopped, one_line
 from ganrun.resume import register_resolvers
 
 logfile = logging.getLogger("ganrun.logfile")   # <run>/ganrun.log only
@@ -44,6 +44,9 @@ def main(cfg: DictConfig) -> None:
     except Stopped as e:
         logfile.warning("%s", e)
         fail(str(e), 128 + e.signum)
+    except KeyboardInterrupt:            # Ctrl-C while setting up; once training runs, it checkpoints
+        logfile.warning("interrupted before training started")
+        fail("interrupted before training started: nothing to save", 130)
     except Diverged as e:
         logfile.error("%s", e)
         if hydra_cfg.mode == RunMode.MULTIRUN:
@@ -51,12 +54,9 @@ def main(cfg: DictConfig) -> None:
             logging.getLogger("ganrun").error("job %s: %s", hydra_cfg.job.num, e)
             return
         fail(str(e), 3)
-    except GanrunError as e:
+    except (GanrunError, OSError) as e:  # OSError: full disk, read-only or missing folders
         logfile.error("%s", e)
-        fail(str(e))
-    except OSError as e:                 # full disk, read-only or missing folders
-        logfile.error("%s", e)
-        fail(f"{e.strerror or e}: {e.filename}" if e.filename else str(e))
+        fail(one_line(e))
 
 
 if __name__ == "__main__":

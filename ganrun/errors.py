@@ -5,6 +5,8 @@ checkpoint); let genuine bugs raise anything else so that they keep their
 traceback.
 """
 
+import sys
+
 
 class GanrunError(Exception):
     """A problem the user can fix; the message names the problem and the fix."""
@@ -32,3 +34,16 @@ class Stopped(GanrunError):
     def __init__(self, message: str, signum: int):
         super().__init__(message)
         self.signum = signum
+
+
+def one_line(e: Exception) -> str:
+    """The single line a user sees for a GanrunError, or for an OSError such as a full disk."""
+    if isinstance(e, OSError) and e.filename:
+        return f"{e.strerror or e}: {e.filename}"
+    return str(e)
+
+
+def report(prog: str, e: Exception, code: int = 2) -> int:
+    """Print `prog: error: ...` on stderr and return the exit code, for the ganrun-* tools."""
+    print(f"{prog}: error: {one_line(e)}", file=sys.stderr, flush=True)
+    return code

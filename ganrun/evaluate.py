@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from ganrun.errors import GanrunError
+from ganrun.errors import GanrunError, report
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,12 +83,8 @@ def main(argv=None) -> int:
         result = {"checkpoint": str(trained.path), "step": trained.step, **values, "protocol": protocol}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
-    except GanrunError as e:
-        print(f"ganrun-eval: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:                 # an output folder that cannot be written, a full disk
-        print(f"ganrun-eval: error: {e.strerror or e}: {e.filename}", file=sys.stderr)
-        return 2
+    except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
+        return report("ganrun-eval", e)
     print(f"{trained.path} (step {trained.step}), {settings.n} samples, seed {settings.seed}")
     print(table(values))
     print("\nprotocol:")

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganrun.errors import GanrunError
+from ganrun.errors import GanrunError, report
 
 
 def main(argv=None) -> int:
@@ -34,12 +34,8 @@ def main(argv=None) -> int:
         if out.suffix != ".safetensors":
             raise GanrunError(f"--out {out}: use a .safetensors file name")
         export_generator(state, out)
-    except GanrunError as e:
-        print(f"ganrun-export: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:                 # an output folder that cannot be written, a full disk
-        print(f"ganrun-export: error: {e.strerror or e}: {e.filename}", file=sys.stderr)
-        return 2
+    except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
+        return report("ganrun-export", e)
     which = "G_ema" if state.get("G_ema") else "G"
     print(f"{which} of {ckpt} (step {state['step']}) -> {out}")
     return 0

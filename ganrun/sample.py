@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganrun.errors import GanrunError
+from ganrun.errors import GanrunError, report
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -81,12 +81,8 @@ def main(argv=None) -> int:
         trained = load_trained(args.checkpoint, args.device)
         samples = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size)
         written = write_samples(trained, samples, args.out, args.out_dir)
-    except GanrunError as e:
-        print(f"ganrun-sample: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:                 # an output folder that cannot be written, a full disk
-        print(f"ganrun-sample: error: {e.strerror or e}: {e.filename}", file=sys.stderr)
-        return 2
+    except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
+        return report("ganrun-sample", e)
     targets = ([args.out] if args.out else []) + ([f"{args.out_dir}/ ({args.n} PNGs)"] if args.out_dir else [])
     print(f"{args.n} samples from {trained.path} (step {trained.step}) -> {', '.join(targets)}")
     return 0

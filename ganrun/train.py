@@ -249,8 +249,6 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     if real is not None:
         writer.add_image("samples/real", real, 0)
         visualize.save_png(real, run_dir / "samples" / "real.png")
-    log.info("training %s on %s with loss=%s on %s for %d steps%s", type(G).__module__.split(".")[-1],
-             data.name, type(loss).__name__, exp.device, steps, f" from step {start}" if start else "")
     t0 = time.perf_counter()
     bar = tqdm(total=steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=True if cfg.quiet else None)
@@ -261,6 +259,8 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
                                run_dir / "checkpoints", step, cfg.train.keep_last)
 
     with StopSignals() as stop:
+        log.info("training %s on %s with loss=%s on %s for %d steps%s", type(G).__module__.split(".")[-1],
+                 data.name, type(loss).__name__, exp.device, steps, f" from step {start}" if start else "")
         for step in range(start + 1, steps + 1):
             critic.noise_std = instance_noise_std(noise_start, noise_steps, step - 1)
             means.step += 1
