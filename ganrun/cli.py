@@ -1,21 +1,25 @@
 """`ganrun`: the command line. Hydra composes the config; `train` does the work.
 
-User mistakes and environment problems (GanrunError, OSError) end as one line on stderr
-and a non-zero exit; anything else is a bug and keeps its traceback.
+User mistakes and environment problems (Hydra's composition errors, GanrunError, OSError) end
+as one line on stderr and a non-zero exit; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from ganrun.config import register_configs, validate
+from ganrun.config import did_you_mean, register_configs, validate
 from ganrun.errors import Diverged, GanrunError, Stopped, one_line
 from ganrun.resume import register_resolvers
 
@@ -30,8 +34,45 @@ def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
     sys.exit(code)
 
 
+def main() -> None:
+    """The console script. Hydra's own errors (a wrong type, a misspelt key or option, bad
+    override syntax) become one line too: Hydra hands them to us only when HYDRA_FULL_ERROR is
+    set. A user who sets it themselves gets Hydra's full report, as Hydra documents."""
+    if os.environ.get("HYDRA_FULL_ERROR"):
+        return run()
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        run()
+    except (ConfigCompositionException, OverrideParseException) as e:
+        fail(hydra_error_line(e))
+
+
+def hydra_error_line(e: Exception) -> str:
+    """One line naming the override at fault and the fix, from Hydra's multi-line report."""
+    cause = e.__cause__
+    if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
+        group, _, name = e.missing_cfg_file.rpartition("/")
+        return (f"{group}={name}: no such option{did_you_mean(name, e.options)}; "
+                f"choose one of {', '.join(e.options)}")
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and cause.full_key:
+        parent, _, key = cause.full_key.rpartition(".")
+        schema = cause.object_type
+        known = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else []
+        hint = did_you_mean(key, known, parent + "." if parent else "")
+        if not hint and parent and known:
+            hint = f" ({parent} has {', '.join(k for k in known if not k.startswith('_'))})"
+        return f"{cause.full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
+    if isinstance(cause, OmegaConfBaseException) and cause.full_key:
+        return f"{cause.full_key}: {cause.msg.splitlines()[0]}"
+    first = next(line for line in str(e).splitlines() if line.strip())
+    if isinstance(e, OverrideParseException):
+        return (f"cannot read the overrides: {first} "
+                "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)")
+    return first
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> None:
+def run(cfg: DictConfig) -> None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:

@@ -2,7 +2,8 @@
 
 Hydra merges every YAML option onto one of these dataclasses, so a wrong type
 (`train.steps=abc`) or an unknown key (`optimizer.d.momentum=0.9` for Adam)
-fails before anything is built, with Hydra's message naming the key.
+fails before anything is built; `ganrun.cli` turns Hydra's report into one line naming
+the key. Keys added with `+key=...` are refused by `check_ranges`.
 
 Ranges that a type cannot express (lr > 0, batch_size >= 1) are declared next to
 the field with `bounded(...)` and checked by `check_ranges`, also before
@@ -26,12 +27,16 @@ from ganrun.errors import ConfigError
 
 
 def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, lt: float | None = None) -> Any:
-    """A dataclass field with a numeric range, checked by `check_ranges`."""
+            le: float | None = None, lt: float | None = None, one_of: tuple = ()) -> Any:
+    """A dataclass field with a numeric range (or a set of allowed values), checked by
+    `check_ranges`. A tuple default also fixes the length (OmegaConf keeps tuples as lists)."""
     limits = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt).items() if v is not None}
+    metadata = {"range": limits, "one_of": one_of}
+    if isinstance(default, tuple):
+        metadata["length"] = len(default)
     if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: list(default), metadata={"range": limits})
-    return field(default=default, metadata={"range": limits})
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def _list(*values: Any) -> Any:
@@ -297,7 +302,7 @@ class FolderConfig:
     name: str = "folder"
     root: str = MISSING
     resolution: int = bounded(64, ge=8, le=1024)
-    channels: int = bounded(3, ge=1, le=3)
+    channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
     strict: bool = False               # true: stop at the first unreadable file instead of skipping it
     workers: int = bounded(4, ge=0)    # decoding threads / DataLoader worker processes
     memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
@@ -413,14 +418,24 @@ def register_configs() -> None:
 _WORDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
 
-def _violates(value: float, limits: dict) -> Optional[str]:
+def _violates(value: float, limits: dict, one_of: tuple = ()) -> Optional[str]:
     if isinstance(value, float) and not math.isfinite(value):
         return "a finite number"
+    if one_of and value not in one_of:
+        return "one of " + ", ".join(map(str, one_of))
     for op, bound in limits.items():
         ok = {"ge": value >= bound, "gt": value > bound, "le": value <= bound, "lt": value < bound}[op]
         if not ok:
             return f"{_WORDS[op]} {bound:g}"
     return None
+
+
+def did_you_mean(key: str, known, prefix: str = "") -> str:
+    """' (did you mean train.steps?)' for a misspelt key, or '' when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(key, [str(k) for k in known if not str(k).startswith("_")], n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 def check_required(cfg: DictConfig) -> None:
@@ -431,26 +446,34 @@ def check_required(cfg: DictConfig) -> None:
 
 
 def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
-    """Raise ConfigError naming the first value outside its declared range."""
+    """Raise ConfigError naming the first unknown key (added with `+key=...`), the first list
+    of the wrong length, or the first value outside its declared range."""
     schema = OmegaConf.get_type(cfg)
     fields = {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else {}
     for key in cfg:
+        full = f"{prefix}{key}"
+        if fields and key not in fields:
+            raise ConfigError(f"{full}: no such key{did_you_mean(str(key), fields, prefix)}; "
+                              "`ganrun --cfg job` lists every key")
         node = cfg._get_node(key)
         if node._is_missing():
             continue
         value = cfg[key]
-        full = f"{prefix}{key}"
         if isinstance(value, DictConfig):
             check_ranges(value, full + ".")
             continue
-        limits = fields[key].metadata.get("range") if key in fields else None
-        if not limits:
+        meta = fields[key].metadata if key in fields else {}
+        length = meta.get("length")
+        if length and isinstance(value, ListConfig) and len(value) != length:
+            raise ConfigError(f"{full}={list(value)} needs exactly {length} values")
+        limits, one_of = meta.get("range"), meta.get("one_of", ())
+        if not limits and not one_of:
             continue
         items = list(value) if isinstance(value, ListConfig) else [value]
         for item in items:
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 continue
-            need = _violates(item, limits)
+            need = _violates(item, limits or {}, one_of)
             if need:
                 shown = list(value) if isinstance(value, ListConfig) else value
                 each = " (every entry)" if isinstance(value, ListConfig) else ""

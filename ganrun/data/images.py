@@ -309,7 +309,8 @@ def folder(name: str = "folder", root: str = "", resolution: int = 64, channels:
     path = Path(root).expanduser()
     if not path.is_dir():
         hint = f" {missing_hint}" if missing_hint else " Set data.root=PATH to a folder of images."
-        raise DataError(f"dataset={name}: image folder {path} does not exist.{hint}")
+        what = "is a file, not a folder" if path.exists() else "does not exist"
+        raise DataError(f"dataset={name}: image folder {path} {what}.{hint}")
     files = find_images(path)
     if not files:
         raise DataError(f"dataset={name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {path}")
