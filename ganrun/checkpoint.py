@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -116,12 +117,16 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     p = resolve_checkpoint(path)
     if p.suffix == ".safetensors":
         return load_exported_generator(p)
+    # torch.save writes a zip archive; a file cut short loses the archive's directory at its end.
+    if not zipfile.is_zipfile(p):
+        raise CheckpointError(f"cannot read checkpoint {p}: it is truncated or not a PyTorch checkpoint")
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # truncated zip, random bytes, or a pickle that wants to run code
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if "weights_only" in str(e) or "Unsupported global" in str(e):
+    except Exception as e:  # a damaged archive, or a pickle that wants to run code
+        if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
             reason = "it contains pickled Python objects, which ganrun refuses to load"
+        else:
+            reason = "it is corrupt (" + (str(e).strip().splitlines() or [type(e).__name__])[0][:120] + ")"
         raise CheckpointError(f"cannot read checkpoint {p}: {reason}") from None
     if not isinstance(state, dict) or "G" not in state or "config" not in state:
         raise CheckpointError(f"{p} is not a ganrun checkpoint (no generator weights or config in it)")

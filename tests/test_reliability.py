@@ -207,7 +207,7 @@ def test_a_corrupt_checkpoint_names_the_file_and_resume_falls_back(tmp_path, run
     train_run(run_dir, ["train.steps=6", "train.ckpt_every=3"])
     newest = run_dir / "checkpoints" / "step_0000006.pt"
     newest.write_bytes(newest.read_bytes()[:1000])           # truncated (last.pt is the same file)
-    with pytest.raises(CheckpointError, match=f"cannot read checkpoint {newest}"):
+    with pytest.raises(CheckpointError, match=f"cannot read checkpoint {newest}: it is truncated"):
         load_checkpoint(newest)
     proc = ganrun(str(newest), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2 and proc.stderr.startswith(f"ganrun-sample: error: cannot read checkpoint {newest}")
@@ -224,14 +224,27 @@ def test_a_crafted_pickle_checkpoint_does_not_run_code(tmp_path):
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    evil = tmp_path / "evil.pt"
-    with open(evil, "wb") as f:
-        pickle.dump({"G": Payload(), "config": {}}, f, protocol=2)
+    evil = tmp_path / "evil.pt"                        # torch.save's format, a pickle inside a zip
+    torch.save({"G": Payload(), "config": {}}, evil)
     with pytest.raises(CheckpointError, match="pickled Python objects, which ganrun refuses to load"):
         load_checkpoint(evil)
     proc = ganrun(str(evil), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2 and "refuses to load" in proc.stderr
+    bare = tmp_path / "bare.pt"                        # a bare pickle is not a checkpoint at all
+    with open(bare, "wb") as f:
+        pickle.dump({"G": Payload(), "config": {}}, f, protocol=2)
+    with pytest.raises(CheckpointError, match="truncated or not a PyTorch checkpoint"):
+        load_checkpoint(bare)
     assert not marker.exists()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_as_such(tmp_path):
+    text = tmp_path / "notes.pth"
+    text.write_text("garbage")
+    proc = ganrun(str(text), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"ganrun-sample: error: cannot read checkpoint {text}: it is truncated or "
+                                   "not a PyTorch checkpoint")
 
 
 def test_a_checkpoint_from_another_model_is_refused_clearly(tmp_path, run_dir):
