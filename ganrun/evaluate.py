@@ -2,7 +2,7 @@
 
     ganrun-eval outputs/2026-01-01/12-00-00-000000
     ganrun-eval run/checkpoints/step_0002000.pt --n 10000 --out eval.json
-    ganrun-eval RUN --inception on --inception-weights pt_inception-2015-12-05-6726825d.pth
+    ganrun-eval RUN --inception on --inception-weights weights-inception-2015-12-05-6726825d.pth
 
 It uses the run's stored config (dataset, eval settings), so with the same --n and --seed it
 reproduces the metrics that training wrote into metrics.json. It prints a table and writes the

@@ -22,6 +22,9 @@ from typing import Iterable, Optional
 
 import yaml
 
+from ganrun.config import did_you_mean
+from ganrun.errors import GanrunError, report as report_error
+
 IGNORED_OVERRIDES = ("seed", "resume", "quiet")
 BOOKKEEPING = ("steps", "diverged_step", "skipped")
 
@@ -69,6 +72,12 @@ def summarize(runs: list[Path], by: Optional[list[str]] = None,
         for k, v in values.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in BOOKKEEPING and k not in names:
                 names.append(k)
+    keys = {item.split("=", 1)[0].lstrip("+~") for overrides, _ in loaded for item in overrides}
+    for asked, known, flag in ((by or [], keys, "--by"), (metrics or [], names, "--metrics")):
+        for key in asked:
+            if key not in known:
+                raise GanrunError(f"{flag} {key}: no run has it{did_you_mean(key, known)}; "
+                                  f"these runs have {', '.join(sorted(known)) or 'nothing to choose from'}")
     names = [m for m in (metrics or names) if m in names]
     rows = []
     for label in sorted(groups):
@@ -133,13 +142,14 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", nargs="+", help="columns to show (default: every metric)")
     args = p.parse_args(argv)
     folder = Path(args.folder)
-    if not folder.is_dir():
-        print(f"ganrun-report: error: {folder} is not a folder", file=sys.stderr)
-        return 2
-    table = report(folder, by=args.by, metrics=args.metrics)
-    if table is None:
-        print(f"ganrun-report: error: no runs with a metrics.json under {folder}", file=sys.stderr)
-        return 2
+    try:
+        if not folder.is_dir():
+            raise GanrunError(f"{folder} is not a folder")
+        table = report(folder, by=args.by, metrics=args.metrics)
+        if table is None:
+            raise GanrunError(f"no runs with a metrics.json under {folder}")
+    except (GanrunError, OSError) as e:
+        return report_error("ganrun-report", e)
     print(table)
     print(f"\nwritten to {folder / 'report.md'} and {folder / 'report.csv'}")
     return 0

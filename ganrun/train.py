@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -215,6 +216,9 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     eval_every = cfg.eval.every
     noise_start, noise_steps = tricks.instance_noise, tricks.instance_noise_steps or steps
     skip_nonfinite = cfg.train.nonfinite.value == "skip"
+    # A skipped update (train.nonfinite=skip, or fp16's scaler skipping an overflow) still
+    # advances the LR schedule, which counts steps, not updates: torch's warning is expected.
+    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
 
     means = RunningMeans(exp.device)
     start, wall_before, skipped, last = 0, 0.0, 0, {}

@@ -223,6 +223,12 @@ def test_a_pickled_weights_file_is_refused_not_run(tmp_path, caplog):
     assert not (tmp_path / "pwned").exists()
 
 
+def test_too_few_images_for_the_birthday_test_give_null_not_nan():
+    values, _ = Memorisation(torch.rand(41, 3, 8, 8), None, "few", batch=100)(torch.rand(200, 3, 8, 8))
+    assert values["dup_rate_real"] is None and values["dup_rate"] is not None
+    json.dumps(values, allow_nan=False)                 # metrics.json stays valid JSON
+
+
 # --------------------------------------------------------------------------- where metrics appear
 @pytest.mark.parametrize("dataset,keys", [
     ("ring", {"modes", "hq", "rkl"}), ("grid", {"modes", "hq", "rkl"}),

@@ -63,3 +63,12 @@ def test_report_errors_are_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"ganrun-report: error: {tmp_path / 'nope'} is not a folder"
     assert report_main([str(tmp_path)]) == 2
     assert "no runs with a metrics.json" in capsys.readouterr().err
+
+
+def test_a_misspelt_column_or_grouping_key_is_refused(sweep, capsys):
+    assert report_main([str(sweep), "--by", "lss"]) == 2
+    assert capsys.readouterr().err.strip() == ("ganrun-report: error: --by lss: no run has it (did you mean "
+                                               "loss?); these runs have dataset, loss, seed")
+    assert report_main([str(sweep), "--metrics", "fdi"]) == 2
+    assert "--metrics fdi: no run has it (did you mean fid?)" in capsys.readouterr().err
+    assert not (sweep / "report.md").exists(), "nothing written for a refused table"

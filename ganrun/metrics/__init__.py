@@ -15,6 +15,7 @@ so it never changes the training run, and evaluating a checkpoint later reproduc
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -106,4 +107,6 @@ class Evaluator:
                 v, p = part(fake)
                 values.update(v)
                 protocol.update(p)
+        # JSON has no NaN: a value that could not be measured is null in metrics.json.
+        values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
         return values, protocol

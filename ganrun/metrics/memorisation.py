@@ -34,12 +34,13 @@ def nearest_distances(queries: Tensor, refs: Tensor, exclude_self: bool = False,
     return torch.cat(out)
 
 
-def duplicate_rate(samples: Tensor, batch: int, tau: float) -> float:
-    """Share of consecutive batches of `batch` samples that contain a pair closer than tau."""
+def duplicate_rate(samples: Tensor, batch: int, tau: float) -> Optional[float]:
+    """Share of consecutive batches of `batch` samples that contain a pair closer than tau;
+    None when there are fewer than `batch` samples."""
     x = samples.flatten(1).float()
     n_batches = len(x) // batch
     if n_batches == 0:
-        return float("nan")
+        return None
     hits = 0
     for b in range(n_batches):
         d = torch.cdist(x[b * batch:(b + 1) * batch], x[b * batch:(b + 1) * batch])
@@ -48,9 +49,9 @@ def duplicate_rate(samples: Tensor, batch: int, tau: float) -> float:
     return hits / n_batches
 
 
-def support_estimate(p_dup: float, batch: int) -> Optional[float]:
+def support_estimate(p_dup: Optional[float], batch: int) -> Optional[float]:
     """Birthday-paradox support size for a duplicate probability p_dup in batches of `batch`."""
-    if not 0 < p_dup < 1:
+    if p_dup is None or not 0 < p_dup < 1:
         return None
     return batch * (batch - 1) / (2 * math.log(1 / (1 - p_dup)))
 
@@ -87,7 +88,8 @@ class Memorisation:
                          "training images",
             "dup_rate": f"share of {len(fake) // s} batches of {s} samples holding a near-duplicate pair "
                         f"(L2 < {self.tau:.4g}, the 1st percentile of training nearest-neighbour distances)",
-            "dup_rate_real": f"the same for batches of {s} real training images",
+            "dup_rate_real": f"the same for batches of {s} real training images; null when there are "
+                             f"fewer than {s} of them (lower eval.dup_batch)",
             "support": f"birthday-paradox support size s(s-1)/(2 ln(1/(1-dup_rate))), s={s}; "
                        f"null when no batch (or every batch) held a duplicate",
         }
