@@ -5,6 +5,8 @@ checkpoint); let genuine bugs raise anything else so that they keep their
 traceback.
 """
 
+from __future__ import annotations
+
 import sys
 
 
@@ -43,7 +45,12 @@ def one_line(e: Exception) -> str:
     return str(e)
 
 
-def report(prog: str, e: Exception, code: int = 2) -> int:
-    """Print `prog: error: ...` on stderr and return the exit code, for the ganrun-* tools."""
-    print(f"{prog}: error: {one_line(e)}", file=sys.stderr, flush=True)
+def report(prog: str, e: Exception, flags: dict[str, str] | None = None, code: int = 2) -> int:
+    """Print `prog: error: ...` on stderr and return the exit code, for the ganrun-* tools.
+    `flags` respells config keys as the tool's options ({"eval.n=": "--n "}), so the fix that
+    the message names is one the user can type."""
+    message = one_line(e)
+    for key, flag in (flags or {}).items():
+        message = message.replace(key, flag)
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     return code

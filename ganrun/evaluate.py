@@ -84,7 +84,7 @@ def main(argv=None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
     except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
-        return report("ganrun-eval", e)
+        return report("ganrun-eval", e, {"device=": "--device ", "eval.n=": "--n ", "eval.seed=": "--seed "})
     print(f"{trained.path} (step {trained.step}), {settings.n} samples, seed {settings.seed}")
     print(table(values))
     print("\nprotocol:")

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
         samples = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size)
         written = write_samples(trained, samples, args.out, args.out_dir)
     except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
-        return report("ganrun-sample", e)
+        return report("ganrun-sample", e, {"device=": "--device "})
     targets = ([args.out] if args.out else []) + ([f"{args.out_dir}/ ({args.n} PNGs)"] if args.out_dir else [])
     print(f"{args.n} samples from {trained.path} (step {trained.step}) -> {', '.join(targets)}")
     return 0

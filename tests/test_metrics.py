@@ -289,3 +289,13 @@ def test_evaluating_a_checkpoint_reproduces_the_end_of_run_metrics(dataset, run_
 def test_eval_errors_are_one_line(tmp_path, capsys):
     assert eval_main([str(tmp_path / "nothing")]) == 2
     assert capsys.readouterr().err.strip().startswith("ganrun-eval: error: checkpoint not found")
+
+
+def test_eval_errors_name_the_commands_own_options(run_dir, capsys):
+    train_run(run_dir)
+    assert eval_main([str(run_dir), "--n", "5"]) == 2
+    assert capsys.readouterr().err.strip() == "ganrun-eval: error: --n 5 is out of range: it must be >= 10"
+    if not torch.cuda.is_available():
+        assert eval_main([str(run_dir), "--device", "cuda"]) == 2
+        assert capsys.readouterr().err.strip() == ("ganrun-eval: error: --device cuda but no CUDA GPU is visible "
+                                                   "to PyTorch: use --device cpu or --device auto")
