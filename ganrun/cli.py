@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -28,7 +29,7 @@ register_configs()
 register_resolvers()
 
 
-def fail(message: str, code: int = 2) -> "NoReturn":  # noqa: F821
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print one line for the user and exit non-zero."""
     print(f"ganrun: error: {message}", file=sys.stderr, flush=True)
     sys.exit(code)

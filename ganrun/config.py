@@ -39,10 +39,6 @@ def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
     return field(default=default, metadata=metadata)
 
 
-def _list(*values: Any) -> Any:
-    return field(default_factory=lambda: list(values))
-
-
 # --------------------------------------------------------------------------- enums
 class Activation(str, Enum):
     relu = "relu"

@@ -80,7 +80,7 @@ def main(argv=None) -> int:
 
         trained = load_trained(args.checkpoint, args.device)
         samples = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size)
-        written = write_samples(trained, samples, args.out, args.out_dir)
+        write_samples(trained, samples, args.out, args.out_dir)
     except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
         return report("ganrun-sample", e, {"device=": "--device "})
     targets = ([args.out] if args.out else []) + ([f"{args.out_dir}/ ({args.n} PNGs)"] if args.out_dir else [])
