@@ -116,7 +116,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     a clear error if it is corrupt or not ours."""
     p = resolve_checkpoint(path)
     if p.suffix == ".safetensors":
-        return load_exported_generator(p)
+        return checked(load_exported_generator(p), p)
     # torch.save writes a zip archive; a file cut short loses the archive's directory at its end.
     if not zipfile.is_zipfile(p):
         raise CheckpointError(f"cannot read checkpoint {p}: it is truncated or not a PyTorch checkpoint")
@@ -128,8 +128,44 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
         else:
             reason = "it is corrupt (" + (str(e).strip().splitlines() or [type(e).__name__])[0][:120] + ")"
         raise CheckpointError(f"cannot read checkpoint {p}: {reason}") from None
+    return checked(state, p)
+
+
+KINDS = ("points", "density1d", "curves", "images")
+
+
+def _weights(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                           for k, v in value.items())
+
+
+def checked(state, p: Path) -> dict:
+    """A loaded checkpoint or export whose structure is what ganrun writes, with its config rebuilt
+    on ganrun's schema (load_stored_config: a stored config never chooses code to run). Anything
+    else is one CheckpointError naming the file and what is wrong."""
+    from ganrun.config import load_stored_config
+
     if not isinstance(state, dict) or "G" not in state or "config" not in state:
         raise CheckpointError(f"{p} is not a ganrun checkpoint (no generator weights or config in it)")
+    problems = []
+    if not _weights(state["G"]):
+        problems.append("G is not a set of named tensors")
+    if state.get("G_ema") is not None and not _weights(state["G_ema"]):
+        problems.append("G_ema is not a set of named tensors")
+    step = state.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        problems.append(f"step {step!r} is not a step number")
+    shape = state.get("data_shape")
+    if not (isinstance(shape, (list, tuple)) and 1 <= len(shape) <= 4
+            and all(isinstance(d, int) and 1 <= d <= 65536 for d in shape)):
+        problems.append(f"data_shape {shape!r} is not a sample shape")
+    if state.get("data_kind") not in KINDS:
+        problems.append(f"data_kind {state.get('data_kind')!r} is not one of {', '.join(KINDS)}")
+    if problems:
+        raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {problems[0]}")
+    from omegaconf import OmegaConf
+
+    state["config"] = OmegaConf.to_container(load_stored_config(state["config"], str(p)), resolve=True)
     return state
 
 
@@ -161,6 +197,10 @@ def load_exported_generator(path: Path) -> dict:
         raise CheckpointError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if meta.get("format") != "ganrun-generator":
         raise CheckpointError(f"{path} is not a generator exported by ganrun (no ganrun metadata)")
-    return {"G": weights, "G_ema": None, "config": json.loads(meta["config"]),
-            "data_shape": json.loads(meta["data_shape"]), "data_kind": meta["data_kind"],
-            "step": int(meta["step"])}
+    try:
+        return {"G": weights, "G_ema": None, "config": json.loads(meta["config"]),
+                "data_shape": json.loads(meta["data_shape"]), "data_kind": meta["data_kind"],
+                "step": int(meta["step"])}
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a valid ganrun export: its metadata {e} is missing or "
+                              f"malformed") from None

@@ -61,7 +61,7 @@ def hydra_error_line(e: Exception) -> str:
         known = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else []
         hint = did_you_mean(key, known, parent + "." if parent else "")
         if not hint and parent and known:
-            hint = f" ({parent} has {', '.join(k for k in known if not k.startswith('_'))})"
+            hint = f" ({parent} has {', '.join(k for k in known if not k.startswith('_') and k != 'type')})"
         return f"{cause.full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
         return f"{cause.full_key}: {cause.msg.splitlines()[0]}"

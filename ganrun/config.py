@@ -1,29 +1,36 @@
-"""Typed configuration: the schema under the YAML files in ganrun/conf/.
+"""Typed configuration: the schema under the YAML files in ganrun/conf/, and the registry of options.
 
 Hydra merges every YAML option onto one of these dataclasses, so a wrong type
 (`train.steps=abc`) or an unknown key (`optimizer.d.momentum=0.9` for Adam)
 fails before anything is built; `ganrun.cli` turns Hydra's report into one line naming
-the key. Keys added with `+key=...` are refused by `check_ranges`.
+the key. Ranges that a type cannot express (lr > 0, batch_size >= 1) and the allowed
+values of a string (`tricks.prior`: normal or uniform) are declared next to the field
+with `bounded(...)` and checked by `check_ranges`, also before anything is built.
 
-Ranges that a type cannot express (lr > 0, batch_size >= 1) are declared next to
-the field with `bounded(...)` and checked by `check_ranges`, also before
-anything is built. Each option of a config group picks its schema in its YAML
-defaults list, e.g. `ganrun/conf/model/mlp.yaml` starts with
-`- /schema/model@_here_: mlp`.
+The top-level blocks (train, tricks, eval, device) are declared here. Each option of a
+config group that builds something (a model, a dataset, a loss, an optimizer) declares
+its schema next to its builder and registers the pair with `register(group, Schema,
+builder)`; the schema's `type` field names the option. ganrun builds a part only by
+looking its `type` up in that registry, so a stored config (in a checkpoint, an export
+or a run folder) can choose among ganrun's own builders and nothing else: no `_target_`
+or other class or function name is ever read from a file (`load_stored_config`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
+import pkgutil
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from ganrun.errors import ConfigError
+from ganrun.errors import CheckpointError, ConfigError
+
+SEED_MAX = 2 ** 32 - 1      # numpy's seeds are 32-bit; torch and Python accept these too
 
 
 def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
@@ -31,7 +38,7 @@ def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
     """A dataclass field with a numeric range (or a set of allowed values), checked by
     `check_ranges`. A tuple default also fixes the length (OmegaConf keeps tuples as lists)."""
     limits = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt).items() if v is not None}
-    metadata = {"range": limits, "one_of": one_of}
+    metadata = {"range": limits, "one_of": tuple(one_of)}
     if isinstance(default, tuple):
         metadata["length"] = len(default)
     if isinstance(default, (list, tuple)):
@@ -39,62 +46,61 @@ def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
     return field(default=default, metadata=metadata)
 
 
-# --------------------------------------------------------------------------- enums
-class Activation(str, Enum):
-    relu = "relu"
-    leaky_relu = "leaky_relu"
-    elu = "elu"
-    gelu = "gelu"
-    silu = "silu"
-    tanh = "tanh"
+def choice(default: str, *allowed: str) -> Any:
+    """A string field that takes one of `allowed` (the default first)."""
+    return bounded(default, one_of=(default, *(a for a in allowed if a != default)))
 
 
-class OutActivation(str, Enum):
-    none = "none"
-    tanh = "tanh"
+# --------------------------------------------------------------------------- the registry
+@dataclass(frozen=True)
+class Option:
+    group: str                       # model, dataset, loss, optimizer
+    type: str                        # the option's name, the schema's `type` field
+    schema: type                     # its dataclass
+    build: Callable[..., Any]        # called with the schema's fields (less `type`) and the context
+    legacy_target: str               # the `_target_` that checkpoints of ganrun 0.1 stored for it
 
 
-class Prior(str, Enum):
-    normal = "normal"
-    uniform = "uniform"
+REGISTRY: dict[str, dict[str, Option]] = {}
+_imported: list[bool] = []     # non-empty once the option modules are imported
+# Modules and packages whose modules register options; imported by register_configs().
+OPTION_MODULES = ("ganrun.models", "ganrun.data", "ganrun.losses", "ganrun.optimizers")
 
 
-class Norm(str, Enum):
-    auto = "auto"          # G: batch; D: what the loss prefers (layer for gradient penalties)
-    batch = "batch"
-    layer = "layer"
-    instance = "instance"
-    spectral = "spectral"
-    none = "none"
+def register(group: str, schema: type, build: Callable[..., Any], legacy_target: str = "") -> None:
+    """Make `schema` an option of `group`, built by `build(**fields, **context)`."""
+    name = schema.type
+    REGISTRY.setdefault(group, {})[name] = Option(
+        group, name, schema, build, legacy_target or f"{build.__module__}.{build.__qualname__}")
 
 
-class Split(str, Enum):
-    train = "train"
-    test = "test"
-    all = "all"
+def _import_option_modules() -> None:
+    """Import every module that registers options (once)."""
+    if _imported:
+        return
+    for name in OPTION_MODULES:
+        module = importlib.import_module(name)
+        for sub in pkgutil.iter_modules(getattr(module, "__path__", [])):
+            importlib.import_module(f"{name}.{sub.name}")
+    _imported.append(True)
 
 
-class Precision(str, Enum):
-    fp32 = "fp32"
-    bf16 = "bf16"          # autocast to bfloat16: float32's range, no gradient scaling needed
-    fp16 = "fp16"          # autocast to float16 with a gradient scaler per player
+def option(group: str, type_: str) -> Option:
+    """The registered option `type_` of `group`, or a ConfigError listing the real ones."""
+    _import_option_modules()
+    options = REGISTRY.get(group, {})
+    if type_ not in options:
+        raise ConfigError(f"{group}.type={type_}: no such {group} in ganrun; "
+                          f"choose one of {', '.join(sorted(options))}{did_you_mean(str(type_), options)}")
+    return options[type_]
 
 
-class LRSchedule(str, Enum):
-    constant = "constant"
-    linear = "linear"      # linear decay to 0 at train.steps
-
-
-class NonFinite(str, Enum):
-    stop = "stop"          # stop the run, naming the step and the term; keep the last good checkpoint
-    skip = "skip"          # skip updates whose loss is not finite and count them (a host sync per step)
-
-
-class DeviceType(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
+def make(group: str, node: Any, **context: Any) -> Any:
+    """Build the part that a config node describes, through the registry only."""
+    opt = option(group, node["type"])
+    values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    values.pop("type")
+    return opt.build(**values, **context)
 
 
 # --------------------------------------------------------------------------- top-level blocks
@@ -107,14 +113,16 @@ class TrainConfig:
     sample_every: int = bounded(500, ge=1)
     ckpt_every: int = bounded(1000, ge=1)
     keep_last: int = bounded(3, ge=1)         # step checkpoints kept (last.pt is always the newest)
-    lr_schedule: LRSchedule = LRSchedule.constant
-    nonfinite: NonFinite = NonFinite.stop
+    lr_schedule: str = choice("constant", "linear")   # linear: decay to 0 at train.steps
+    # a NaN/inf loss: stop (naming the step and term, keeping the last good checkpoint), or skip
+    # the update and count it (a host sync per step)
+    nonfinite: str = choice("stop", "skip")
 
 
 @dataclass
 class TricksConfig:
     """GAN_NOTES §5. Every switch is off unless a preset turns it on."""
-    prior: Prior = Prior.normal                     # z ~ N(0, I) or U[-1, 1]
+    prior: str = choice("normal", "uniform")        # z ~ N(0, I) or U[-1, 1]
     label_smoothing: float = bounded(0.0, ge=0, lt=1)   # one-sided: real target 1 - s
     noisy_labels: bool = False                      # real ~ U[0.8, 1.2], fake ~ U[0, 0.3]
     label_flip: float = bounded(0.0, ge=0, le=0.5)  # chance that a D target is swapped
@@ -133,8 +141,8 @@ class TricksConfig:
 class EvalConfig:
     """What is measured during training (every `every` steps) and at the end (GAN_NOTES §4, §6)."""
     every: int = bounded(0, ge=0)              # steps between evaluations (0: only at the end)
-    n: int = bounded(2500, ge=10)              # generated samples per evaluation
-    seed: int = bounded(0, ge=0)               # noise for those samples: fixed, so runs compare
+    n: int = bounded(2500, ge=10, le=10_000_000)   # generated samples per evaluation
+    seed: int = bounded(0, ge=0, le=SEED_MAX)  # noise for those samples: fixed, so runs compare
     classifier: bool = True                    # classifier metrics for labelled image sets
     memorisation: bool = True                  # nearest-neighbour and duplicate checks on images
     inception: Optional[bool] = None           # FID/IS/KID; null: on when training on a GPU
@@ -147,8 +155,9 @@ class EvalConfig:
 
 @dataclass
 class DeviceConfig:
-    type: DeviceType = DeviceType.auto
-    precision: Precision = Precision.fp32
+    type: str = choice("auto", "cpu", "cuda", "mps")     # auto: cuda, else mps, else cpu
+    # bf16: autocast to bfloat16; fp16: autocast to float16 with a gradient scaler per player
+    precision: str = choice("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -160,7 +169,7 @@ class OptimizerPair:
 
 @dataclass
 class RunConfig:
-    seed: int = bounded(0, ge=0)
+    seed: int = bounded(0, ge=0, le=SEED_MAX)
     quiet: bool = False          # no progress bar; per-step lines go to the log file only
     resume: Optional[str] = None # a run folder or checkpoint to continue, or "auto"
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -168,253 +177,31 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     optimizer: OptimizerPair = field(default_factory=OptimizerPair)
-    model: Any = MISSING         # one of the model schemas below
-    data: Any = MISSING          # one of the dataset schemas below (config group `dataset`)
-    loss: Any = MISSING          # one of the loss schemas below
+    model: Any = MISSING         # a registered model schema
+    data: Any = MISSING          # a registered dataset schema (config group `dataset`)
+    loss: Any = MISSING          # a registered loss schema
 
 
-# --------------------------------------------------------------------------- optimizers
-@dataclass
-class AdamConfig:
-    _target_: str = "torch.optim.Adam"
-    lr: float = bounded(2e-4, gt=0)
-    betas: Tuple[float, float] = bounded((0.5, 0.999), ge=0, lt=1)
-    eps: float = bounded(1e-8, gt=0)
-    weight_decay: float = bounded(0.0, ge=0)
+# Where each registered group's option sits in a run's config.
+OPTION_NODES = {"model": "model", "data": "dataset", "loss": "loss", "optimizer.g": "optimizer",
+                "optimizer.d": "optimizer"}
 
 
-@dataclass
-class RMSpropConfig:
-    _target_: str = "torch.optim.RMSprop"
-    lr: float = bounded(5e-5, gt=0)
-    alpha: float = bounded(0.99, ge=0, lt=1)
-    momentum: float = bounded(0.0, ge=0, lt=1)
-    eps: float = bounded(1e-8, gt=0)
-    weight_decay: float = bounded(0.0, ge=0)
-
-
-@dataclass
-class SGDConfig:
-    _target_: str = "torch.optim.SGD"
-    lr: float = bounded(1e-3, gt=0)
-    momentum: float = bounded(0.0, ge=0, lt=1)
-    weight_decay: float = bounded(0.0, ge=0)
-
-
-# --------------------------------------------------------------------------- models
-@dataclass
-class MLPConfig:
-    """Fully connected G and D; images are flattened (the original GAN paper's set-up)."""
-    _target_: str = "ganrun.models.mlp.build"
-    latent_dim: int = bounded(8, ge=1)
-    g_hidden: List[int] = bounded([128, 128], ge=1)
-    d_hidden: List[int] = bounded([128, 128], ge=1)
-    g_activation: Activation = Activation.relu
-    d_activation: Activation = Activation.leaky_relu
-    leak: float = bounded(0.2, ge=0)          # LeakyReLU slope
-    out_activation: OutActivation = OutActivation.none
-
-
-@dataclass
-class DCGANConfig:
-    """DCGAN for any power-of-two resolution 8-256 and any channel count (GAN_NOTES §3)."""
-    _target_: str = "ganrun.models.dcgan.build"
-    latent_dim: int = bounded(100, ge=1)
-    g_width: int = bounded(64, ge=1)        # G's channels at its last hidden layer (doubling inwards)
-    d_width: int = bounded(64, ge=1)        # D's channels at its first layer (doubling inwards)
-    g_norm: Norm = Norm.auto
-    d_norm: Norm = Norm.auto
-    leak: float = bounded(0.2, ge=0)
-    code_dim: int = bounded(64, ge=1)       # BEGAN's autoencoder bottleneck (loss=began only)
-
-
-@dataclass
-class DCGANNotesConfig:
-    """The notes' exact 64x64 anime-face pair (GAN_NOTES §3)."""
-    _target_: str = "ganrun.models.dcgan.build_notes"
-    latent_dim: int = bounded(100, ge=1)
-    leak: float = bounded(0.2, ge=0)
-
-
-# --------------------------------------------------------------------------- datasets
-@dataclass
-class RingConfig:
-    """PacGAN's ring: 8 modes at angles 2*pi*i/8 on a circle (GAN_NOTES §4)."""
-    _target_: str = "ganrun.data.toy.Ring"
-    name: str = "ring"
-    modes: int = bounded(8, ge=1)
-    radius: float = bounded(1.0, gt=0)
-    std: float = bounded(0.01, gt=0)
-
-
-@dataclass
-class GridConfig:
-    """PacGAN's grid: 25 modes at {-4,-2,0,2,4}^2 (GAN_NOTES §4)."""
-    _target_: str = "ganrun.data.toy.Grid"
-    name: str = "grid"
-    side: int = bounded(5, ge=1)
-    spacing: float = bounded(2.0, gt=0)
-    std: float = bounded(0.05, gt=0)
-
-
-@dataclass
-class SineConfig:
-    """The notes' 10 sine curves sin(a*t), a in linspace(1, 1.2, 10), 32 points (GAN_NOTES §3)."""
-    _target_: str = "ganrun.data.toy.SineCurves"
-    name: str = "sine"
-    curves: int = bounded(10, ge=1)
-    a_min: float = 1.0
-    a_max: float = 1.2
-    t_min: float = -2.5
-    t_max: float = 3.5
-    length: int = bounded(32, ge=2)
-
-
-@dataclass
-class Gaussian1dConfig:
-    """A 1-D Gaussian target N(mean, std^2) (GAN_NOTES §4)."""
-    _target_: str = "ganrun.data.toy.Gaussian1d"
-    name: str = "gaussian1d"
-    mean: float = 4.0
-    std: float = bounded(0.5, gt=0)
-    # Train on (x - mean) / std and map samples back: G's output layer then works
-    # at unit scale for any target (see GAN_NOTES §5 trick 1, "scale the data").
-    standardize: bool = True
-
-
-@dataclass
-class DigitsConfig:
-    """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
-    _target_: str = "ganrun.data.images.digits"
-    name: str = "digits"
-    resolution: int = bounded(32, ge=8, le=256)
-    split: Split = Split.train          # a fixed 80/20 split; metrics hold out `test`
-
-
-@dataclass
-class FolderConfig:
-    """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
-    _target_: str = "ganrun.data.images.folder"
-    name: str = "folder"
-    root: str = MISSING
-    resolution: int = bounded(64, ge=8, le=1024)
-    channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
-    strict: bool = False               # true: stop at the first unreadable file instead of skipping it
-    workers: int = bounded(4, ge=0)    # decoding threads / DataLoader worker processes
-    memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
-    missing_hint: str = ""             # what to tell the user when `root` does not exist
-
-
-@dataclass
-class TorchvisionConfig:
-    """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
-    _target_: str = "ganrun.data.images.torchvision_images"
-    name: str = MISSING
-    root: str = "data"
-    resolution: int = bounded(32, ge=8, le=1024)
-    split: str = "train"
-    download: bool = True
-    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
-    workers: int = bounded(4, ge=0)
-    memory_limit_mb: int = bounded(1024, ge=0)
-
-
-# --------------------------------------------------------------------------- losses
-@dataclass
-class MinimaxLossConfig:
-    _target_: str = "ganrun.losses.Minimax"
-
-
-@dataclass
-class NonSaturatingLossConfig:
-    _target_: str = "ganrun.losses.NonSaturating"
-
-
-@dataclass
-class WGANLossConfig:
-    _target_: str = "ganrun.losses.Wasserstein"
-    clip: float = bounded(0.01, ge=0)        # every D weight clipped to [-clip, clip]
-
-
-@dataclass
-class WGANGPLossConfig:
-    _target_: str = "ganrun.losses.WassersteinGP"
-    gp_weight: float = bounded(10.0, ge=0)   # lambda
-
-
-@dataclass
-class LSGANLossConfig:
-    _target_: str = "ganrun.losses.LeastSquares"
-
-
-@dataclass
-class DRAGANLossConfig:
-    _target_: str = "ganrun.losses.DRAGAN"
-    gp_weight: float = bounded(10.0, ge=0)   # lambda
-    perturb: float = bounded(0.5, ge=0)      # c in x + a * c * std(x) * u
-
-
-@dataclass
-class BEGANLossConfig:
-    _target_: str = "ganrun.losses.BEGAN"
-    gamma: float = bounded(0.5, gt=0, le=1)  # diversity ratio E[L(x~)] / E[L(x)] it aims for
-    lambda_k: float = bounded(0.001, ge=0)   # learning rate of k_t
-    k_init: float = bounded(0.0, ge=0, le=1)
-
-
-@dataclass
-class HingeLossConfig:
-    _target_: str = "ganrun.losses.Hinge"
-
-
-@dataclass
-class RSGANLossConfig:
-    _target_: str = "ganrun.losses.RelativisticStandard"
-
-
-@dataclass
-class RaGANLossConfig:
-    _target_: str = "ganrun.losses.RelativisticAverage"
-
-
-# --------------------------------------------------------------------------- registration
 def register_configs() -> None:
     """Put the schemas where the YAML files' defaults lists look for them."""
+    _import_option_modules()
     cs = ConfigStore.instance()
     cs.store(name="ganrun_schema", node=RunConfig)
-    for group, name, node in [
-        ("optimizer", "adam", AdamConfig),
-        ("optimizer", "rmsprop", RMSpropConfig),
-        ("optimizer", "sgd", SGDConfig),
-        ("model", "mlp", MLPConfig),
-        ("model", "dcgan", DCGANConfig),
-        ("model", "dcgan_notes", DCGANNotesConfig),
-        ("dataset", "digits", DigitsConfig),
-        ("dataset", "folder", FolderConfig),
-        ("dataset", "torchvision", TorchvisionConfig),
-        ("dataset", "ring", RingConfig),
-        ("dataset", "grid", GridConfig),
-        ("dataset", "sine", SineConfig),
-        ("dataset", "gaussian1d", Gaussian1dConfig),
-        ("loss", "mm", MinimaxLossConfig),
-        ("loss", "ns", NonSaturatingLossConfig),
-        ("loss", "wgan", WGANLossConfig),
-        ("loss", "wgan_gp", WGANGPLossConfig),
-        ("loss", "lsgan", LSGANLossConfig),
-        ("loss", "dragan", DRAGANLossConfig),
-        ("loss", "began", BEGANLossConfig),
-        ("loss", "hinge", HingeLossConfig),
-        ("loss", "rsgan", RSGANLossConfig),
-        ("loss", "ragan", RaGANLossConfig),
-    ]:
-        cs.store(group=f"schema/{group}", name=name, node=node)
+    for group, options in REGISTRY.items():
+        for name, opt in options.items():
+            cs.store(group=f"schema/{group}", name=name, node=opt.schema)
 
 
 # --------------------------------------------------------------------------- range checks
 _WORDS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
 
 
-def _violates(value: float, limits: dict, one_of: tuple = ()) -> Optional[str]:
+def _violates(value: Any, limits: dict, one_of: tuple = ()) -> Optional[str]:
     if isinstance(value, float) and not math.isfinite(value):
         return "a finite number"
     if one_of and value not in one_of:
@@ -422,7 +209,8 @@ def _violates(value: float, limits: dict, one_of: tuple = ()) -> Optional[str]:
     for op, bound in limits.items():
         ok = {"ge": value >= bound, "gt": value > bound, "le": value <= bound, "lt": value < bound}[op]
         if not ok:
-            return f"{_WORDS[op]} {bound:g}"
+            shown = str(bound) if isinstance(bound, int) else f"{bound:g}"
+            return f"{_WORDS[op]} {shown}"
     return None
 
 
@@ -439,6 +227,10 @@ def check_required(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{missing[0]} is required but not set: add {missing[0]}=... to the command line")
+
+
+def _group_of(prefix: str) -> Optional[str]:
+    return OPTION_NODES.get(prefix[:-1])
 
 
 def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
@@ -458,6 +250,10 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
         if isinstance(value, DictConfig):
             check_ranges(value, full + ".")
             continue
+        group = _group_of(prefix)
+        if key == "type" and group and value != fields[key].default:
+            raise ConfigError(f"{full}={value}: a {group}'s type is chosen with its option, "
+                              f"e.g. {group}={value}, not set as a key")
         meta = fields[key].metadata if key in fields else {}
         length = meta.get("length")
         if length and isinstance(value, ListConfig) and len(value) != length:
@@ -467,12 +263,17 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
             continue
         items = list(value) if isinstance(value, ListConfig) else [value]
         for item in items:
-            if isinstance(item, bool) or not isinstance(item, (int, float)):
+            if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+                continue
+            if isinstance(item, str) and not one_of:
                 continue
             need = _violates(item, limits or {}, one_of)
             if need:
                 shown = list(value) if isinstance(value, ListConfig) else value
                 each = " (every entry)" if isinstance(value, ListConfig) else ""
+                if isinstance(item, str):
+                    raise ConfigError(f"{full}={shown}: no such choice{did_you_mean(item, one_of)}; "
+                                      f"it must be {need}")
                 raise ConfigError(f"{full}={shown} is out of range: it must be {need}{each}")
 
 
@@ -480,3 +281,84 @@ def validate(cfg: DictConfig) -> None:
     """Every check a config must pass before anything is built: required keys, then ranges."""
     check_required(cfg)
     check_ranges(cfg)
+
+
+# --------------------------------------------------------------------------- stored configs
+def _walk(tree: Any, prefix: str = ""):
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _walk(v, f"{prefix}{k}.")
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            yield from _walk(v, f"{prefix}{i}.")
+    else:
+        yield prefix[:-1], tree
+
+
+def _stored_type(node: dict, group: str, path: str, source: str) -> str:
+    """The option a stored node names: its `type`, or (checkpoints of ganrun 0.1) a `_target_`
+    that is exactly one of ganrun's own builders. Anything else is refused."""
+    if "_target_" in node:
+        target = node.pop("_target_")
+        known = {o.legacy_target: o.type for o in REGISTRY.get(group, {}).values()}
+        if target not in known:
+            raise CheckpointError(f"{source}: refused: its config sets {path}._target_={target!r}, which is "
+                                  f"not one of ganrun's {group} builders (a stored file never chooses code)")
+        node.setdefault("type", known[target])
+    type_ = node.get("type")
+    if type_ not in REGISTRY.get(group, {}):
+        raise CheckpointError(f"{source}: refused: its config sets {path}.type={type_!r}, which is not a "
+                              f"{group} of this ganrun (known: {', '.join(sorted(REGISTRY.get(group, {})))})")
+    return type_
+
+
+def load_stored_config(stored: Any, source: str) -> DictConfig:
+    """A config read from a file (checkpoint, export, run folder), rebuilt on ganrun's schema.
+
+    Each option node must name a registered option (`type`); its keys must be that option's
+    schema keys; the rest must fit RunConfig; interpolations (`${...}`) are refused (ganrun
+    stores resolved configs). Raises CheckpointError naming `source` and the key."""
+    import copy
+
+    _import_option_modules()
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{source}: refused: its config is not a mapping")
+    stored = copy.deepcopy(stored)
+    for key, value in _walk(stored):
+        if isinstance(value, str) and "${" in value:
+            raise CheckpointError(f"{source}: refused: its config has an interpolation at {key} "
+                                  f"({value[:60]!r}); ganrun stores resolved values only")
+    typed: dict[str, DictConfig] = {}
+    for path, group in OPTION_NODES.items():
+        parent, _, leaf = path.rpartition(".")
+        holder = stored.get(parent) if parent else stored
+        node = holder.get(leaf) if isinstance(holder, dict) else None
+        if not isinstance(node, dict):
+            raise CheckpointError(f"{source}: refused: its config has no {path} section")
+        schema = REGISTRY[group][_stored_type(node, group, path, source)].schema
+        try:
+            typed[path] = OmegaConf.merge(OmegaConf.structured(schema), node)
+        except Exception as e:
+            raise CheckpointError(f"{source}: refused: {path}.{_bad_key(e)} does not fit ganrun's "
+                                  f"{group} {node.get('type')} ({_first_line(e)})") from None
+        holder[leaf] = {}
+    try:
+        cfg = OmegaConf.merge(OmegaConf.structured(RunConfig), stored)
+        for path, node in typed.items():
+            OmegaConf.update(cfg, path, node, merge=False)
+        check_ranges(cfg)
+    except ConfigError as e:
+        raise CheckpointError(f"{source}: refused: {e}") from None
+    except Exception as e:
+        raise CheckpointError(f"{source}: refused: {_bad_key(e)} does not fit ganrun's config "
+                              f"({_first_line(e)})") from None
+    return cfg
+
+
+def _bad_key(e: Exception) -> str:
+    return str(getattr(e, "full_key", "") or getattr(e, "key", "") or "a key")
+
+
+def _first_line(e: Exception) -> str:
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    return lines[0][:160] if lines else type(e).__name__

@@ -12,33 +12,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ganrun.config import validate
-from hydra.errors import InstantiationException
-
-from ganrun.errors import ConfigError, GanrunError
+from ganrun.config import make, validate
+from ganrun.errors import ConfigError
 from ganrun.losses import GANLoss, Labels
 from ganrun.models import add_spectral_norm
+from ganrun.optimizers import lr_schedule
 from ganrun.precision import Precision
 from ganrun.tricks import EMA, CriticView, ReplayBuffer
 
 
-def make(node: DictConfig, **kwargs: Any) -> Any:
-    """hydra.utils.instantiate, but a user-facing error raised inside the target comes out as
-    itself (one clear line) instead of wrapped in Hydra's InstantiationException."""
-    try:
-        return instantiate(node, **kwargs, _convert_="all")
-    except InstantiationException as e:
-        if isinstance(e.__cause__, GanrunError):
-            raise e.__cause__ from None
-        raise
-
-
 def resolve_device(kind: str) -> torch.device:
-    kind = getattr(kind, "value", kind)
     has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if kind == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
@@ -82,7 +68,7 @@ def set_rng_state(state: dict) -> None:
 def sample_latent(n: int, dim: int, prior: str, device: torch.device,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """z ~ N(0, I) or U[-1, 1]^dim (GAN_NOTES §5, trick 2)."""
-    if getattr(prior, "value", prior) == "uniform":
+    if prior == "uniform":
         return torch.rand(n, dim, device=device, generator=generator) * 2 - 1
     return torch.randn(n, dim, device=device, generator=generator)
 
@@ -117,7 +103,7 @@ class Experiment:
 
     def __post_init__(self):
         # Plain values for the training loop: reading an OmegaConf node costs tens of microseconds.
-        self.prior = getattr(self.cfg.tricks.prior, "value", self.cfg.tricks.prior)
+        self.prior = self.cfg.tricks.prior
         self.d_params = list(self.D.parameters())
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -150,7 +136,7 @@ def check_tricks(cfg: DictConfig, loss: GANLoss) -> None:
 def build_models(cfg: DictConfig, data_shape: tuple[int, ...], loss: GANLoss) -> tuple[nn.Module, nn.Module]:
     """G and D for samples of `data_shape`; the loss says whether D is an autoencoder (BEGAN)
     and which normalisation it prefers in D; PacGAN packing widens D's input."""
-    return make(cfg.model, data_shape=tuple(data_shape), pack=cfg.tricks.pack,
+    return make("model", cfg.model, data_shape=tuple(data_shape), pack=cfg.tricks.pack,
                 autoencoder=loss.autoencoder, critic_norm=loss.critic_norm)
 
 
@@ -160,16 +146,16 @@ def build(cfg: DictConfig) -> Experiment:
     device = resolve_device(cfg.device.type)
     seed_everything(cfg.seed)
     t = cfg.tricks
-    data = make(cfg.data, device=device)
+    data = make("dataset", cfg.data, device=device)
     labels = Labels(smoothing=t.label_smoothing, noisy=t.noisy_labels, flip=t.label_flip)
-    loss: GANLoss = make(cfg.loss, joint_batches=t.joint_batches, labels=labels).to(device)
+    loss: GANLoss = make("loss", cfg.loss, joint_batches=t.joint_batches, labels=labels).to(device)
     check_tricks(cfg, loss)
     G, D = build_models(cfg, data.shape, loss)
     if t.spectral_norm:
         add_spectral_norm(D)
     G, D = G.to(device), D.to(device)
-    opt_g = make(cfg.optimizer.g, params=G.parameters())
-    opt_d = make(cfg.optimizer.d, params=D.parameters())
+    opt_g = make("optimizer", cfg.optimizer.g, params=G.parameters())
+    opt_d = make("optimizer", cfg.optimizer.d, params=D.parameters())
     sched_g, sched_d = (lr_schedule(opt, cfg.train.lr_schedule, cfg.train.steps) for opt in (opt_g, opt_d))
     replay = ReplayBuffer(t.replay_size, t.replay).to(device)
     ema = EMA(G, t.ema, t.ema_start) if t.ema > 0 else None
@@ -177,13 +163,7 @@ def build(cfg: DictConfig) -> Experiment:
                       Precision(cfg.device.precision, device), replay, ema)
 
 
-def lr_schedule(opt: torch.optim.Optimizer, kind: str, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Stepped once per G update: constant, or linear decay to 0 at the last step."""
-    if getattr(kind, "value", kind) == "linear":
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / steps))
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-
 
 def plain_config(cfg: DictConfig) -> dict:
     """The resolved config as plain dicts and lists: what checkpoints store (safe to load)."""
-    return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    return OmegaConf.to_container(cfg, resolve=True)

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ganrun.checkpoint import load_checkpoint, resolve_checkpoint
+from ganrun.config import load_stored_config, make
 from ganrun.errors import CheckpointError
-from ganrun.experiment import build_models, generate, make, resolve_device
+from ganrun.experiment import build_models, generate, resolve_device
 
 
 @dataclass
@@ -49,10 +50,10 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
     the training data is loaded too, image sets included (evaluation needs it)."""
     ckpt = resolve_checkpoint(path)
     state = load_checkpoint(ckpt)
-    cfg = OmegaConf.create(state["config"])
+    cfg = load_stored_config(state["config"], str(ckpt))    # ganrun's own options only
     dev = resolve_device(device)
     shape, kind = tuple(state["data_shape"]), state["data_kind"]
-    loss = make(cfg.loss)
+    loss = make("loss", cfg.loss)
     G, _ = build_models(cfg, shape, loss)
     weights = state.get("G_ema") or state["G"]
     try:
@@ -62,5 +63,5 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
                               f"{str(e).splitlines()[0]}") from None
     G.to(dev).eval()
     data = (ImageSpace(cfg.data.name, shape, dev) if kind == "images" and not with_data
-            else make(cfg.data, device=dev))
+            else make("dataset", cfg.data, device=dev))
     return Trained(cfg, G, data, dev, int(state["step"]), ckpt)

@@ -9,9 +9,13 @@ no per-loss branches.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ganrun.config import bounded, register
 
 Terms = dict[str, Tensor]
 
@@ -152,7 +156,7 @@ class Wasserstein(GANLoss):
     """`wgan` (Arjovsky 2017): D: -E[D(x)] + E[D(x~)], then every D weight clipped to [-c, c];
     G: -E[D(x~)]."""
 
-    def __init__(self, clip: float = 0.01, **kwargs):
+    def __init__(self, clip: float, **kwargs):
         super().__init__(**kwargs)
         self.clip = clip
 
@@ -178,7 +182,7 @@ class WassersteinGP(Wasserstein):
 
     critic_norm = "layer"      # no batch norm in the critic: the penalty is per sample
 
-    def __init__(self, gp_weight: float = 10.0, **kwargs):
+    def __init__(self, gp_weight: float, **kwargs):
         super().__init__(clip=0.0, **kwargs)
         self.gp_weight = gp_weight
 
@@ -207,7 +211,7 @@ class DRAGAN(NonSaturating):
 
     critic_norm = "layer"
 
-    def __init__(self, gp_weight: float = 10.0, perturb: float = 0.5, **kwargs):
+    def __init__(self, gp_weight: float, perturb: float, **kwargs):
         super().__init__(**kwargs)
         self.gp_weight, self.perturb = gp_weight, perturb
 
@@ -223,7 +227,7 @@ class BEGAN(GANLoss):
     autoencoder = True
     critic_norm = "none"
 
-    def __init__(self, gamma: float = 0.5, lambda_k: float = 0.001, k_init: float = 0.0, **kwargs):
+    def __init__(self, gamma: float, lambda_k: float, k_init: float, **kwargs):
         super().__init__(**kwargs)
         self.gamma, self.lambda_k = gamma, lambda_k
         self.register_buffer("k", torch.tensor(float(k_init)))   # saved with the checkpoint
@@ -277,3 +281,71 @@ class RelativisticAverage(GANLoss):
 
     def g_loss(self, d_fake, d_real):
         return F.softplus(-(d_fake - d_real.mean())).mean() + F.softplus(d_real - d_fake.mean()).mean()
+
+
+# --------------------------------------------------------------------------- options (config group `loss`)
+# Each schema holds its loss's constants and their defaults; the YAML file of the option adds
+# the recipe (optimizer, n_critic) that goes with it.
+@dataclass
+class MinimaxLossConfig:
+    type: str = "mm"
+
+
+@dataclass
+class NonSaturatingLossConfig:
+    type: str = "ns"
+
+
+@dataclass
+class WGANLossConfig:
+    type: str = "wgan"
+    clip: float = bounded(0.01, ge=0)        # every D weight clipped to [-clip, clip]
+
+
+@dataclass
+class WGANGPLossConfig:
+    type: str = "wgan_gp"
+    gp_weight: float = bounded(10.0, ge=0)   # lambda
+
+
+@dataclass
+class LSGANLossConfig:
+    type: str = "lsgan"
+
+
+@dataclass
+class DRAGANLossConfig:
+    type: str = "dragan"
+    gp_weight: float = bounded(10.0, ge=0)   # lambda
+    perturb: float = bounded(0.5, ge=0)      # c in x + a * c * std(x) * u
+
+
+@dataclass
+class BEGANLossConfig:
+    type: str = "began"
+    gamma: float = bounded(0.5, gt=0, le=1)  # diversity ratio E[L(x~)] / E[L(x)] it aims for
+    lambda_k: float = bounded(0.001, ge=0)   # learning rate of k_t
+    k_init: float = bounded(0.0, ge=0, le=1)
+
+
+@dataclass
+class HingeLossConfig:
+    type: str = "hinge"
+
+
+@dataclass
+class RSGANLossConfig:
+    type: str = "rsgan"
+
+
+@dataclass
+class RaGANLossConfig:
+    type: str = "ragan"
+
+
+for _schema, _loss in [(MinimaxLossConfig, Minimax), (NonSaturatingLossConfig, NonSaturating),
+                       (WGANLossConfig, Wasserstein), (WGANGPLossConfig, WassersteinGP),
+                       (LSGANLossConfig, LeastSquares), (DRAGANLossConfig, DRAGAN), (BEGANLossConfig, BEGAN),
+                       (HingeLossConfig, Hinge), (RSGANLossConfig, RelativisticStandard),
+                       (RaGANLossConfig, RelativisticAverage)]:
+    register("loss", _schema, _loss)

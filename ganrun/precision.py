@@ -18,7 +18,7 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 class Precision:
     def __init__(self, precision: str, device: torch.device):
-        self.precision = getattr(precision, "value", precision)
+        self.precision = precision
         self.device = device
         self.dtype = DTYPES.get(self.precision)
         fp16 = self.precision == "fp16"

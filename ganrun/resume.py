@@ -56,7 +56,7 @@ def differences(a: dict, b: dict) -> list[str]:
 def job_config(root: DictConfig) -> dict:
     """A composed config without Hydra's own node, resolved, as plain data."""
     keys = [k for k in root.keys() if k != "hydra"]
-    return OmegaConf.to_container(OmegaConf.masked_copy(root, keys), resolve=True, enum_to_str=True)
+    return OmegaConf.to_container(OmegaConf.masked_copy(root, keys), resolve=True)
 
 
 def run_folder_of(path: Path) -> Optional[Path]:
@@ -167,7 +167,7 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
     """The config to run and the checkpoint state to resume from (None: a fresh run)."""
     if not cfg.resume:
         return cfg, None
-    current = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+    current = OmegaConf.to_container(cfg, resolve=True)
     if cfg.resume == "auto":
         if not list_checkpoints(run_dir / "checkpoints"):
             log.info("resume=auto: no earlier run with this config under %s/, starting a new one", SEARCH_ROOT)
@@ -191,19 +191,17 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
     stored = state["config"]
     refused = [k for k in differences(stored, current) if _touches(k, changed_by_user)]
     if refused:
-        k = refused[0]
+        # a different option (loss.type) says more than the keys that come with it
+        k = min(refused, key=lambda key: (not key.endswith(".type"), key))
         raise ConfigError(f"resume: {k}={flatten(current).get(k)!r} differs from the run's "
                           f"{flatten(stored).get(k)!r}; a resumed run keeps its config (only "
                           f"{', '.join(a for a in ALLOWED_CHANGES if a != 'resume')} may change)")
-    # The stored config on the schema (types checked again), with the allowed settings taken
-    # from this command line: all of them for resume=auto, the ones the user set otherwise.
-    from ganrun.config import RunConfig
+    # The stored config rebuilt on ganrun's schema (its options looked up in ganrun's registry,
+    # never instantiated from the file), with the allowed settings taken from this command
+    # line: all of them for resume=auto, the ones the user set otherwise.
+    from ganrun.config import load_stored_config
 
-    try:
-        resumed = OmegaConf.merge(OmegaConf.structured(RunConfig), stored)
-    except Exception as e:
-        raise CheckpointError(f"{path}: its stored config does not fit this version of ganrun "
-                              f"({str(e).splitlines()[0]})") from None
+    resumed = load_stored_config(stored, str(path))
     for k, v in flatten(current).items():
         if _allowed(k) and (cfg.resume == "auto" or _touches(k, changed_by_user)):
             OmegaConf.update(resumed, k, v, merge=False)

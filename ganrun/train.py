@@ -215,7 +215,7 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     log_every, sample_every, ckpt_every = cfg.train.log_every, cfg.train.sample_every, cfg.train.ckpt_every
     eval_every = cfg.eval.every
     noise_start, noise_steps = tricks.instance_noise, tricks.instance_noise_steps or steps
-    skip_nonfinite = cfg.train.nonfinite.value == "skip"
+    skip_nonfinite = cfg.train.nonfinite == "skip"
     # A skipped update (train.nonfinite=skip, or fp16's scaler skipping an overflow) still
     # advances the LR schedule, which counts steps, not updates: torch's warning is expected.
     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
@@ -351,7 +351,7 @@ def finish(exp: Experiment, evaluator: Evaluator, writer: SummaryWriter, run_dir
     writer.close()
     metrics = {"steps": steps, "loss_d": last.get("loss/D"), "loss_g": last.get("loss/G"), **values,
                "wall_s": round(wall_s + time.perf_counter() - t0, 3), "status": "finished"}
-    if exp.cfg.train.nonfinite.value == "skip":
+    if exp.cfg.train.nonfinite == "skip":
         metrics["skipped"] = skipped
     metrics["protocol"] = protocol
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")

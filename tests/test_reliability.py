@@ -154,7 +154,7 @@ def test_resume_keeps_the_run_config_and_refuses_model_changes(tmp_path):
     assert "ganrun: error: resume: model.g_hidden=[7] differs from the run's [128, 128]" in proc.stderr
     assert "a resumed run keeps its config" in proc.stderr
     proc = ganrun(f"resume={run}", "loss=wgan", cwd=tmp_path, check=False)
-    assert proc.returncode == 2 and "ganrun: error: resume: loss._target_=" in proc.stderr
+    assert proc.returncode == 2 and "ganrun: error: resume: loss.type='wgan' differs" in proc.stderr
     # with no dataset given, the stored one (ring) is used, not the default (digits)
     ganrun(f"resume={run}", "train.steps=7", "quiet=true", cwd=tmp_path)
     state = load_checkpoint(run)

@@ -15,14 +15,17 @@ import logging
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
+from omegaconf import MISSING
 from torch import Tensor
 
+from ganrun.config import bounded, choice, register
 from ganrun.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -414,3 +417,46 @@ def torchvision_images(name: str, root: str = "data", resolution: int = 32, spli
 
     return HeldImages(name, images, torch.as_tensor(ds.targets).long(), device, split,
                       heldout if other else None)
+
+
+# --------------------------------------------------------------------------- options (config group `dataset`)
+@dataclass
+class DigitsConfig:
+    """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
+    type: str = "digits"
+    name: str = "digits"
+    resolution: int = bounded(32, ge=8, le=256)
+    split: str = choice("train", "test", "all")   # a fixed 80/20 split; metrics hold out `test`
+
+
+@dataclass
+class FolderConfig:
+    """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
+    type: str = "folder"
+    name: str = "folder"
+    root: str = MISSING
+    resolution: int = bounded(64, ge=8, le=1024)
+    channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
+    strict: bool = False               # true: stop at the first unreadable file instead of skipping it
+    workers: int = bounded(4, ge=0)    # decoding threads / DataLoader worker processes
+    memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
+    missing_hint: str = ""             # what to tell the user when `root` does not exist
+
+
+@dataclass
+class TorchvisionConfig:
+    """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
+    type: str = "torchvision"
+    name: str = MISSING
+    root: str = "data"
+    resolution: int = bounded(32, ge=8, le=1024)
+    split: str = "train"
+    download: bool = True
+    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
+    workers: int = bounded(4, ge=0)
+    memory_limit_mb: int = bounded(1024, ge=0)
+
+
+register("dataset", DigitsConfig, digits)
+register("dataset", FolderConfig, folder)
+register("dataset", TorchvisionConfig, torchvision_images)

@@ -23,8 +23,10 @@ def packed_shape(data_shape: tuple[int, ...], pack: int) -> tuple[int, ...]:
     return (data_shape[0] * pack, *data_shape[1:])
 
 
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh")
+
+
 def activation(name: str, leak: float = 0.2) -> nn.Module:
-    name = getattr(name, "value", name)
     if name == "leaky_relu":
         return nn.LeakyReLU(leak, inplace=True)
     return {"relu": nn.ReLU(inplace=True), "elu": nn.ELU(inplace=True), "gelu": nn.GELU(),

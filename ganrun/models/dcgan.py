@@ -13,15 +13,40 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
 from ganrun.models import ReconstructionEnergy, add_spectral_norm, packed_shape
 
 log = logging.getLogger(__name__)
 
+# auto: batch norm in G; in D, what the loss prefers (layer norm for gradient penalties)
 NORMS = ("batch", "layer", "instance", "spectral", "none")
+
+
+@dataclass
+class DCGANConfig:
+    """DCGAN for any power-of-two resolution 8-256 and any channel count (GAN_NOTES §3)."""
+    type: str = "dcgan"
+    latent_dim: int = bounded(100, ge=1)
+    g_width: int = bounded(64, ge=1)        # G's channels at its last hidden layer (doubling inwards)
+    d_width: int = bounded(64, ge=1)        # D's channels at its first layer (doubling inwards)
+    g_norm: str = choice("auto", *NORMS)
+    d_norm: str = choice("auto", *NORMS)
+    leak: float = bounded(0.2, ge=0)
+    code_dim: int = bounded(64, ge=1)       # BEGAN's autoencoder bottleneck (loss=began only)
+
+
+@dataclass
+class DCGANNotesConfig:
+    """The notes' exact 64x64 anime-face pair (GAN_NOTES §3)."""
+    type: str = "dcgan_notes"
+    latent_dim: int = bounded(100, ge=1)
+    leak: float = bounded(0.2, ge=0)
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -122,7 +147,6 @@ class ConvAutoencoder(nn.Module):
 
 
 def resolve_norm(requested: str, preferred: str, player: str) -> str:
-    requested = getattr(requested, "value", requested)
     if requested == "auto":
         return preferred
     if player == "D" and requested == "batch" and preferred == "layer":
@@ -214,3 +238,7 @@ def build_notes(latent_dim: int, leak: float, *, data_shape: tuple[int, ...], pa
     G = NotesGenerator(latent_dim, data_shape[0])
     D = NotesDiscriminator(packed_shape(tuple(data_shape), pack)[0], leak)
     return _finish(G, D, "batch", "batch")
+
+
+register("model", DCGANConfig, build)
+register("model", DCGANNotesConfig, build_notes)

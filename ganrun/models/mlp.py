@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import List, Sequence
 
 import torch
 from torch import nn
 
-from ganrun.models import ReconstructionEnergy, activation, packed_shape
+from ganrun.config import bounded, choice, register
+from ganrun.models import ACTIVATIONS, ReconstructionEnergy, activation, packed_shape
+
+
+@dataclass
+class MLPConfig:
+    """Fully connected G and D; images are flattened (the original GAN paper's set-up)."""
+    type: str = "mlp"
+    latent_dim: int = bounded(8, ge=1)
+    g_hidden: List[int] = bounded([128, 128], ge=1)
+    d_hidden: List[int] = bounded([128, 128], ge=1)
+    g_activation: str = choice("relu", *ACTIVATIONS)
+    d_activation: str = choice("leaky_relu", *ACTIVATIONS)
+    leak: float = bounded(0.2, ge=0)          # LeakyReLU slope
+    out_activation: str = choice("none", "tanh")   # tanh for data in [-1, 1]
 
 
 def mlp(sizes: Sequence[int], act: str, leak: float) -> nn.Sequential:
@@ -28,7 +43,7 @@ class Generator(nn.Module):
         self.latent_dim = latent_dim
         self.data_shape = tuple(data_shape)
         self.net = mlp([latent_dim, *hidden, math.prod(data_shape)], act, leak)
-        self.out = nn.Tanh() if getattr(out_activation, "value", out_activation) == "tanh" else nn.Identity()
+        self.out = nn.Tanh() if out_activation == "tanh" else nn.Identity()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.out(self.net(z)).view(len(z), *self.data_shape)
@@ -68,3 +83,6 @@ def build(latent_dim: int, g_hidden: Sequence[int], d_hidden: Sequence[int], g_a
     else:
         D = Discriminator(d_shape, d_hidden, d_activation, leak)
     return G, D
+
+
+register("model", MLPConfig, build)
