@@ -50,8 +50,9 @@ CONFIGS = {
     "digits_mlp_pack": ["dataset=digits", "model=mlp", *IMG[:2], "dataset_node.resolution=8", "tricks.pack=2"],
     "folder_held": ["dataset=folder", "dataset_node.root=FOLDER", "dataset_node.channels=1", *IMG,
                     "dataset_node.workers=0"],
-    "folder_streamed": ["dataset=folder", "dataset_node.root=FOLDER", "dataset_node.channels=3", *IMG,
-                        "dataset_node.workers=0", "dataset_node.memory_limit_mb=0", "model=mlp"],
+    "folder_streamed": ["dataset=folder", "dataset_node.root=FOLDER", "dataset_node.channels=3", *IMG[:2],
+                        "dataset_node.resolution=8", "dataset_node.workers=0", "dataset_node.memory_limit_mb=0",
+                        "model=mlp"],
 }
 
 
