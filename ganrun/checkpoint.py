@@ -39,21 +39,51 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(path: Path, write) -> None:
-    """write(file) into a temporary file in the same folder, fsync, then rename over `path`.
-    On any failure the temporary file is removed and `path` is left as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class _Sink:
+    """A file that remembers the OSError of a failed write: torch's zip writer turns that error
+    into a RuntimeError ("file write failed") that no longer says the disk is full."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _atomic_write(path: Path, write, sync: bool = True) -> None:
+    """write(file) into a temporary file in the same folder, fsync (unless not `sync`: pictures),
+    then rename over `path`.
+    On any failure the temporary file is removed, `path` is left as it was, and the error is an
+    OSError naming `path` (ENOSPC, EACCES, ...), whatever the writer turned it into."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
+    sink = None
     try:
         with os.fdopen(fd, "wb") as f:
-            write(f)
+            sink = _Sink(f)
+            write(sink)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        cause = sink.error if sink is not None and sink.error is not None else e
+        if isinstance(cause, OSError):
+            raise OSError(cause.errno, cause.strerror or str(cause), str(path)) from None
         raise
-    _fsync_dir(path.parent)
+    if sync:
+        _fsync_dir(path.parent)
 
 
 def atomic_save(obj: dict, path: Path) -> None:
@@ -63,6 +93,22 @@ def atomic_save(obj: dict, path: Path) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def atomic_write_bytes(path: Path, data: bytes, sync: bool = True) -> None:
+    _atomic_write(path, lambda f: f.write(data), sync)
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete the .*.tmp files that a process killed mid-write (kill -9) left in `folder`."""
+    removed = 0
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            tmp.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
 
 
 def _point_last_at(target: Path) -> None:
@@ -85,8 +131,10 @@ def save_checkpoint(state: dict, folder: Path, step: int, keep_last: int = 0) ->
         atomic_save(state, path)
         _point_last_at(path)
     except OSError as e:
-        raise CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; the earlier checkpoints "
-                              f"are intact") from None
+        from ganrun.errors import one_line
+
+        raise CheckpointError(f"cannot write checkpoint {path}: {one_line(OSError(e.errno, e.strerror))}; "
+                              f"the earlier checkpoints are intact") from None
     if keep_last > 0:
         for old in list_checkpoints(folder)[:-keep_last]:
             old.unlink(missing_ok=True)
@@ -173,14 +221,14 @@ def checked(state, p: Path) -> dict:
 def export_generator(state: dict, path: Path) -> Path:
     """G's weights (G_ema when the run kept one) as safetensors, with what rebuilding G needs
     (the config, sample shape and kind, step) in the file's metadata."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     weights = state.get("G_ema") or state["G"]
     metadata = {"format": "ganrun-generator", "config": json.dumps(state["config"]),
                 "data_shape": json.dumps(list(state["data_shape"])), "data_kind": state["data_kind"],
                 "step": str(state["step"]), "weights": "G_ema" if state.get("G_ema") else "G"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in weights.items()}, str(path), metadata=metadata)
+    # serialised in memory, then written by ganrun (safetensors' own writer hides a full disk)
+    atomic_write_bytes(path, save({k: v.contiguous() for k, v in weights.items()}, metadata=metadata))
     return path
 
 
@@ -204,3 +252,36 @@ def load_exported_generator(path: Path) -> dict:
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path} is not a valid ganrun export: its metadata {e} is missing or "
                               f"malformed") from None
+
+
+# --------------------------------------------------------------------------- weights into models
+# Which config keys shape each network: named when a checkpoint's weights do not fit.
+SHAPED_BY = {"G": "model.latent_dim or model.g_* (or the dataset's sample shape)",
+             "D": "model.d_*, tricks.pack or the loss (loss=began gives D an autoencoder)"}
+
+
+def load_weights(module: torch.nn.Module, weights: dict, name: str, source) -> None:
+    """module.load_state_dict(weights), or a CheckpointError naming the first weight that does not
+    fit and the option that probably differs."""
+    own = module.state_dict()
+    problem = None
+    for key, value in weights.items():
+        if key not in own:
+            problem = f"has a weight {key} that the model of its config lacks"
+        elif tuple(value.shape) != tuple(own[key].shape):
+            problem = (f"has {key} of shape {list(value.shape)} where the model of its config has "
+                       f"{list(own[key].shape)}")
+        if problem:
+            break
+    if problem is None:
+        missing = [k for k in own if k not in weights]
+        if missing:
+            problem = f"lacks the weight {missing[0]} of the model of its config"
+    if problem is None:
+        try:
+            module.load_state_dict(weights)
+            return
+        except (RuntimeError, TypeError, ValueError) as e:
+            problem = f"does not load ({str(e).strip().splitlines()[-1][:120]})"
+    hint = SHAPED_BY.get(name.split("/")[0].split("_")[0], "the model's options")
+    raise CheckpointError(f"{source}: {name} {problem}; {hint} probably differs from the run that wrote it")

@@ -1,104 +1,155 @@
 """`ganrun`: the command line. Hydra composes the config; `train` does the work.
 
-User mistakes and environment problems (Hydra's composition errors, GanrunError, OSError) end
-as one line on stderr and a non-zero exit; anything else is a bug and keeps its traceback.
+Errors take one path (ganrun/errors.py, `entry_point`): a user mistake or an environment
+problem ends as one line on stderr and a non-zero exit, wherever it happens (composition,
+a Hydra callback, building, training); anything else is a bug and keeps its traceback.
+In a sweep, a job that fails that way is recorded as failed (its metrics.json says why)
+and the other jobs run; the sweep's exit status is then 1. A stop signal (Ctrl-C, SLURM's
+SIGTERM) saves a checkpoint, records the job as stopped and ends the sweep.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Optional
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
-from hydra.types import RunMode
-from omegaconf import DictConfig
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
+from ganrun.errors import ConfigError, SweepStopped, entry_point, report, short_path
 
-from ganrun.config import did_you_mean, register_configs, validate
-from ganrun.errors import Diverged, GanrunError, Stopped, one_line
-from ganrun.resume import register_resolvers
-
-logfile = logging.getLogger("ganrun.logfile")   # <run>/ganrun.log only
-register_configs()
-register_resolvers()
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one line for the user and exit non-zero."""
-    print(f"ganrun: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
+# Filled at the end of a sweep (ganrun/callbacks.py) with the jobs that failed.
+FAILED_JOBS: list[str] = []
+# A single run's user error, raised again once Hydra has returned (raised through Hydra, it
+# would be logged as "Error executing job" before our one line).
+PENDING: list[Exception] = []
 
 
 def main() -> None:
-    """The console script. Hydra's own errors (a wrong type, a misspelt key or option, bad
-    override syntax) become one line too: Hydra hands them to us only when HYDRA_FULL_ERROR is
-    set. A user who sets it themselves gets Hydra's full report, as Hydra documents."""
-    if os.environ.get("HYDRA_FULL_ERROR"):
-        return run()
+    """The console script."""
+    sys.exit(entry_point("ganrun", _main))
+
+
+def _main() -> int:
+    preflight(sys.argv[1:])
+    full_error = bool(os.environ.get("HYDRA_FULL_ERROR"))
+    # Hydra hands its own errors (a wrong type, a misspelt key) to us only when HYDRA_FULL_ERROR
+    # is set; a user who sets it themselves gets Hydra's full report, as Hydra documents.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    import hydra
+
+    from ganrun.config import register_configs
+    from ganrun.resume import register_resolvers
+
+    register_configs()
+    register_resolvers()
+    app = hydra.main(version_base="1.3", config_path="conf", config_name="config")(task)
+    if full_error:
+        app()
+        return 0
     try:
-        run()
-    except (ConfigCompositionException, OverrideParseException) as e:
-        fail(hydra_error_line(e))
+        app()
+        if PENDING:
+            raise PENDING[0]
+    except SweepStopped as e:
+        from ganrun.report import report as sweep_report
+
+        sweep_report(Path(e.sweep_dir))
+        report("ganrun", f"{e.stopped}; the sweep's other jobs did not run. Run the same command with "
+                         f"resume=auto to go on where it stopped (report so far: {e.sweep_dir}/report.md)")
+        return e.stopped.exit_code
+    if FAILED_JOBS:
+        report("ganrun", f"{len(FAILED_JOBS)} job(s) of the sweep failed, the others ran; first: "
+                         f"{FAILED_JOBS[0]}")
+        return 1
+    return 0
 
 
-def hydra_error_line(e: Exception) -> str:
-    """One line naming the override at fault and the fix, from Hydra's multi-line report."""
-    cause = e.__cause__
-    if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
-        group, _, name = e.missing_cfg_file.rpartition("/")
-        return (f"{group}={name}: no such option{did_you_mean(name, e.options)}; "
-                f"choose one of {', '.join(e.options)}")
-    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and cause.full_key:
-        parent, _, key = cause.full_key.rpartition(".")
-        schema = cause.object_type
-        known = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else []
-        hint = did_you_mean(key, known, parent + "." if parent else "")
-        if not hint and parent and known:
-            hint = f" ({parent} has {', '.join(k for k in known if not k.startswith('_') and k != 'type')})"
-        return f"{cause.full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
-    if isinstance(cause, OmegaConfBaseException) and cause.full_key:
-        return f"{cause.full_key}: {cause.msg.splitlines()[0]}"
-    first = next(line for line in str(e).splitlines() if line.strip())
-    if isinstance(e, OverrideParseException):
-        return (f"cannot read the overrides: {first} "
-                "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)")
-    return first
+def preflight(args: list[str]) -> None:
+    """Checks on the command line that must stop a run before Hydra composes it and creates its
+    folder: deletions of keys every run needs, a resume path that does not exist, a run or sweep
+    folder that cannot be written."""
+    given = {}
+    for arg in args:
+        key, _, value = arg.partition("=")
+        given[key] = value
+        if arg.startswith("~") and key[1:] != "experiment" and not key[1:].startswith("hydra"):
+            raise ConfigError(f"{arg}: ganrun's config keys and groups cannot be deleted; set a value "
+                              f"instead (`ganrun --cfg job` shows them)")
+    resume = given.get("resume")
+    if resume and resume not in ("auto", "null") and "$" not in resume and not Path(resume).expanduser().exists():
+        raise ConfigError(f"resume={resume}: no such run folder or checkpoint file")
+    sweep = "-m" in args or "--multirun" in args
+    key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+    folder = given.get(key, "outputs")
+    why = unwritable(Path(folder)) if "$" not in folder else None
+    if why:
+        raise ConfigError(f"cannot create the run folder {short_path(folder)}: {why}; set {key} to a "
+                          f"writable folder or run ganrun from one")
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def run(cfg: DictConfig) -> None:
+def unwritable(path: Path) -> Optional[str]:
+    """Why a folder cannot be created and written at `path`, or None if it can."""
+    probe = path.expanduser().absolute()
+    if any(len(part.encode()) > 255 for part in probe.parts):
+        return "a folder name in it is longer than the file system allows (255 bytes)"
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} is not writable"
+    return None
+
+
+def task(cfg) -> None:
+    """One run (or one job of a sweep)."""
+    import logging
+    from pathlib import Path
+
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from ganrun.config import validate
+    from ganrun.errors import Diverged, Stopped, user_error
+
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    logfile = logging.getLogger("ganrun.logfile")   # <run>/ganrun.log only
+    sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:
-        validate(cfg)                    # a bad value fails at once, before the heavy imports
+        validate(cfg)
         from ganrun.resume import prepare
         from ganrun.train import train
 
         cfg, state = prepare(cfg, run_dir, list(hydra_cfg.overrides.task))
+        if state is not None and hydra_cfg.output_subdir:
+            # Hydra saved the config it composed; the run goes on with the checkpoint's own.
+            from omegaconf import OmegaConf
+
+            from ganrun.checkpoint import atomic_write_text
+
+            atomic_write_text(run_dir / hydra_cfg.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg))
         train(cfg, run_dir, state)
     except Stopped as e:
         logfile.warning("%s", e)
-        fail(str(e), 128 + e.signum)
-    except KeyboardInterrupt:            # Ctrl-C while setting up; once training runs, it checkpoints
-        logfile.warning("interrupted before training started")
-        fail("interrupted before training started: nothing to save", 130)
-    except Diverged as e:
-        logfile.error("%s", e)
-        if hydra_cfg.mode == RunMode.MULTIRUN:
-            # One diverged job should not end the sweep: it is recorded in its metrics.json.
-            logging.getLogger("ganrun").error("job %s: %s", hydra_cfg.job.num, e)
+        if sweep:
+            raise SweepStopped(e, str(hydra_cfg.sweep.dir)) from None
+        PENDING.append(e)
+    except Exception as e:
+        known = user_error(e)
+        if known is None:
+            raise                       # a bug: keep the traceback
+        line = known[1]
+        logfile.error("%s", line)
+        if not sweep:
+            PENDING.append(e)
             return
-        fail(str(e), 3)
-    except (GanrunError, OSError) as e:  # OSError: full disk, read-only or missing folders
-        logfile.error("%s", e)
-        fail(one_line(e))
+        # One failed job must not end the sweep: record it and let the launcher go on.
+        logging.getLogger("ganrun").error("job %s failed: %s", hydra_cfg.job.num, line)
+        if not isinstance(e, Diverged):     # a diverged run has written its own metrics.json
+            from ganrun.train import record_failure
+
+            record_failure(run_dir, line)
 
 
 if __name__ == "__main__":

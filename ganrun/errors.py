@@ -1,17 +1,27 @@
-"""User-facing errors: each one becomes a single line on stderr and a non-zero exit.
+"""User-facing errors, and the one path that turns them into a single line on stderr.
 
-Raise these for mistakes a user can fix (bad value, missing folder, corrupt
-checkpoint); let genuine bugs raise anything else so that they keep their
-traceback.
+Raise a GanrunError subclass for a mistake the user can fix (bad value, missing folder,
+corrupt checkpoint); the message names the problem and the fix. Every command (`ganrun`
+and the ganrun-* tools) runs through `entry_point`, which prints `prog: error: <line>` and
+returns the exit status for those, for environment problems (a full disk, an unwritable
+folder, running out of memory) and for Ctrl-C. Anything else is a bug and keeps its traceback.
+This module imports nothing heavy: it is loaded before torch and Hydra, so that even a
+Ctrl-C during those imports is one line.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import signal
 import sys
+from typing import Callable, Optional
 
 
 class GanrunError(Exception):
     """A problem the user can fix; the message names the problem and the fix."""
+
+    exit_code = 2
 
 
 class ConfigError(GanrunError):
@@ -29,6 +39,8 @@ class CheckpointError(GanrunError):
 class Diverged(GanrunError):
     """A loss or a weight stopped being finite; the last good checkpoint is kept."""
 
+    exit_code = 3
+
 
 class Stopped(GanrunError):
     """SIGINT or SIGTERM: the run saved a checkpoint and stopped."""
@@ -36,21 +48,150 @@ class Stopped(GanrunError):
     def __init__(self, message: str, signum: int):
         super().__init__(message)
         self.signum = signum
+        self.exit_code = 128 + signum
 
 
-def one_line(e: Exception) -> str:
-    """The single line a user sees for a GanrunError, or for an OSError such as a full disk."""
-    if isinstance(e, OSError) and e.filename:
-        return f"{e.strerror or e}: {e.filename}"
-    return str(e)
+class SweepStopped(BaseException):
+    """A stop signal ended a sweep inside one of its jobs. A BaseException, so that Hydra's
+    launcher (which records an Exception as a failed job and goes on) lets it through."""
+
+    def __init__(self, stopped: Stopped, sweep_dir: str):
+        super().__init__(str(stopped))
+        self.stopped, self.sweep_dir = stopped, sweep_dir
 
 
-def report(prog: str, e: Exception, flags: dict[str, str] | None = None, code: int = 2) -> int:
-    """Print `prog: error: ...` on stderr and return the exit code, for the ganrun-* tools.
+def short_path(name) -> str:
+    text = str(name)
+    return text if len(text) <= 120 else text[:60] + "..." + text[-50:]
+
+
+def oom_line(e: BaseException) -> Optional[str]:
+    """The line for running out of memory (torch on CPU or GPU, numpy, Python), else None."""
+    text = str(e)
+    if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
+            isinstance(e, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text
+                                             or "not enough memory" in text)):
+        return ("out of memory: lower train.batch_size, the model's size (e.g. model.g_width), eval.n or "
+                "eval.ref_n, or a dataset's size keys")
+    return None
+
+
+def one_line(e: BaseException) -> str:
+    """The single line a user sees for a GanrunError, an OSError (full disk, permissions,
+    a name too long) or running out of memory."""
+    if isinstance(e, OSError):
+        what = e.strerror or str(e)
+        if e.errno == errno.ENOSPC:
+            what = "no space left on the device"
+        elif e.errno in (errno.EACCES, errno.EPERM):
+            what = "permission denied"
+        elif e.errno == errno.ENAMETOOLONG:
+            what = "file name too long for the file system (choose a shorter folder or hydra.run.dir)"
+        return f"{what}: {short_path(e.filename)}" if e.filename else what
+    return oom_line(e) or _first(str(e)) if str(e).strip() else type(e).__name__
+
+
+def user_error(e: BaseException) -> Optional[tuple[int, str]]:
+    """(exit status, line) for an error the user can act on; None for a bug."""
+    if isinstance(e, GanrunError):
+        return e.exit_code, one_line(e)
+    hydra_line = _hydra_error_line(e)      # first: Hydra's missing-option error is also an OSError
+    if hydra_line:
+        return 2, hydra_line
+    if isinstance(e, OSError) or oom_line(e):
+        return 2, one_line(e)
+    return None
+
+
+def entry_point(prog: str, body: Callable[[], Optional[int]], flags: dict[str, str] | None = None) -> int:
+    """Run a command's body; user errors and Ctrl-C become one line and an exit status.
     `flags` respells config keys as the tool's options ({"eval.n=": "--n "}), so the fix that
     the message names is one the user can type."""
-    message = one_line(e)
-    for key, flag in (flags or {}).items():
-        message = message.replace(key, flag)
-    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
-    return code
+    previous = _exit_on_ctrl_c(prog)
+    try:
+        return body() or 0
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted", file=sys.stderr, flush=True)
+        return 130
+    except Exception as e:
+        known = user_error(e)
+        if known is None:
+            raise
+        code, line = known
+        for key, flag in (flags or {}).items():
+            line = line.replace(key, flag)
+        report(prog, line)
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _exit_on_ctrl_c(prog: str):
+    """Ctrl-C outside training (where ganrun's own handler checkpoints) ends the command at once
+    with one line. Raised as KeyboardInterrupt instead, it could land inside an import (torch,
+    numpy) and leave a half-imported module that later code trips over with a confusing error.
+    Returns the handler it replaced (None if it could not install one)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupted(signum, frame):
+        print(f"\n{prog}: interrupted (Ctrl-C) while no training step was running: nothing to save",
+              file=sys.stderr, flush=True)
+        os._exit(130)
+
+    return signal.signal(signal.SIGINT, interrupted)
+
+
+def report(prog: str, line: str) -> None:
+    print(f"{prog}: error: {line}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- Hydra's errors
+def _hydra_error_line(e: BaseException) -> Optional[str]:
+    """One line naming the override at fault and the fix, from Hydra's multi-line report
+    (a wrong type, a misspelt key or option, bad override syntax, an interpolation that
+    does not resolve); None if `e` is not one of Hydra's or OmegaConf's errors."""
+    if "hydra" not in sys.modules and "omegaconf" not in sys.modules:
+        return None
+    import dataclasses
+
+    from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
+    from omegaconf.errors import (ConfigAttributeError, ConfigKeyError, InterpolationResolutionError,
+                                  OmegaConfBaseException)
+
+    from ganrun.config import did_you_mean
+
+    if not isinstance(e, (ConfigCompositionException, OverrideParseException, OmegaConfBaseException)):
+        return None
+    cause = e.__cause__ if e.__cause__ is not None else e
+    if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
+        group, _, name = e.missing_cfg_file.rpartition("/")
+        return (f"{group}={name}: no such option{did_you_mean(name, e.options)}; "
+                f"choose one of {', '.join(e.options)}")
+    if isinstance(cause, InterpolationResolutionError):
+        return f"{cause.full_key or 'a value'}: {_first(cause.msg)} (check the ${{...}} reference)"
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and cause.full_key:
+        parent, _, key = cause.full_key.rpartition(".")
+        schema = cause.object_type
+        known = [f.name for f in dataclasses.fields(schema)] if dataclasses.is_dataclass(schema) else []
+        hint = did_you_mean(key, known, parent + "." if parent else "")
+        if not hint and parent and known:
+            hint = f" ({parent} has {', '.join(k for k in known if not k.startswith('_') and k != 'type')})"
+        return f"{cause.full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
+    if isinstance(cause, OmegaConfBaseException) and cause.full_key:
+        return f"{cause.full_key}: {_first(cause.msg)}"
+    first = _first(str(e))
+    if isinstance(e, OverrideParseException):
+        return (f"cannot read the overrides: {first} "
+                "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)")
+    if "~" in first and "delet" in first.lower() or "Could not delete" in first:
+        return f"{first} (ganrun's config keys cannot be deleted with ~; set them to a value instead)"
+    return first
+
+
+def _first(text: str) -> str:
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    return lines[0].strip() if lines else "invalid configuration"

@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from ganrun.errors import GanrunError, report
+from ganrun.errors import entry_point
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -71,20 +71,24 @@ def table(values: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        from ganrun.generate import load_trained
-        from ganrun.metrics import Evaluator
+    return entry_point("ganrun-eval", lambda: evaluate(args),
+                       {"device=": "--device ", "eval.n=": "--n ", "eval.seed=": "--seed "})
 
-        trained = load_trained(args.checkpoint, args.device, with_data=True)
-        settings = eval_settings(trained, args)
-        evaluator = Evaluator(settings, trained.data, trained.device)
-        values, protocol = evaluator(lambda n, seed: trained.generate(n, seed))
-        out = Path(args.out) if args.out else default_out(trained.path, trained.step)
-        result = {"checkpoint": str(trained.path), "step": trained.step, **values, "protocol": protocol}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
-    except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
-        return report("ganrun-eval", e, {"device=": "--device ", "eval.n=": "--n ", "eval.seed=": "--seed "})
+
+def evaluate(args: argparse.Namespace) -> int:
+    from ganrun.checkpoint import atomic_write_text
+    from ganrun.generate import load_trained
+    from ganrun.metrics import Evaluator
+    from ganrun.sample import check_seed
+
+    check_seed(args.seed)
+    trained = load_trained(args.checkpoint, args.device, with_data=True)
+    settings = eval_settings(trained, args)
+    evaluator = Evaluator(settings, trained.data, trained.device)
+    values, protocol = evaluator(lambda n, seed: trained.generate(n, seed))
+    out = Path(args.out) if args.out else default_out(trained.path, trained.step)
+    result = {"checkpoint": str(trained.path), "step": trained.step, **values, "protocol": protocol}
+    atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"{trained.path} (step {trained.step}), {settings.n} samples, seed {settings.seed}")
     print(table(values))
     print("\nprotocol:")

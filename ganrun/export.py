@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ganrun.errors import GanrunError, report
+from ganrun.errors import GanrunError, entry_point
 
 
 def main(argv=None) -> int:
@@ -24,18 +24,19 @@ def main(argv=None) -> int:
     p.add_argument("checkpoint", help="a checkpoint file, or a run folder (its last checkpoint)")
     p.add_argument("--out", help="the .safetensors file to write")
     args = p.parse_args(argv)
-    try:
-        from ganrun.checkpoint import export_generator, load_checkpoint, resolve_checkpoint
+    return entry_point("ganrun-export", lambda: export(args))
 
-        ckpt = resolve_checkpoint(args.checkpoint)
-        state = load_checkpoint(ckpt)
-        run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else Path.cwd()
-        out = Path(args.out) if args.out else run / f"generator_step_{state['step']:07d}.safetensors"
-        if out.suffix != ".safetensors":
-            raise GanrunError(f"--out {out}: use a .safetensors file name")
-        export_generator(state, out)
-    except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
-        return report("ganrun-export", e)
+
+def export(args: argparse.Namespace) -> int:
+    from ganrun.checkpoint import export_generator, load_checkpoint, resolve_checkpoint
+
+    ckpt = resolve_checkpoint(args.checkpoint)
+    state = load_checkpoint(ckpt)
+    run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else Path.cwd()
+    out = Path(args.out) if args.out else run / f"generator_step_{state['step']:07d}.safetensors"
+    if out.suffix != ".safetensors":
+        raise GanrunError(f"--out {out}: use a .safetensors file name")
+    export_generator(state, out)
     which = "G_ema" if state.get("G_ema") else "G"
     print(f"{which} of {ckpt} (step {state['step']}) -> {out}")
     return 0

@@ -13,9 +13,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from ganrun.checkpoint import load_checkpoint, resolve_checkpoint
+from ganrun.checkpoint import load_checkpoint, load_weights, resolve_checkpoint
 from ganrun.config import load_stored_config, make
-from ganrun.errors import CheckpointError
 from ganrun.experiment import build_models, generate, resolve_device
 
 
@@ -55,12 +54,7 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
     shape, kind = tuple(state["data_shape"]), state["data_kind"]
     loss = make("loss", cfg.loss)
     G, _ = build_models(cfg, shape, loss)
-    weights = state.get("G_ema") or state["G"]
-    try:
-        G.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"{ckpt} does not match the model its config describes: "
-                              f"{str(e).splitlines()[0]}") from None
+    load_weights(G, state.get("G_ema") or state["G"], "G_ema" if state.get("G_ema") else "G", ckpt)
     G.to(dev).eval()
     data = (ImageSpace(cfg.data.name, shape, dev) if kind == "images" and not with_data
             else make("dataset", cfg.data, device=dev))

@@ -23,7 +23,7 @@ from typing import Iterable, Optional
 import yaml
 
 from ganrun.config import did_you_mean
-from ganrun.errors import GanrunError, report as report_error
+from ganrun.errors import GanrunError, entry_point
 
 IGNORED_OVERRIDES = ("seed", "resume", "quiet")
 BOOKKEEPING = ("steps", "diverged_step", "skipped")
@@ -38,9 +38,10 @@ def run_overrides(run: Path) -> list[str]:
     """The run's own command-line overrides (the first .hydra/ of a run, not a resume's)."""
     path = run / ".hydra" / "overrides.yaml"
     try:
-        return [str(o) for o in (yaml.safe_load(path.read_text()) or [])]
+        items = yaml.safe_load(path.read_text()) or []
     except (OSError, yaml.YAMLError):
         return []
+    return [str(o) for o in items] if isinstance(items, list) else []
 
 
 def setting(overrides: Iterable[str], by: Optional[list[str]], common: set[str]) -> str:
@@ -53,16 +54,35 @@ def setting(overrides: Iterable[str], by: Optional[list[str]], common: set[str])
     return " ".join(sorted(keep)) or "(defaults)"
 
 
+def read_metrics(run: Path) -> dict:
+    """A run's metrics.json; ValueError saying why if it is not one ganrun wrote."""
+    try:
+        values = json.loads((run / "metrics.json").read_text())
+    except OSError as e:
+        raise ValueError(e.strerror or str(e)) from None
+    except ValueError as e:
+        raise ValueError(f"not valid JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise ValueError("not a JSON object")
+    return values
+
+
 def summarize(runs: list[Path], by: Optional[list[str]] = None,
-              metrics: Optional[list[str]] = None) -> tuple[list[str], list[dict], list[str]]:
+              metrics: Optional[list[str]] = None) -> tuple[list[str], list[dict], list[str], list[str]]:
     """(metric names, one row per setting with n, finished and mean/std per metric, the overrides
-    every run shares, which the rows leave out)."""
-    loaded = []
+    every run shares, which the rows leave out, notes on runs that did not finish or were skipped)."""
+    loaded, notes = [], []
     for run in runs:
         try:
-            loaded.append((run_overrides(run), json.loads((run / "metrics.json").read_text())))
-        except (OSError, ValueError):
+            values = read_metrics(run)
+        except ValueError as e:
+            notes.append(f"skipped {run / 'metrics.json'}: {e}")
             continue
+        loaded.append((run_overrides(run), values))
+        status = values.get("status", "finished")
+        if status != "finished":
+            why = values.get("error") or values.get("diverged_term") or values.get("signal") or ""
+            notes.append(f"{status}: {run.name}" + (f" ({why})" if why else ""))
     common = set.intersection(*(set(o) for o, _ in loaded)) if len(loaded) > 1 else set()
     common = {c for c in common if c.split("=", 1)[0].lstrip("+~") not in IGNORED_OVERRIDES}
     groups: dict[str, list[dict]] = {}
@@ -88,7 +108,7 @@ def summarize(runs: list[Path], by: Optional[list[str]] = None,
             xs = [m[name] for m in members if isinstance(m.get(name), (int, float)) and math.isfinite(m[name])]
             row[name] = (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else None) if xs else None
         rows.append(row)
-    return names, rows, sorted(common)
+    return names, rows, sorted(common), notes
 
 
 def _cell(value) -> str:
@@ -98,19 +118,22 @@ def _cell(value) -> str:
     return f"{mean:.4g}" if std is None else f"{mean:.4g} ± {std:.2g}"
 
 
-def markdown(names: list[str], rows: list[dict], common: list[str] = ()) -> str:
+def markdown(names: list[str], rows: list[dict], common: list[str] = (), notes: list[str] = ()) -> str:
     header = ["setting", "runs", "finished", *names]
     lines = [f"Every run: {' '.join(common)}", ""] if common else []
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [row["setting"], str(row["runs"]), str(row["finished"]), *(_cell(row[n]) for n in names)]
         lines.append("| " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", *(f"- {note}" for note in notes)]
     return "\n".join(lines)
 
 
-def write(folder: Path, names: list[str], rows: list[dict], common: list[str]) -> tuple[Path, Path]:
+def write(folder: Path, names: list[str], rows: list[dict], common: list[str],
+          notes: list[str] = ()) -> tuple[Path, Path]:
     md, table = folder / "report.md", folder / "report.csv"
-    md.write_text(markdown(names, rows, common) + "\n")
+    md.write_text(markdown(names, rows, common, notes) + "\n")
     with open(table, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["setting", "runs", "finished"] + [c for n in names for c in (n, f"{n}_std")])
@@ -126,11 +149,11 @@ def report(folder: Path, runs: Optional[list[Path]] = None, by: Optional[list[st
            metrics: Optional[list[str]] = None) -> Optional[str]:
     """Summarize the runs (default: every run under `folder`) into folder/report.{md,csv}."""
     runs = runs if runs is not None else find_runs(folder)
-    names, rows, common = summarize(runs, by, metrics)
+    names, rows, common, notes = summarize(runs, by, metrics)
     if not rows:
         return None
-    write(Path(folder), names, rows, common)
-    return markdown(names, rows, common)
+    write(Path(folder), names, rows, common, notes)
+    return markdown(names, rows, common, notes)
 
 
 def main(argv=None) -> int:
@@ -141,15 +164,15 @@ def main(argv=None) -> int:
     p.add_argument("--by", nargs="+", help="group by these override keys only (default: all but seed)")
     p.add_argument("--metrics", nargs="+", help="columns to show (default: every metric)")
     args = p.parse_args(argv)
-    folder = Path(args.folder)
-    try:
-        if not folder.is_dir():
-            raise GanrunError(f"{folder} is not a folder")
-        table = report(folder, by=args.by, metrics=args.metrics)
-        if table is None:
-            raise GanrunError(f"no runs with a metrics.json under {folder}")
-    except (GanrunError, OSError) as e:
-        return report_error("ganrun-report", e)
+    return entry_point("ganrun-report", lambda: report_command(Path(args.folder), args.by, args.metrics))
+
+
+def report_command(folder: Path, by: Optional[list[str]], metrics: Optional[list[str]]) -> int:
+    if not folder.is_dir():
+        raise GanrunError(f"{folder} is not a folder")
+    table = report(folder, by=by, metrics=metrics)
+    if table is None:
+        raise GanrunError(f"no runs with a metrics.json under {folder}")
     print(table)
     print(f"\nwritten to {folder / 'report.md'} and {folder / 'report.csv'}")
     return 0

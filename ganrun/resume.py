@@ -71,21 +71,52 @@ def run_folder_of(path: Path) -> Optional[Path]:
 _claimed: set[Path] = set()   # runs that a job of this process resumes (a sweep's jobs never share one)
 
 
-def matching_run(current: dict, root: Path = SEARCH_ROOT, exclude_under: Optional[Path] = None) -> Optional[Path]:
-    """The run under `root` to continue for config `current`: the most recently checkpointed run
-    with exactly this config, else one that differs only in ALLOWED_CHANGES (more steps, say).
-    Runs under `exclude_under` (the sweep being launched) and runs already claimed are skipped."""
-    exact, close = [], []
+def _read_config(config_file: Path) -> Optional[dict]:
+    try:
+        stored = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) else None
+
+
+def first_overrides(run: Path) -> dict[str, str]:
+    """The command-line overrides a run was started with (its first .hydra/, not a resume's)."""
+    from ganrun.report import run_overrides
+
+    return dict(o.partition("=")[::2] for o in run_overrides(run))
+
+
+def swept_keys(sweep: Path, cache: dict) -> set[str]:
+    """The override keys that tell a sweep's jobs apart (set to different values across its jobs)."""
+    if sweep not in cache:
+        jobs = [first_overrides(d) for d in sweep.iterdir() if d.is_dir()]
+        cache[sweep] = {k for job in jobs for k in job if any(other.get(k) != job[k] for other in jobs)}
+    return cache[sweep]
+
+
+def matching_run(current: dict, root: Path = SEARCH_ROOT, exclude_under: Optional[Path] = None,
+                 overrides: Optional[dict[str, str]] = None) -> Optional[Path]:
+    """The run under `root` to continue for config `current` (given on the command line with
+    `overrides`): the most recently checkpointed run with exactly this config, else one that
+    differs only in ALLOWED_CHANGES (more steps, say). A job of an earlier sweep is only taken
+    over by a job with the same values of the keys that sweep varied (train.steps=6,9 are two
+    jobs, not one run to extend). Runs under `exclude_under` (the sweep being launched) and runs
+    already claimed are skipped."""
+    exact, close, sweeps = [], [], {}
     identity = {k: v for k, v in flatten(current).items() if k not in ("resume", "quiet")}
     for config_file in root.glob(f"**/{CONFIG_FILE}"):
         run = config_file.parent.resolve()
         last = run / "checkpoints" / LAST
         if not last.is_file() or run in _claimed or (exclude_under and run.is_relative_to(exclude_under)):
             continue
-        try:
-            stored = json.loads(config_file.read_text())
-        except (OSError, ValueError):
+        stored = _read_config(config_file)
+        if stored is None:
             continue
+        if (run.parent / "multirun.yaml").is_file():      # a job of a sweep
+            started_with = first_overrides(run)
+            if any(started_with.get(k) != (overrides or {}).get(k) for k in swept_keys(run.parent, sweeps)
+                   if k.lstrip("+~") not in ("resume", "quiet", "hydra.run.dir", "hydra.sweep.dir")):
+                continue
         if not differences(stored, current):
             same = {k: v for k, v in flatten(stored).items() if k not in ("resume", "quiet")} == identity
             (exact if same else close).append((last.stat().st_mtime, run))
@@ -94,12 +125,13 @@ def matching_run(current: dict, root: Path = SEARCH_ROOT, exclude_under: Optiona
 
 
 @functools.lru_cache(maxsize=None)
-def _target(resume: Optional[str], config_json: str, sweep_dir: Optional[str]) -> Optional[str]:
+def _target(resume: Optional[str], config_json: str, sweep_dir: Optional[str],
+            overrides: tuple[str, ...] = ()) -> Optional[str]:
     if not resume:
         return None
     if resume == "auto":
-        run = matching_run(json.loads(config_json),
-                           exclude_under=Path(sweep_dir).resolve() if sweep_dir else None)
+        run = matching_run(json.loads(config_json), exclude_under=Path(sweep_dir).resolve() if sweep_dir else None,
+                           overrides=dict(o.partition("=")[::2] for o in overrides))
         if run:
             _claimed.add(run)
         return str(run) if run else None
@@ -113,7 +145,8 @@ def resume_target(resume: Optional[str], root: DictConfig) -> Optional[str]:
         return None
     multirun = str(OmegaConf.select(root, "hydra.mode", default="")).endswith("MULTIRUN")
     sweep_dir = str(root.hydra.sweep.dir) if multirun else None
-    return _target(resume, json.dumps(job_config(root), sort_keys=True, default=str), sweep_dir)
+    overrides = tuple(str(o) for o in (OmegaConf.select(root, "hydra.overrides.task") or []))
+    return _target(resume, json.dumps(job_config(root), sort_keys=True, default=str), sweep_dir, overrides)
 
 
 def register_resolvers() -> None:
@@ -206,5 +239,6 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
         if _allowed(k) and (cfg.resume == "auto" or _touches(k, changed_by_user)):
             OmegaConf.update(resumed, k, v, merge=False)
     resumed.resume = cfg.resume
+    state["source"] = str(path)
     log.info("resuming %s from %s (step %d)", run_dir, path, state["step"])
     return resumed, state

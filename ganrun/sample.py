@@ -15,10 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from ganrun.errors import GanrunError, report
+from ganrun.errors import GanrunError, entry_point
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -35,16 +32,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def write_samples(trained, samples: torch.Tensor, out: str | None, out_dir: str | None) -> list[Path]:
+def write_samples(trained, samples, out: str | None, out_dir: str | None) -> list[Path]:
     """Write the requested files (samples in model space); returns their paths."""
+    import io
+
+    import numpy as np
+
     from ganrun import visualize
+    from ganrun.checkpoint import atomic_write_bytes
 
     written: list[Path] = []
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() == ".npy":
-            np.save(path, trained.data.to_data(samples).float().cpu().numpy())
+            buffer = io.BytesIO()
+            np.save(buffer, trained.data.to_data(samples).float().cpu().numpy())
+            atomic_write_bytes(path, buffer.getvalue(), sync=False)
         else:
             _, picture = visualize.render(trained.data, samples)
             visualize.save_png(picture, path)
@@ -64,28 +68,32 @@ def write_samples(trained, samples: torch.Tensor, out: str | None, out_dir: str 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if not args.out and not args.out_dir:
-        print("ganrun-sample: error: say where to write: --out x.png, --out x.npy or --out-dir DIR",
-              file=sys.stderr)
-        return 2
-    if args.out and Path(args.out).suffix.lower() not in (".png", ".jpg", ".jpeg", ".npy"):
-        print(f"ganrun-sample: error: --out {args.out}: use a .png (picture) or .npy (raw samples) file",
-              file=sys.stderr)
-        return 2
-    if args.n < 1 or args.batch_size < 1:
-        print("ganrun-sample: error: --n and --batch-size must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        from ganrun.generate import load_trained
+    return entry_point("ganrun-sample", lambda: sample(args), {"device=": "--device "})
 
-        trained = load_trained(args.checkpoint, args.device)
-        samples = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size)
-        write_samples(trained, samples, args.out, args.out_dir)
-    except (GanrunError, OSError) as e:  # OSError: an unwritable folder, a full disk
-        return report("ganrun-sample", e, {"device=": "--device "})
+
+def sample(args: argparse.Namespace) -> int:
+    if not args.out and not args.out_dir:
+        raise GanrunError("say where to write: --out x.png, --out x.npy or --out-dir DIR")
+    if args.out and Path(args.out).suffix.lower() not in (".png", ".jpg", ".jpeg", ".npy"):
+        raise GanrunError(f"--out {args.out}: use a .png (picture) or .npy (raw samples) file")
+    if args.n < 1 or args.batch_size < 1:
+        raise GanrunError("--n and --batch-size must be at least 1")
+    check_seed(args.seed)
+    from ganrun.generate import load_trained
+
+    trained = load_trained(args.checkpoint, args.device)
+    samples = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size)
+    write_samples(trained, samples, args.out, args.out_dir)
     targets = ([args.out] if args.out else []) + ([f"{args.out_dir}/ ({args.n} PNGs)"] if args.out_dir else [])
     print(f"{args.n} samples from {trained.path} (step {trained.step}) -> {', '.join(targets)}")
     return 0
+
+
+def check_seed(seed: int | None) -> None:
+    from ganrun.config import SEED_MAX
+
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise GanrunError(f"--seed {seed} is out of range: use 0 to {SEED_MAX}")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ continues exactly as if it had never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -26,10 +28,11 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from ganrun import visualize
-from ganrun.checkpoint import atomic_write_text, save_checkpoint
-from ganrun.errors import CheckpointError, Diverged, Stopped
+from ganrun.checkpoint import atomic_write_text, load_weights, remove_stale_temporaries, save_checkpoint
+from ganrun.errors import CheckpointError, Diverged, GanrunError, Stopped
 from ganrun.experiment import Experiment, build, generate, plain_config, rng_state, set_rng_state
 from ganrun.metrics import Evaluator
+from ganrun.report import read_metrics
 from ganrun.tricks import instance_noise_std
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class StopSignals:
 
     def __init__(self):
         self.signum: Optional[int] = None
+        self.arrived_after_save = False     # set by a signal, cleared by each checkpoint save
         self._previous: dict = {}
 
     @property
@@ -105,6 +109,7 @@ class StopSignals:
             print(f"\nganrun: second {name}: exiting now, without a checkpoint", file=sys.stderr, flush=True)
             os._exit(128 + signum)
         self.signum = signum
+        self.arrived_after_save = True
         log.warning("%s: saving a checkpoint at the end of this step, then stopping "
                     "(send it again to exit at once)", name)
 
@@ -149,24 +154,24 @@ def checkpoint_state(exp: Experiment, step: int, means: RunningMeans, wall_s: fl
 
 def restore(exp: Experiment, state: dict, means: RunningMeans) -> None:
     """Load a checkpoint_state into a freshly built experiment."""
+    source = state.get("source", "the checkpoint")
+    load_weights(exp.G, state["G"], "G", source)
+    load_weights(exp.D, state["D"], "D", source)
+    if exp.ema is not None:
+        load_weights(exp.ema.module, state["G_ema"] or state["G"], "G_ema", source)
+    parts = [("opt_g", exp.opt_g), ("opt_d", exp.opt_d), ("sched_g", exp.sched_g), ("sched_d", exp.sched_d),
+             ("scalers", exp.precision), ("loss", exp.loss), ("replay", exp.replay), ("data", exp.data),
+             ("means", means)]
+    for key, part in parts:
+        try:
+            part.load_state_dict(state[key])
+        except Exception as e:      # a hand-edited or foreign file: any shape of wrongness
+            raise CheckpointError(f"{source}: its {key} state does not fit this run "
+                                  f"({type(e).__name__}: {str(e).strip()[:100]})") from None
     try:
-        exp.G.load_state_dict(state["G"])
-        exp.D.load_state_dict(state["D"])
-        if exp.ema is not None:
-            exp.ema.load_state_dict(state["G_ema"] or state["G"])
-    except RuntimeError as e:
-        raise CheckpointError(f"the checkpoint does not fit the model of this config: "
-                              f"{str(e).splitlines()[0]}") from None
-    exp.opt_g.load_state_dict(state["opt_g"])
-    exp.opt_d.load_state_dict(state["opt_d"])
-    exp.sched_g.load_state_dict(state["sched_g"])
-    exp.sched_d.load_state_dict(state["sched_d"])
-    exp.precision.load_state_dict(state["scalers"])
-    exp.loss.load_state_dict(state["loss"])
-    exp.replay.load_state_dict(state["replay"])
-    exp.data.load_state_dict(state["data"])
-    means.load_state_dict(state["means"])
-    set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
+    except Exception as e:
+        raise CheckpointError(f"{source}: its random-generator state is malformed ({type(e).__name__})") from None
 
 
 def log_samples(exp: Experiment, writer: SummaryWriter, fixed_z: torch.Tensor, step: int,
@@ -207,6 +212,9 @@ def weights_finite(*modules: torch.nn.Module) -> bool:
 def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -> dict:
     run_dir = Path(run_dir)
     (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+    for folder in (run_dir, run_dir / "checkpoints"):    # left by a run killed mid-write
+        if folder.is_dir():
+            remove_stale_temporaries(folder)
     exp = build(cfg)
     data, loss, G, D, opt_g, opt_d = exp.data, exp.loss, exp.G, exp.D, exp.opt_g, exp.opt_d
     critic, replay, ema, precision, tricks = exp.critic, exp.replay, exp.ema, exp.precision, cfg.tricks
@@ -228,8 +236,10 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
         last = dict(resume_state.get("last_logged") or {})
     atomic_write_text(run_dir / "config.json", json.dumps(plain_config(cfg), indent=2) + "\n")
     if start >= steps:
-        metrics_file = run_dir / "metrics.json"
-        done = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        try:
+            done = read_metrics(run_dir)
+        except ValueError:         # missing or unreadable: the final evaluation is redone below
+            done = {}
         if done.get("status") == "finished":
             log.info("%s already finished at step %d (train.steps=%d): nothing to do", run_dir, start, steps)
             return done
@@ -257,12 +267,15 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     bar = tqdm(total=steps, initial=start, desc="train", unit="step", dynamic_ncols=True,
                disable=True if cfg.quiet else None)
 
+    saved_at = -1
+
     def save(step: int) -> Path:
+        stop.arrived_after_save = False
         wall = wall_before + time.perf_counter() - t0
         return save_checkpoint(checkpoint_state(exp, step, means, wall, skipped, last),
                                run_dir / "checkpoints", step, cfg.train.keep_last)
 
-    with StopSignals() as stop:
+    with StopSignals() as stop, run_folder_watch(run_dir):
         log.info("training %s on %s with loss=%s on %s for %d steps%s", type(G).__module__.split(".")[-1],
                  data.name, type(loss).__name__, exp.device, steps, f" from step {start}" if start else "")
         for step in range(start + 1, steps + 1):
@@ -309,6 +322,10 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
             due_ckpt = step % ckpt_every == 0 or final or stop.requested
             due_eval = bool(eval_every) and step % eval_every == 0 and not final
             if due_log or due_sample or due_ckpt or due_eval:
+                if not run_dir.is_dir():
+                    close_quietly(writer)
+                    raise GanrunError(f"the run folder {run_dir} was removed while training; stopped at "
+                                      f"step {step} (its checkpoints went with it)")
                 check_finite(exp, means, step, run_dir)
             if due_log:
                 last = means.pop()
@@ -324,17 +341,19 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
             if due_sample:
                 log_samples(exp, writer, fixed_z, step, run_dir)
             if due_ckpt:
-                path = save(step)
+                path, saved_at = save(step), step
             if due_eval:
                 values, _ = evaluate(exp, evaluator, writer, step)
                 step_log.info("step %d  eval  %s", step, "  ".join(
                     f"{k}={v:.4g}" for k, v in values.items() if v is not None))
             if stop.requested and not final:
+                # The signal may have come during any of the blocks above: save at this step
+                # unless that was done after it arrived.
+                if saved_at != step or stop.arrived_after_save:
+                    path = save(step)
                 bar.close()
                 writer.close()
-                name = signal.Signals(stop.signum).name
-                raise Stopped(f"stopped by {name} at step {step}; checkpoint saved in {path}. "
-                              f"Resume with: ganrun resume={run_dir}", stop.signum)
+                raise stopped(run_dir, step, path, stop.signum)
 
         bar.close()
         # The final evaluation counts as part of the last step: a signal during it waits for it
@@ -362,6 +381,52 @@ def finish(exp: Experiment, evaluator: Evaluator, writer: SummaryWriter, run_dir
     return metrics
 
 
+def close_quietly(writer: SummaryWriter) -> None:
+    """Close a TensorBoard writer whose folder is gone (its own error is beside the point)."""
+    try:
+        writer.close()
+    except Exception:
+        pass
+
+
+@contextlib.contextmanager
+def run_folder_watch(run_dir: Path):
+    """While training: if the run folder is removed, TensorBoard's writer thread fails to write
+    and would print a traceback; the loop says it in one line at its next schedule instead."""
+    previous = threading.excepthook
+
+    def hook(args):
+        if not run_dir.is_dir():
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+def write_status(run_dir: Path, status: dict) -> None:
+    """metrics.json for a run that did not finish: why, and where it stands."""
+    atomic_write_text(run_dir / "metrics.json", json.dumps(status, indent=2) + "\n")
+
+
+def stopped(run_dir: Path, step: int, checkpoint: Path, signum: int) -> Stopped:
+    """The run saved `checkpoint` at `step` after a stop signal: record it, say how to go on."""
+    name = signal.Signals(signum).name
+    write_status(run_dir, {"steps": step, "status": "stopped", "signal": name, "checkpoint": str(checkpoint)})
+    return Stopped(f"stopped by {name} at step {step}; checkpoint saved in {checkpoint}. "
+                   f"Resume with: ganrun resume={shlex.quote(str(run_dir))}", signum)
+
+
+def record_failure(run_dir: Path, line: str) -> None:
+    """A sweep job that failed with a user error: its metrics.json says why (unless the run
+    already has one, e.g. a finished run that a bad resume tried to continue)."""
+    if run_dir.is_dir() and not (run_dir / "metrics.json").exists():
+        write_status(run_dir, {"steps": 0, "status": "failed", "error": line})
+
+
 def check_finite(exp: Experiment, means: RunningMeans, step: int, run_dir: Path) -> None:
     """Stop, naming the step and the term, before a non-finite state is logged or saved."""
     bad = means.divergence()
@@ -372,7 +437,6 @@ def check_finite(exp: Experiment, means: RunningMeans, step: int, run_dir: Path)
 
     last = run_dir / "checkpoints" / LAST
     keep = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint was written"
-    atomic_write_text(run_dir / "metrics.json", json.dumps(
-        {"steps": step, "status": "diverged", "diverged_step": at, "diverged_term": term}, indent=2) + "\n")
+    write_status(run_dir, {"steps": step, "status": "diverged", "diverged_step": at, "diverged_term": term})
     raise Diverged(f"{term} is not finite at step {at}; stopped ({keep}). Lower the learning rates, "
                    f"or set train.nonfinite=skip to skip such updates")

@@ -87,11 +87,20 @@ def image_grid(images: Tensor) -> Tensor:
 
 
 def save_png(picture: Tensor, path) -> None:
-    """Write a uint8 C x H x W picture (C = 1 or 3) as a PNG file."""
+    """Write a uint8 C x H x W picture (C = 1 or 3) as an image file (PNG, or JPEG by its name),
+    atomically: a full disk leaves no half picture and is an OSError naming the file."""
+    import io
+    from pathlib import Path
+
     from PIL import Image
 
+    from ganrun.checkpoint import atomic_write_bytes
+
     array = picture.permute(1, 2, 0).cpu().numpy()
-    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path)
+    buffer = io.BytesIO()
+    fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format=fmt)
+    atomic_write_bytes(Path(path), buffer.getvalue(), sync=False)
 
 
 def to_uint8(images: Tensor) -> Tensor:

@@ -189,8 +189,8 @@ def test_a_full_disk_fails_clearly_and_leaves_earlier_checkpoints_intact(run_dir
     monkeypatch.setattr(torch, "save", save)
     with pytest.raises(CheckpointError) as e:
         train_run(run_dir)
-    assert str(e.value) == (f"cannot write checkpoint {run_dir}/checkpoints/step_0000006.pt: No space left "
-                            f"on device; the earlier checkpoints are intact")
+    assert str(e.value) == (f"cannot write checkpoint {run_dir}/checkpoints/step_0000006.pt: no space left "
+                            f"on the device; the earlier checkpoints are intact")
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step_0000003.pt", "last.pt"] or \
         sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["last.pt", "step_0000003.pt"]
     assert load_checkpoint(run_dir)["step"] == 3
@@ -255,7 +255,8 @@ def test_a_checkpoint_from_another_model_is_refused_clearly(tmp_path, run_dir):
     torch.save(state, bad)
     proc = ganrun(str(bad), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2
-    assert proc.stderr.startswith(f"ganrun-sample: error: {bad} does not match the model its config describes")
+    assert proc.stderr.startswith(f"ganrun-sample: error: {bad}: G has net.0.weight of shape [128, 8] where "
+                                  f"the model of its config has [64, 8]; model.latent_dim or model.g_*")
 
 
 # --------------------------------------------------------------------------- non-finite values

@@ -36,7 +36,7 @@ def sweep(tmp_path):
 
 
 def test_runs_are_grouped_by_setting_with_seeds_pooled(sweep):
-    names, rows, common = summarize(sorted(sweep.iterdir()))
+    names, rows, common, notes = summarize(sorted(sweep.iterdir()))
     assert common == ["dataset=digits"]
     assert names == ["fid", "loss_d"], "bookkeeping keys (steps, diverged_step) are not metrics"
     ns, gp = rows

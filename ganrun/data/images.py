@@ -125,10 +125,37 @@ def load_image(path: Path, resolution: int, channels: int) -> Tensor:
     from torchvision.transforms.v2 import functional as TF
 
     with Image.open(path) as img:
-        img = img.convert("L" if channels == 1 else "RGB")
+        img = to_8bit(img).convert("L" if channels == 1 else "RGB")
         img = TF.resize(img, resolution, antialias=True)
         img = TF.center_crop(img, resolution)
         return TF.pil_to_tensor(img)
+
+
+def unreadable_folder(root: Path) -> Optional[str]:
+    """The first folder under `root` (itself included) that cannot be listed, or None."""
+    import os
+
+    denied: list[str] = []
+    for _ in os.walk(root, onerror=lambda e: denied.append(e.filename or str(root))):
+        if denied:
+            break
+    return denied[0] if denied else None
+
+
+def to_8bit(img):
+    """16- and 32-bit grayscale images (16-bit PNGs open as "I;16" or "I") scaled to 8 bits.
+    PIL's own convert("L") clips them at 255, which turns a 16-bit image white."""
+    if img.mode not in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return img
+    import numpy as np
+    from PIL import Image
+
+    values = np.asarray(img, dtype=np.float64)
+    if img.mode == "F":
+        top = 1.0 if values.max(initial=0) <= 1.0 else 255.0
+    else:   # 16-bit data, whatever PIL calls it ("I" holds 16-bit PNGs in some versions)
+        top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+    return Image.fromarray(np.clip(values / top * 255.0, 0, 255).round().astype(np.uint8), mode="L")
 
 
 def find_images(root: Path) -> list[Path]:
@@ -186,10 +213,11 @@ def decode_all(files: Sequence[Path], resolution: int, channels: int, strict: bo
 
 
 class FileImages(torch.utils.data.Dataset):
-    """Files decoded on the fly (in DataLoader workers); a file that fails is replaced by the next."""
+    """Files decoded on the fly (in DataLoader workers); a file that fails is replaced by the next
+    (with `strict`, it stops the run naming the file)."""
 
-    def __init__(self, files: Sequence[Path], resolution: int, channels: int):
-        self.files, self.resolution, self.channels = list(files), resolution, channels
+    def __init__(self, files: Sequence[Path], resolution: int, channels: int, strict: bool = False):
+        self.files, self.resolution, self.channels, self.strict = list(files), resolution, channels, strict
 
     def __len__(self) -> int:
         return len(self.files)
@@ -200,8 +228,19 @@ class FileImages(torch.utils.data.Dataset):
             try:
                 return load_image(path, self.resolution, self.channels)
             except Exception as e:
+                if self.strict:
+                    raise DataError(f"unreadable image {path}: {_reason(e)} (data.strict=true; remove the "
+                                    f"file or set data.strict=false to skip unreadable files)") from None
                 log.warning("skipping unreadable image %s (%s)", path, _reason(e))
         raise DataError("none of the image files could be decoded")
+
+
+def _from_worker(e: DataError) -> DataError:
+    """A DataError raised in a DataLoader worker arrives with the worker's traceback as its
+    message; keep the original line."""
+    text = str(e).strip().splitlines()
+    original = next((line.split("DataError: ", 1)[1] for line in reversed(text) if "DataError: " in line), None)
+    return DataError(original) if original else e
 
 
 class EndlessBatches(torch.utils.data.Sampler):
@@ -235,10 +274,10 @@ class StreamedImages:
     labels = None
 
     def __init__(self, name: str, files: Sequence[Path], resolution: int, channels: int, workers: int,
-                 device):
+                 device, strict: bool = False):
         self.name = name
         self.device = torch.device(device)
-        self.files = FileImages(files, resolution, channels)
+        self.files = FileImages(files, resolution, channels, strict)
         self.workers = workers
         # The shuffling seed comes from the run's seeded RNG: same run seed, same data order.
         self.seed = int(torch.randint(2 ** 31 - 1, (1,)))
@@ -275,7 +314,10 @@ class StreamedImages:
             self._iterator = self._start()
         if n != self.batch_size:
             raise ValueError(f"training batches are {self.batch_size} images; pass a generator for other sizes")
-        batch = next(self._iterator)
+        try:
+            batch = next(self._iterator)
+        except DataError as e:
+            raise _from_worker(e) from None
         self.batches_served += 1
         return to_unit_range(batch.to(self.device, non_blocking=True))
 
@@ -302,7 +344,7 @@ def images_from_files(name: str, files: Sequence[Path], resolution: int, channel
         return HeldImages(name, decode_all(files, resolution, channels, strict, workers), None, device)
     log.info("streaming %d images with %d workers (%.0f MB > data.memory_limit_mb=%d)",
              len(files), workers, size_mb, memory_limit_mb)
-    return StreamedImages(name, files, resolution, channels, workers, device)
+    return StreamedImages(name, files, resolution, channels, workers, device, strict)
 
 
 def folder(name: str = "folder", root: str = "", resolution: int = 64, channels: int = 3,
@@ -316,6 +358,10 @@ def folder(name: str = "folder", root: str = "", resolution: int = 64, channels:
         raise DataError(f"dataset={name}: image folder {path} {what}.{hint}")
     files = find_images(path)
     if not files:
+        denied = unreadable_folder(path)
+        if denied:
+            raise DataError(f"dataset={name}: cannot read the image folder {denied}: permission denied "
+                            f"(give your user read access, or set dataset.root to another folder)")
         raise DataError(f"dataset={name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {path}")
     return images_from_files(name, files, resolution, channels, strict, workers, memory_limit_mb, device)
 

@@ -22,6 +22,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from ganrun.errors import GanrunError, oom_line
 from ganrun.metrics.toy import curve_metrics, gaussian1d_metrics, mixture_metrics
 
 log = logging.getLogger(__name__)
@@ -102,11 +103,17 @@ class Evaluator:
         values: dict = {}
         protocol: dict = {}
         with torch.random.fork_rng(devices=self._rng_devices):
-            fake = generate(self.n, self.seed)
-            for part in self.parts:
-                v, p = part(fake)
-                values.update(v)
-                protocol.update(p)
+            try:
+                fake = generate(self.n, self.seed)
+                for part in self.parts:
+                    v, p = part(fake)
+                    values.update(v)
+                    protocol.update(p)
+            except Exception as e:
+                if oom_line(e):
+                    raise GanrunError(f"out of memory during evaluation: lower eval.n (now {self.n}) or "
+                                      f"eval.ref_n") from None
+                raise
         # JSON has no NaN: a value that could not be measured is null in metrics.json.
         values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
         return values, protocol
