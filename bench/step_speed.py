@@ -39,25 +39,26 @@ QUIET = ["quiet=true", "train.log_every=100", "train.sample_every=100000", "trai
 
 def naive_steps_per_s(cfg, steps: int) -> float:
     exp = build(cfg)
-    data, loss, G, D = exp.data, exp.loss, exp.G, exp.D
+    data, game = exp.data, exp.game
+    loss, G, D = game.loss, exp.players["G"], exp.players["D"]
     B, n_critic = cfg.train.batch_size, cfg.train.n_critic
     history = []
 
     def step():
         for _ in range(n_critic):
-            real = data.sample(B)
-            fake = G(exp.latent(B)).detach()
-            d_terms = loss.discriminator(D, real, fake)
-            exp.opt_d.zero_grad()
+            real = data.sample(B).x
+            fake = G.module(game.z(B)).detach()
+            d_terms = loss.discriminator(D.module, real, fake)
+            D.optimizer.zero_grad()
             d_terms["loss/D"].backward()
-            exp.opt_d.step()
-            loss.after_d_step(D, d_terms)
+            D.optimizer.step()
+            loss.after_d_step(D.module, d_terms)
             history.append(d_terms["loss/D"].item())           # a host sync every step
-        fake = G(exp.latent(B))                                 # a second G forward
-        g_terms = loss.generator(D, real, fake)                 # D's weight grads computed too
-        exp.opt_g.zero_grad()
+        fake = G.module(game.z(B))                              # a second G forward
+        g_terms = loss.generator(D.module, real, fake)          # D's weight grads computed too
+        G.optimizer.zero_grad()
         g_terms["loss/G"].backward()
-        exp.opt_g.step()
+        G.optimizer.step()
         history.append(g_terms["loss/G"].item())
 
     for _ in range(10):

@@ -180,6 +180,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 
 
 KINDS = ("points", "density1d", "curves", "images")
+FORMAT = "ganrun-checkpoint"
+SAMPLED = "G"           # the player whose network `ganrun-sample`, `ganrun-eval` and exports use
 
 
 def _weights(value) -> bool:
@@ -187,19 +189,46 @@ def _weights(value) -> bool:
                                            for k, v in value.items())
 
 
+def upgrade(state: dict) -> dict:
+    """A checkpoint of ganrun 0.1 (G, D, opt_g, ... at the top) in today's layout (players, state)."""
+    if not isinstance(state, dict) or "players" in state or "G" not in state:
+        return state
+    scalers = state.get("scalers") or {}
+    players = {"G": {"module": state["G"], "ema": state.get("G_ema"), "optimizer": state.get("opt_g"),
+                     "scheduler": state.get("sched_g"), "scaler": scalers.get("g")}}
+    if "D" in state:
+        players["D"] = {"module": state["D"], "ema": None, "optimizer": state.get("opt_d"),
+                        "scheduler": state.get("sched_d"), "scaler": scalers.get("d")}
+    parts = {k: state[k] for k in ("loss", "replay", "data", "means", "rng") if k in state}
+    rest = {k: v for k, v in state.items() if k in ("step", "config", "data_shape", "data_kind", "wall_s",
+                                                    "last_logged", "skipped")}
+    return {"format": FORMAT, **rest, "players": players, "state": parts}
+
+
+def generator_weights(state: dict) -> tuple[dict, str]:
+    """(weights, "G_ema" or "G"): the sampled network of a checkpoint, its moving average if kept."""
+    player = state["players"][SAMPLED]
+    return (player["ema"], f"{SAMPLED}_ema") if player.get("ema") else (player["module"], SAMPLED)
+
+
 def checked(state, p: Path) -> dict:
     """A loaded checkpoint or export whose structure is what ganrun writes, with its config rebuilt
     on ganrun's schema (load_stored_config: a stored config never chooses code to run). Anything
     else is one CheckpointError naming the file and what is wrong."""
+    from omegaconf import OmegaConf
+
     from ganrun.config import load_stored_config
 
-    if not isinstance(state, dict) or "G" not in state or "config" not in state:
+    state = upgrade(state)
+    players = state.get("players") if isinstance(state, dict) else None
+    if not isinstance(players, dict) or SAMPLED not in players or "config" not in state:
         raise CheckpointError(f"{p} is not a ganrun checkpoint (no generator weights or config in it)")
     problems = []
-    if not _weights(state["G"]):
-        problems.append("G is not a set of named tensors")
-    if state.get("G_ema") is not None and not _weights(state["G_ema"]):
-        problems.append("G_ema is not a set of named tensors")
+    for name, player in players.items():
+        if not isinstance(player, dict) or not _weights(player.get("module")):
+            problems.append(f"{name} is not a set of named tensors")
+        elif player.get("ema") is not None and not _weights(player["ema"]):
+            problems.append(f"{name}_ema is not a set of named tensors")
     step = state.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         problems.append(f"step {step!r} is not a step number")
@@ -209,10 +238,10 @@ def checked(state, p: Path) -> dict:
         problems.append(f"data_shape {shape!r} is not a sample shape")
     if state.get("data_kind") not in KINDS:
         problems.append(f"data_kind {state.get('data_kind')!r} is not one of {', '.join(KINDS)}")
+    if not isinstance(state.get("state", {}), dict):
+        problems.append("its state is not a mapping")
     if problems:
         raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {problems[0]}")
-    from omegaconf import OmegaConf
-
     state["config"] = OmegaConf.to_container(load_stored_config(state["config"], str(p)), resolve=True)
     return state
 
@@ -223,10 +252,10 @@ def export_generator(state: dict, path: Path) -> Path:
     (the config, sample shape and kind, step) in the file's metadata."""
     from safetensors.torch import save
 
-    weights = state.get("G_ema") or state["G"]
+    weights, which = generator_weights(state)
     metadata = {"format": "ganrun-generator", "config": json.dumps(state["config"]),
                 "data_shape": json.dumps(list(state["data_shape"])), "data_kind": state["data_kind"],
-                "step": str(state["step"]), "weights": "G_ema" if state.get("G_ema") else "G"}
+                "step": str(state["step"]), "weights": which}
     # serialised in memory, then written by ganrun (safetensors' own writer hides a full disk)
     atomic_write_bytes(path, save({k: v.contiguous() for k, v in weights.items()}, metadata=metadata))
     return path
@@ -246,9 +275,9 @@ def load_exported_generator(path: Path) -> dict:
     if meta.get("format") != "ganrun-generator":
         raise CheckpointError(f"{path} is not a generator exported by ganrun (no ganrun metadata)")
     try:
-        return {"G": weights, "G_ema": None, "config": json.loads(meta["config"]),
-                "data_shape": json.loads(meta["data_shape"]), "data_kind": meta["data_kind"],
-                "step": int(meta["step"])}
+        return {"format": FORMAT, "export": True, "players": {SAMPLED: {"module": weights, "ema": None}},
+                "config": json.loads(meta["config"]), "data_shape": json.loads(meta["data_shape"]),
+                "data_kind": meta["data_kind"], "step": int(meta["step"])}
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path} is not a valid ganrun export: its metadata {e} is missing or "
                               f"malformed") from None

@@ -64,7 +64,7 @@ class Option:
 REGISTRY: dict[str, dict[str, Option]] = {}
 _imported: list[bool] = []     # non-empty once the option modules are imported
 # Modules and packages whose modules register options; imported by register_configs().
-OPTION_MODULES = ("ganrun.models", "ganrun.data", "ganrun.losses", "ganrun.optimizers")
+OPTION_MODULES = ("ganrun.models", "ganrun.data", "ganrun.losses", "ganrun.optimizers", "ganrun.games")
 
 
 def register(group: str, schema: type, build: Callable[..., Any], legacy_target: str = "") -> None:
@@ -96,9 +96,12 @@ def option(group: str, type_: str) -> Option:
 
 
 def make(group: str, node: Any, **context: Any) -> Any:
-    """Build the part that a config node describes, through the registry only."""
+    """Build the part that a config node (or a dict naming its `type` and some keys) describes,
+    through the registry only; keys it leaves out take the schema's defaults."""
     opt = option(group, node["type"])
-    values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node)
+    typed = OmegaConf.merge(OmegaConf.structured(opt.schema), node)
+    check_required(typed)
+    values = OmegaConf.to_container(typed, resolve=True)
     values.pop("type")
     return opt.build(**values, **context)
 
@@ -149,7 +152,7 @@ class EvalConfig:
     inception_weights: Optional[str] = None    # Inception weights file; null: torch's hub cache
     ref_n: int = bounded(10000, ge=10)         # real images used as the reference, at most
     dup_batch: int = bounded(100, ge=2)        # batch size of the birthday-paradox test
-    cache_dir: str = "~/.cache/ganrun"         # classifier weights and real-data statistics
+    cache_dir: str = "${oc.env:GANRUN_CACHE_DIR,'~/.cache/ganrun'}"   # classifier weights, real-data statistics
     download_timeout: float = bounded(10.0, gt=0)
 
 
@@ -177,24 +180,51 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     device: DeviceConfig = field(default_factory=DeviceConfig)
     optimizer: OptimizerPair = field(default_factory=OptimizerPair)
+    game: Any = MISSING          # a registered game schema (ganrun/games/)
     model: Any = MISSING         # a registered model schema
-    data: Any = MISSING          # a registered dataset schema (config group `dataset`)
+    dataset: Any = MISSING       # a registered dataset schema
     loss: Any = MISSING          # a registered loss schema
 
 
 # Where each registered group's option sits in a run's config.
-OPTION_NODES = {"model": "model", "data": "dataset", "loss": "loss", "optimizer.g": "optimizer",
-                "optimizer.d": "optimizer"}
+OPTION_NODES = {"game": "game", "model": "model", "dataset": "dataset", "loss": "loss",
+                "optimizer.g": "optimizer", "optimizer.d": "optimizer"}
+# What a run's config did not have before: (key, value to assume) for files of earlier versions.
+STORED_DEFAULTS = {"game": {"type": "gan"}}
 
 
 def register_configs() -> None:
-    """Put the schemas where the YAML files' defaults lists look for them."""
+    """Put the schemas where the YAML files' defaults lists look for them, and the resolver
+    that lists the user-facing groups in `ganrun --help`."""
     _import_option_modules()
     cs = ConfigStore.instance()
     cs.store(name="ganrun_schema", node=RunConfig)
     for group, options in REGISTRY.items():
         for name, opt in options.items():
             cs.store(group=f"schema/{group}", name=name, node=opt.schema)
+    OmegaConf.register_new_resolver("ganrun_groups", groups_help, replace=True)
+
+
+USER_GROUPS = ("game", "model", "dataset", "loss", "optimizer", "device", "experiment")
+DEFAULTS = {"game": "gan", "model": "dcgan", "dataset": "digits", "loss": "ns", "optimizer": "adam",
+            "device": "auto"}
+
+
+def group_options(group: str) -> list[str]:
+    """The options of a config group: the YAML files in ganrun/conf/<group>/."""
+    from importlib.resources import files
+
+    return sorted(p.name[:-5] for p in files("ganrun.conf").joinpath(group).iterdir() if p.name.endswith(".yaml"))
+
+
+def groups_help() -> str:
+    lines = []
+    for group in USER_GROUPS:
+        options = group_options(group)
+        default = DEFAULTS.get(group)
+        shown = ([f"{default} (default)"] if default in options else []) + [o for o in options if o != default]
+        lines.append(f"{group + ':':<12}{', '.join(shown)}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- range checks
@@ -324,6 +354,10 @@ def load_stored_config(stored: Any, source: str) -> DictConfig:
     if not isinstance(stored, dict):
         raise CheckpointError(f"{source}: refused: its config is not a mapping")
     stored = copy.deepcopy(stored)
+    if "data" in stored and "dataset" not in stored:      # ganrun 0.1 named the node `data`
+        stored["dataset"] = stored.pop("data")
+    for key, value in STORED_DEFAULTS.items():
+        stored.setdefault(key, copy.deepcopy(value))
     for key, value in _walk(stored):
         if isinstance(value, str) and "${" in value:
             raise CheckpointError(f"{source}: refused: its config has an interpolation at {key} "

@@ -180,7 +180,15 @@ def _hydra_error_line(e: BaseException) -> Optional[str]:
         hint = did_you_mean(key, known, parent + "." if parent else "")
         if not hint and parent and known:
             hint = f" ({parent} has {', '.join(k for k in known if not k.startswith('_') and k != 'type')})"
-        return f"{cause.full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
+        full_key = cause.full_key
+        if not parent and hint:
+            # a misspelt top-level key: name the override the user typed (data.root, not data)
+            typed = next((a.split("=", 1)[0].lstrip("+") for a in sys.argv[1:]
+                          if a.lstrip("+").startswith(key + ".")), None)
+            if typed:
+                full_key = typed
+                hint = hint.replace("?)", typed[len(key):] + "?)")
+        return f"{full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
         return f"{cause.full_key}: {_first(cause.msg)}"
     first = _first(str(e))

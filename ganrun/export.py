@@ -28,7 +28,7 @@ def main(argv=None) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from ganrun.checkpoint import export_generator, load_checkpoint, resolve_checkpoint
+    from ganrun.checkpoint import export_generator, generator_weights, load_checkpoint, resolve_checkpoint
 
     ckpt = resolve_checkpoint(args.checkpoint)
     state = load_checkpoint(ckpt)
@@ -37,7 +37,7 @@ def export(args: argparse.Namespace) -> int:
     if out.suffix != ".safetensors":
         raise GanrunError(f"--out {out}: use a .safetensors file name")
     export_generator(state, out)
-    which = "G_ema" if state.get("G_ema") else "G"
+    _, which = generator_weights(state)
     print(f"{which} of {ckpt} (step {state['step']}) -> {out}")
     return 0
 

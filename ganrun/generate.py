@@ -1,47 +1,64 @@
 """A trained generator, rebuilt from a checkpoint's stored config, and sampling from it.
 
-Used by `ganrun-sample` (and by evaluation after the fact): no Hydra run folder,
-no training data loaded for image sets (the checkpoint records the image shape).
+Used by `ganrun-sample`, `ganrun-eval` and exports: no Hydra run folder, and no training data
+loaded for image sets (the checkpoint records the image shape). The run's game is rebuilt
+through ganrun's registry from the stored config (never from a name in the file), and the
+generator's weights are loaded into it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Optional
 
 import torch
 from omegaconf import DictConfig
+from torch import Tensor
 
-from ganrun.checkpoint import load_checkpoint, load_weights, resolve_checkpoint
+from ganrun.checkpoint import SAMPLED, generator_weights, load_checkpoint, load_weights, resolve_checkpoint
 from ganrun.config import load_stored_config, make
-from ganrun.experiment import build_models, generate, resolve_device
+from ganrun.data import BaseData, Batch, Dataset
+from ganrun.experiment import Experiment, build, resolve_device
 
 
-@dataclass
-class ImageSpace:
-    """What sampling needs to know about an image dataset, without loading it."""
-    name: str
-    shape: tuple[int, ...]
-    device: torch.device
-    kind: str = "images"
+class ImageSpace(BaseData):
+    """What sampling needs to know about an image dataset (name, shape, kind), without loading it."""
 
-    def to_data(self, x: torch.Tensor) -> torch.Tensor:
-        return x
+    kind = "images"
+
+    def __init__(self, name: str, shape: tuple[int, ...], device: torch.device,
+                 class_names: Optional[list[str]] = None):
+        super().__init__(name, device)
+        self._shape = tuple(shape)
+        self.class_names = list(class_names or [])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Batch:
+        raise RuntimeError("an ImageSpace holds no images")
 
 
 @dataclass
 class Trained:
     cfg: DictConfig
-    G: torch.nn.Module          # G_ema when the run kept one
-    data: Any                   # the dataset (toy) or an ImageSpace (images)
-    device: torch.device
+    exp: Experiment
     step: int
     path: Path
 
-    def generate(self, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+    @property
+    def data(self) -> Dataset:
+        return self.exp.data
+
+    @property
+    def device(self) -> torch.device:
+        return self.exp.device
+
+    def generate(self, n: int, seed: int = 0, batch_size: int = 500) -> Tensor:
         """n samples in model space; the same seed gives the same samples."""
-        return generate(self.G, self.cfg.tricks.prior, self.device, n, seed, batch_size)
+        return self.exp.game.generate(n, seed, batch_size)
 
 
 def load_trained(path: str | Path, device: str = "auto", with_data: bool = False) -> Trained:
@@ -50,12 +67,17 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
     ckpt = resolve_checkpoint(path)
     state = load_checkpoint(ckpt)
     cfg = load_stored_config(state["config"], str(ckpt))    # ganrun's own options only
+    cfg.device.type = device
     dev = resolve_device(device)
     shape, kind = tuple(state["data_shape"]), state["data_kind"]
-    loss = make("loss", cfg.loss)
-    G, _ = build_models(cfg, shape, loss)
-    load_weights(G, state.get("G_ema") or state["G"], "G_ema" if state.get("G_ema") else "G", ckpt)
-    G.to(dev).eval()
-    data = (ImageSpace(cfg.data.name, shape, dev) if kind == "images" and not with_data
-            else make("dataset", cfg.data, device=dev))
-    return Trained(cfg, G, data, dev, int(state["step"]), ckpt)
+    data = None
+    if kind == "images" and not with_data:
+        data = ImageSpace(cfg.dataset.name, shape, dev)
+    elif kind != "images":
+        data = make("dataset", cfg.dataset, device=dev)      # toy data: generated, cheap
+    exp = build(cfg, data)
+    weights, name = generator_weights(state)
+    player = exp.players[SAMPLED]
+    player.ema = None            # the weights (G_ema where the run kept one) go into the module itself
+    load_weights(player.module, weights, name, ckpt)
+    return Trained(cfg, exp, int(state["step"]), ckpt)

@@ -57,7 +57,7 @@ class GANLoss(nn.Module):
     uses_labels = False        # label tricks (smoothing, noisy labels, flips) apply
     autoencoder = False        # D must be an autoencoder (BEGAN)
     needs_real_for_g = False   # the G loss looks at D(x) too (relativistic losses)
-    critic_norm = "batch"      # D's normalisation under model.d_norm=auto (GAN_NOTES §2 recipes)
+    preferred_d_norm = "batch"      # D's normalisation under model.d_norm=auto (GAN_NOTES §2 recipes)
 
     def __init__(self, joint_batches: bool = False, labels: Labels | None = None):
         super().__init__()
@@ -180,7 +180,7 @@ class WassersteinGP(Wasserstein):
     """`wgan_gp` (Gulrajani 2017): the wgan loss without clipping, plus
     lambda E[(||grad D(x^)||_2 - 1)^2] at x^ = t x + (1 - t) x~, t ~ U[0, 1] drawn per sample."""
 
-    critic_norm = "layer"      # no batch norm in the critic: the penalty is per sample
+    preferred_d_norm = "layer"      # no batch norm in the critic: the penalty is per sample
 
     def __init__(self, gp_weight: float, **kwargs):
         super().__init__(clip=0.0, **kwargs)
@@ -209,7 +209,7 @@ class DRAGAN(NonSaturating):
     real data only: x^ = x + a * delta, delta = c * std(x) * u, u ~ U[0, 1] per element and
     a ~ U[0, 1] per sample (the authors' code); G: the ns loss."""
 
-    critic_norm = "layer"
+    preferred_d_norm = "layer"
 
     def __init__(self, gp_weight: float, perturb: float, **kwargs):
         super().__init__(**kwargs)
@@ -225,7 +225,7 @@ class BEGAN(GANLoss):
     D: L(x) - k_t L(x~); G: L(x~); k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(x~)), 0, 1)."""
 
     autoencoder = True
-    critic_norm = "none"
+    preferred_d_norm = "none"
 
     def __init__(self, gamma: float, lambda_k: float, k_init: float, **kwargs):
         super().__init__(**kwargs)

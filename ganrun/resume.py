@@ -31,7 +31,6 @@ CONFIG_FILE = "config.json"          # the resolved config, written at the start
 SEARCH_ROOT = Path("outputs")        # where resume=auto looks, relative to the working directory
 ALLOWED_CHANGES = ("resume", "quiet", "train.steps", "train.log_every", "train.sample_every",
                    "train.ckpt_every", "train.keep_last", "eval", "device")
-GROUP_PACKAGES = {"dataset": "data"}   # command-line group name -> the config key it fills
 
 
 def _allowed(key: str) -> bool:
@@ -191,7 +190,7 @@ def explicit_keys(overrides: list[str], top_level: set[str]) -> list[str]:
     fills no single key (experiment=..., which sets several groups) counts as touching them all."""
     keys = []
     for item in overrides:
-        key = GROUP_PACKAGES.get(item.split("=", 1)[0].lstrip("+~"), item.split("=", 1)[0].lstrip("+~"))
+        key = item.split("=", 1)[0].lstrip("+~")
         keys.append(key if "." in key or key in top_level else "")
     return keys
 
@@ -218,7 +217,7 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
         else:
             path, state = given, load_checkpoint(given)
         changed_by_user = explicit_keys(overrides, set(current))
-    if "D" not in state or "opt_d" not in state:
+    if state.get("export"):
         raise CheckpointError(f"resume={cfg.resume}: {path} holds only a generator (an export), not a training "
                               f"state; resume from the run's .pt checkpoint")
     stored = state["config"]

@@ -40,6 +40,8 @@ def write_samples(trained, samples, out: str | None, out_dir: str | None) -> lis
 
     from ganrun import visualize
     from ganrun.checkpoint import atomic_write_bytes
+    from ganrun.kinds import KINDS
+    from ganrun.pixels import to_uint8
 
     written: list[Path] = []
     if out:
@@ -50,8 +52,7 @@ def write_samples(trained, samples, out: str | None, out_dir: str | None) -> lis
             np.save(buffer, trained.data.to_data(samples).float().cpu().numpy())
             atomic_write_bytes(path, buffer.getvalue(), sync=False)
         else:
-            _, picture = visualize.render(trained.data, samples)
-            visualize.save_png(picture, path)
+            visualize.save_png(KINDS[trained.data.kind].picture(trained.data, samples), path)
         written.append(path)
     if out_dir:
         if trained.data.kind != "images":
@@ -59,7 +60,7 @@ def write_samples(trained, samples, out: str | None, out_dir: str | None) -> lis
                               f"samples: use --out samples.npy or --out picture.png")
         folder = Path(out_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(visualize.to_uint8(samples)):
+        for i, image in enumerate(to_uint8(samples)):
             path = folder / f"{i:06d}.png"
             visualize.save_png(image, path)
             written.append(path)

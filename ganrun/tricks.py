@@ -1,8 +1,8 @@
 """Training tricks of GAN_NOTES §5 that act inside the loop (each a switch under `tricks.*`).
 
 The label tricks live in ganrun/losses.py (`Labels`), spectral normalisation in
-ganrun/models/__init__.py, the prior in ganrun/experiment.py, and two time-scale
-learning rates are just the two optimizer configs.
+ganrun/models/__init__.py, the prior in ganrun/games/, G_ema in ganrun/players.py, and two
+time-scale learning rates are just the two optimizer configs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 
-class CriticView(nn.Module):
+class DView(nn.Module):
     """What D sees: PacGAN packing (Lin et al. 2018) and instance noise in front of the model.
 
     Packing concatenates `pack` consecutive samples along the first feature / channel
@@ -20,9 +20,9 @@ class CriticView(nn.Module):
     `noise_std` linearly to 0.
     """
 
-    def __init__(self, critic: nn.Module, pack: int = 1):
+    def __init__(self, D: nn.Module, pack: int = 1):
         super().__init__()
-        self.critic = critic
+        self.D = D
         self.pack = pack
         self.noise_std = 0.0
 
@@ -31,7 +31,7 @@ class CriticView(nn.Module):
             x = x + self.noise_std * torch.randn_like(x)
         if self.pack > 1:
             x = x.reshape(len(x) // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        return self.critic(x)
+        return self.D(x)
 
 
 def instance_noise_std(start: float, decay_steps: int, step: int) -> float:
@@ -88,43 +88,3 @@ class ReplayBuffer(nn.Module):
             device = self.samples.device
             self.samples = torch.empty(self.capacity, *saved.shape[1:], device=device, dtype=saved.dtype)
             self.samples[: self.filled] = saved.to(device)
-
-
-class EMA:
-    """An exponential moving average of G's weights (G_ema), used for samples and metrics.
-
-    Written here rather than with torch.optim.swa_utils.AveragedModel because that class
-    reads its update counter from the device on every update, a host sync per G step.
-    Floating-point parameters and buffers are averaged with one fused lerp; integer
-    buffers (BatchNorm's counters) are copied. Until `start` steps, G_ema tracks G exactly.
-    """
-
-    def __init__(self, G: nn.Module, decay: float, start: int = 0):
-        import copy
-
-        self.decay, self.start = decay, start
-        self.module = copy.deepcopy(G).eval().requires_grad_(False)
-        self._pairs(G)
-
-    def _pairs(self, G: nn.Module) -> None:
-        own = list(self.module.parameters()) + list(self.module.buffers())
-        src = list(G.parameters()) + list(G.buffers())
-        self._float = [(a, b) for a, b in zip(own, src) if a.is_floating_point()]
-        self._other = [(a, b) for a, b in zip(own, src) if not a.is_floating_point()]
-
-    @torch.no_grad()
-    def update(self, G: nn.Module, step: int) -> None:
-        ema_t = [a for a, _ in self._float]
-        g_t = [b.detach() for _, b in self._float]
-        if step <= self.start:
-            torch._foreach_copy_(ema_t, g_t)
-        else:
-            torch._foreach_lerp_(ema_t, g_t, 1.0 - self.decay)
-        for a, b in self._other:
-            a.copy_(b)
-
-    def state_dict(self) -> dict:
-        return self.module.state_dict()
-
-    def load_state_dict(self, state: dict) -> None:
-        self.module.load_state_dict(state)

@@ -1,9 +1,5 @@
-"""Pictures of samples, one kind of picture per kind of data.
-
-`render` returns (TensorBoard tag, uint8 image tensor C x H x W) so that the
-caller logs and saves every kind the same way. Tags are fixed per kind, so runs
-of a sweep overlay in TensorBoard.
-"""
+"""Drawing: samples as uint8 C x H x W pictures (scatter plots, densities, curves, image grids),
+and saving them. Which picture goes with which kind of data is decided in ganrun/kinds.py."""
 
 from __future__ import annotations
 
@@ -15,13 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import Tensor
 
-Critic = Callable[[Tensor], Tensor]   # model-space inputs -> D(x) after the loss's link
-
-TAGS = {"points": "samples/scatter", "density1d": "samples/density", "curves": "samples/curves",
-        "images": "samples/grid"}
-
-# How many fixed-noise samples each picture shows.
-PREVIEW_COUNT = {"points": 1000, "density1d": 5000, "curves": 20, "images": 64}
+Curve = Callable[[Tensor], Tensor]   # model-space inputs -> D(x) after the loss's link
 
 
 def _figure_to_image(fig: Figure) -> Tensor:
@@ -42,7 +32,7 @@ def scatter_2d(real: Tensor, fake: Tensor) -> Tensor:
     return _figure_to_image(fig)
 
 
-def density_1d(data, fake: Tensor, critic: Optional[Critic]) -> Tensor:
+def density_1d(data, fake: Tensor, d_curve: Optional[Curve]) -> Tensor:
     """GAN_NOTES §4's picture: target density, generated histogram and D(x)."""
     fig = Figure(figsize=(6, 4), dpi=80)
     ax = fig.add_subplot()
@@ -53,8 +43,8 @@ def density_1d(data, fake: Tensor, critic: Optional[Critic]) -> Tensor:
             color="tab:red", alpha=0.5, label="generated")
     ax.plot(xs, target, c="tab:blue", label="target density")
     ax.set_xlabel("x")
-    if critic is not None:
-        d = critic(data.to_model(xs.to(data.device)[:, None])).float().cpu()
+    if d_curve is not None:
+        d = d_curve(data.to_model(xs.to(data.device)[:, None])).float().cpu()
         ax2 = ax.twinx()
         ax2.plot(xs, d, c="tab:green", label="D(x)")
         ax2.set_ylabel("D(x)", color="tab:green")
@@ -101,32 +91,3 @@ def save_png(picture: Tensor, path) -> None:
     fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
     Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format=fmt)
     atomic_write_bytes(Path(path), buffer.getvalue(), sync=False)
-
-
-def to_uint8(images: Tensor) -> Tensor:
-    """Images in [-1, 1] -> uint8 [0, 255]."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def real_grid(data) -> Optional[Tensor]:
-    """A grid of real images (logged once, at step 0); None for toy data, whose pictures show it."""
-    if data.kind != "images":
-        return None
-    fixed = torch.Generator(data.device).manual_seed(0)
-    return image_grid(data.sample(PREVIEW_COUNT["images"], generator=fixed).cpu())
-
-
-def render(data, fake: Tensor, critic: Optional[Critic] = None) -> tuple[str, Tensor]:
-    """The picture of `fake` (model space) for this kind of data, as (tag, uint8 CHW)."""
-    fake = data.to_data(fake.detach()).float().cpu()
-    if data.kind == "points":
-        fixed = torch.Generator(data.device).manual_seed(0)    # same real points at every step
-        real = data.to_data(data.sample(len(fake), generator=fixed)).float().cpu()
-        picture = scatter_2d(real, fake)
-    elif data.kind == "density1d":
-        picture = density_1d(data, fake, critic)
-    elif data.kind == "curves":
-        picture = curves(data, fake)
-    else:
-        picture = image_grid(fake)
-    return TAGS[data.kind], picture

@@ -86,3 +86,10 @@ def scalars(tb_dir: Path, tag: str) -> list[tuple[int, float]]:
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     return tmp_path / "run"
+
+
+def make_data(type_: str, device: str = "cpu", **keys):
+    """A dataset option built with its schema's defaults and `keys` (ganrun's registry, as a run does)."""
+    from ganrun.config import make
+
+    return make("dataset", {"type": type_, **keys}, device=device)

@@ -110,28 +110,29 @@ def folders(tmp_path_factory):
 
 @pytest.mark.parametrize("args,message", [
     (["train.n_critic=0"], "ganrun: error: train.n_critic=0 is out of range: it must be >= 1"),
-    (["data.resolution=48"], "ganrun: error: model=dcgan supports resolutions 8, 16, 32, 64, 128 and 256, "
-                             "not 48: set data.resolution to one of them"),
-    (["dataset=folder"], "ganrun: error: data.root is required but not set: add data.root=... to the "
+    (["dataset.resolution=48"], "ganrun: error: model=dcgan supports resolutions 8, 16, 32, 64, 128 and 256, "
+                             "not 48: set dataset.resolution to one of them"),
+    (["dataset=folder"], "ganrun: error: dataset.root is required but not set: add dataset.root=... to the "
                          "command line"),
-    (["dataset=folder", "data.root={root}/missing"], "ganrun: error: dataset=folder: image folder "
-                                                     "{root}/missing does not exist. Set data.root=PATH"),
-    (["dataset=folder", "data.root={root}/empty"], "ganrun: error: dataset=folder: no image files"),
-    (["dataset=folder", "data.root={root}/bad", "data.strict=true"],
+    (["dataset=folder", "dataset.root={root}/missing"], "ganrun: error: dataset=folder: image folder "
+                                                     "{root}/missing does not exist. Set dataset.root=PATH"),
+    (["dataset=folder", "dataset.root={root}/empty"], "ganrun: error: dataset=folder: no image files"),
+    (["dataset=folder", "dataset.root={root}/bad", "dataset.strict=true"],
      "ganrun: error: unreadable image {root}/bad/broken.png"),
     (["dataset=ring", "loss=hinge", "tricks.label_smoothing=0.1"],
      "ganrun: error: tricks.label_smoothing changes D's real/fake targets"),
-    (["dataset=folder", "data.root={root}/bad/ok0.png"],
+    (["dataset=folder", "dataset.root={root}/bad/ok0.png"],
      "ganrun: error: dataset=folder: image folder {root}/bad/ok0.png is a file, not a folder"),
-    (["dataset=folder", "data.root={root}/bad", "data.channels=2"],
-     "ganrun: error: data.channels=2 is out of range: it must be one of 1, 3"),
+    (["dataset=folder", "dataset.root={root}/bad", "dataset.channels=2"],
+     "ganrun: error: dataset.channels=2 is out of range: it must be one of 1, 3"),
     (["optimizer.g.betas=[0.5]"], "ganrun: error: optimizer.g.betas=[0.5] needs exactly 2 values"),
     # Hydra's own errors, made one line: a wrong type, a misspelt key, an unknown option, bad syntax
     (["train.steps=abc"], "ganrun: error: train.steps: Value 'abc' of type 'str' could not be converted "
                           "to Integer"),
     (["device.precision=fp8"], "ganrun: error: device.precision=fp8: no such choice; it must be one of "
                                "fp32, bf16, fp16"),
-    (["trian.steps=5"], "ganrun: error: trian: no such key (did you mean train?)"),
+    (["trian.steps=5"], "ganrun: error: trian.steps: no such key (did you mean train.steps?)"),
+    (["dataset=folder", "data.root=x"], "ganrun: error: data.root: no such key (did you mean dataset.root?)"),
     (["train.stpes=5"], "ganrun: error: train.stpes: no such key (did you mean train.steps?)"),
     (["+train.stpes=5"], "ganrun: error: train.stpes: no such key (did you mean train.steps?)"),
     (["optimizer.d.momentum=0.9"], "ganrun: error: optimizer.d.momentum: no such key (optimizer.d has lr, "

@@ -15,7 +15,7 @@ from ganrun.config import check_ranges
 from ganrun.errors import ConfigError, DataError
 from ganrun.experiment import build, resolve_device
 
-GROUPS = ["model", "dataset", "loss", "optimizer", "device", "experiment"]
+GROUPS = ["game", "model", "dataset", "loss", "optimizer", "device", "experiment"]
 
 
 def options(group: str) -> list[str]:
@@ -29,9 +29,9 @@ def all_options():
 
 # What some options need around them to build on an offline test machine.
 CONTEXT = {
-    ("model", "dcgan_notes"): ["data.resolution=64"],        # the notes' pair is 64x64 only
-    ("dataset", "folder"): ["data.root={images}", "data.resolution=16"],
-    ("dataset", "anime"): ["data.root={images}", "data.resolution=16", "model=dcgan"],
+    ("model", "dcgan_notes"): ["dataset.resolution=64"],        # the notes' pair is 64x64 only
+    ("dataset", "folder"): ["dataset.root={images}", "dataset.resolution=16"],
+    ("dataset", "anime"): ["dataset.root={images}", "dataset.resolution=16", "model=dcgan"],
 }
 DOWNLOADED = {"mnist", "fashion_mnist", "cifar10", "celeba"}   # torchvision sets: not here offline
 
@@ -55,7 +55,7 @@ def test_every_option_composes_and_builds(group, option, images, tmp_path, monke
     if group == "dataset" and option in DOWNLOADED:
         # No download on a test machine, whatever its network: the run must refuse clearly.
         monkeypatch.setattr("socket.create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
-        cfg = compose_config(overrides + [f"data.root={tmp_path}"])
+        cfg = compose_config(overrides + [f"dataset.root={tmp_path}"])
         with pytest.raises(DataError, match=f"dataset={option} is not in {tmp_path}"):
             build(cfg)
         return
@@ -67,11 +67,11 @@ def test_every_option_composes_and_builds(group, option, images, tmp_path, monke
                 resolve_device(cfg.device.type)
             return
     exp = build(cfg)
-    z = exp.latent(4)
-    fake = exp.G(z)
+    z = exp.game.z(4)
+    fake = exp.players["G"].module(z)
     assert fake.shape == (4, *exp.data.shape)
-    assert exp.D(fake).shape == (4,)
-    assert exp.data.sample(4).shape == (4, *exp.data.shape)
+    assert exp.players["D"].module(fake).shape == (4,)
+    assert exp.data.sample(4).x.shape == (4, *exp.data.shape)
 
 
 def test_toy_datasets_pick_the_mlp_and_command_line_wins():
@@ -82,7 +82,7 @@ def test_toy_datasets_pick_the_mlp_and_command_line_wins():
 
 def test_experiment_notes_sine_is_the_notes_recipe():
     cfg = compose_config(["experiment=notes_sine"])
-    assert cfg.data.name == "sine" and cfg.data.curves == 10 and cfg.data.length == 32
+    assert cfg.dataset.name == "sine" and cfg.dataset.curves == 10 and cfg.dataset.length == 32
     assert cfg.model.latent_dim == 10
     assert list(cfg.model.g_hidden) == [128, 256, 512, 1024] and list(cfg.model.d_hidden) == [512, 256]
     assert cfg.model.out_activation == "tanh"
@@ -116,7 +116,7 @@ def test_unknown_group_option_lists_the_choices():
     ("train.n_critic=0", "train.n_critic=0 is out of range: it must be >= 1"),
     ("optimizer.g.betas=[0.5,1.5]", "optimizer.g.betas=[0.5, 1.5] is out of range: it must be < 1 (every entry)"),
     ("model.g_hidden=[64,0]", "model.g_hidden=[64, 0] is out of range: it must be >= 1 (every entry)"),
-    ("data.std=-0.1", "data.std=-0.1 is out of range: it must be > 0"),
+    ("dataset.std=-0.1", "dataset.std=-0.1 is out of range: it must be > 0"),
     ("tricks.prior=cauchy", "tricks.prior=cauchy: no such choice; it must be one of normal, uniform"),
     ("model.g_activation=relux", "model.g_activation=relux: no such choice (did you mean relu?); it must be "
                                  "one of relu, leaky_relu, elu, gelu, silu, tanh"),

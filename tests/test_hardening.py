@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 import ganrun.train as train_module
-from conftest import BIN, FAST, compose_config, ganrun, train_run
+from conftest import BIN, FAST, compose_config, ganrun, train_run, make_data
 from ganrun.checkpoint import _Sink, list_checkpoints, load_checkpoint
 from ganrun.errors import CheckpointError, DataError, GanrunError, Stopped, entry_point
 from ganrun.train import train
@@ -53,8 +53,9 @@ def signal_inside(monkeypatch, name: str, at_step: int) -> None:
             return original(self)
         monkeypatch.setattr(train_module.RunningMeans, "pop", pop)
     else:
-        target = {"samples": "log_samples", "eval": "evaluate", "checkpoint": "save_checkpoint"}[name]
-        monkeypatch.setattr(train_module, target, wrap(getattr(train_module, target)))
+        owner = train_module if name == "checkpoint" else train_module.Schedules
+        target = {"samples": "pictures", "eval": "evaluate", "checkpoint": "save_checkpoint"}[name]
+        monkeypatch.setattr(owner, target, wrap(getattr(owner, target)))
 
 
 @pytest.mark.parametrize("block,step", [("log", 8), ("samples", 8), ("eval", 8), ("checkpoint", 10)])
@@ -227,7 +228,7 @@ def test_a_huge_seed_in_the_tools_is_refused(tmp_path, capsys, run_dir):
 
 
 def test_running_out_of_memory_says_what_to_lower(monkeypatch, run_dir, capsys):
-    import ganrun.metrics as metrics
+    import ganrun.metrics.toy as metrics
 
     def exhausted(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 900000000000 bytes")
@@ -277,15 +278,15 @@ def test_strict_stops_a_streamed_folder_at_a_bad_file(workers, monkeypatch, tmp_
         return real(path, resolution, channels)
 
     monkeypatch.setattr(images, "load_image", load)
-    strict = images.folder(root=str(tmp_path), resolution=8, channels=1, strict=True, workers=workers,
+    strict = make_data("folder", root=str(tmp_path), resolution=8, channels=1, strict=True, workers=workers,
                            memory_limit_mb=0)
     assert isinstance(strict, images.StreamedImages)
     with pytest.raises(DataError, match=f"^unreadable image {tmp_path / '3.png'}: image file is truncated"):
         for _ in range(4):
             strict.sample(8)
-    lenient = images.folder(root=str(tmp_path), resolution=8, channels=1, strict=False, workers=workers,
+    lenient = make_data("folder", root=str(tmp_path), resolution=8, channels=1, strict=False, workers=workers,
                             memory_limit_mb=0)
-    assert lenient.sample(8).shape == (8, 1, 8, 8)
+    assert lenient.sample(8).x.shape == (8, 1, 8, 8)
 
 
 def test_a_folder_without_read_permission_says_so(monkeypatch, tmp_path):
@@ -302,7 +303,7 @@ def test_a_folder_without_read_permission_says_so(monkeypatch, tmp_path):
 
     monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(DataError, match=f"cannot read the image folder {locked}: permission denied"):
-        images.folder(root=str(locked), resolution=8)
+        make_data("folder", root=str(locked), resolution=8)
 
 
 def test_stale_temporaries_of_a_killed_write_are_removed_on_resume(tmp_path, run_dir):
@@ -316,12 +317,12 @@ def test_stale_temporaries_of_a_killed_write_are_removed_on_resume(tmp_path, run
 
 
 @pytest.mark.parametrize("damage,fragment", [
-    (lambda s: s.update(G=[1, 2, 3]), "G is not a set of named tensors"),
+    (lambda s: s["players"]["G"].update(module=[1, 2, 3]), "G is not a set of named tensors"),
     (lambda s: s.update(step="ten"), "step 'ten' is not a step number"),
     (lambda s: s.update(data_shape=[2, -1]), "data_shape [2, -1] is not a sample shape"),
     (lambda s: s.update(data_kind="video"), "data_kind 'video' is not one of"),
-    (lambda s: s["G"].update({"net.0.weight": torch.zeros(3)}), "G has net.0.weight of shape [3]"),
-    (lambda s: s.update(opt_g={"param_groups": [1]}), "its opt_g state does not fit this run"),
+    (lambda s: s["players"]["G"]["module"].update({"net.0.weight": torch.zeros(3)}), "G has net.0.weight of shape [3]"),
+    (lambda s: s["players"]["G"].update(optimizer={"param_groups": [1]}), "the optimizer state of G does not fit"),
 ])
 def test_malformed_but_loadable_checkpoints_are_one_line(damage, fragment, tmp_path, run_dir):
     train_run(run_dir)
@@ -334,7 +335,7 @@ def test_malformed_but_loadable_checkpoints_are_one_line(damage, fragment, tmp_p
             proc = ganrun(f"resume={bad}", "quiet=true", cwd=tmp_path, check=False)
         else:
             proc = ganrun(*args, cwd=tmp_path, script="ganrun-sample", check=False)
-        if "opt_g" in fragment and args is not None:
+        if "optimizer" in fragment and args is not None:
             assert proc.returncode == 0, "sampling needs G only"
             continue
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
@@ -368,13 +369,13 @@ def test_a_run_folder_removed_while_training_stops_in_one_line(monkeypatch, tmp_
     import shutil
 
     run = tmp_path / "run"
-    real = train_module.log_samples
+    real = train_module.Schedules.pictures
 
-    def remove_then_log(exp, writer, fixed_z, step, run_dir):
-        real(exp, writer, fixed_z, step, run_dir)
+    def remove_then_draw(self, step):
+        real(self, step)
         if step == 4:
-            shutil.rmtree(run_dir)
+            shutil.rmtree(self.run_dir)
 
-    monkeypatch.setattr(train_module, "log_samples", remove_then_log)
+    monkeypatch.setattr(train_module.Schedules, "pictures", remove_then_draw)
     with pytest.raises(GanrunError, match=f"^the run folder {run} was removed while training; stopped at step 5"):
         train(compose_config(RING), run)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import compose_config, scalar_and_image_tags, train_run
+from conftest import compose_config, scalar_and_image_tags, train_run, make_data
 from ganrun.data import images
 from ganrun.errors import DataError
 from ganrun.experiment import build
@@ -36,23 +36,23 @@ def image_folder(tmp_path: Path) -> Path:
 
 
 def test_digits_load_offline_as_real_labelled_images():
-    train = images.digits(resolution=32, split="train")
-    test = images.digits(resolution=32, split="test")
+    train = make_data("digits", resolution=32, split="train")
+    test = make_data("digits", resolution=32, split="test")
     assert len(train) + len(test) == 1797 and len(test) == 359
     assert train.shape == (1, 32, 32) and train.kind == "images"
     assert set(train.labels.tolist()) == set(range(10))
-    x = train.sample(100)
+    x = train.sample(100).x
     assert x.shape == (100, 1, 32, 32) and x.min() >= -1 and x.max() <= 1
     assert x.min() == -1 and x.max() > 0.9, "black background, white strokes"
-    assert images.digits(resolution=16).shape == (1, 16, 16)
+    assert make_data("digits", resolution=16).shape == (1, 16, 16)
 
 
 def test_folder_reads_every_image_recursively_skipping_the_corrupt_one(image_folder, caplog):
-    data = images.folder(root=str(image_folder), resolution=16, channels=3, workers=2)
+    data = make_data("folder", root=str(image_folder), resolution=16, channels=3, workers=2)
     assert isinstance(data, images.HeldImages)
     assert len(data) == 18                           # 12 + 4 + gray + wide, not broken.jpg or notes.txt
     assert "skipped 1 unreadable image file" in caplog.text and "broken.jpg" in caplog.text
-    x = data.sample(8)
+    x = data.sample(8).x
     assert x.shape == (8, 3, 16, 16) and x.min() >= -1 and x.max() <= 1
 
 
@@ -64,45 +64,45 @@ def test_grayscale_and_non_square_images_are_converted_and_centre_cropped(image_
 
 
 def test_folder_strict_mode_names_the_bad_file(image_folder):
-    with pytest.raises(DataError, match=r"unreadable image .*broken\.jpg.*data\.strict=true"):
-        images.folder(root=str(image_folder), resolution=16, strict=True)
+    with pytest.raises(DataError, match=r"unreadable image .*broken\.jpg.*dataset\.strict=true"):
+        make_data("folder", root=str(image_folder), resolution=16, strict=True)
 
 
 def test_missing_and_empty_folders_fail_clearly(tmp_path):
-    with pytest.raises(DataError, match="does not exist. Set data.root=PATH"):
-        images.folder(root=str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="does not exist. Set dataset.root=PATH"):
+        make_data("folder", root=str(tmp_path / "nowhere"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no image files"):
-        images.folder(root=str(tmp_path / "empty"))
+        make_data("folder", root=str(tmp_path / "empty"))
 
 
 def test_the_anime_preset_says_what_to_download_and_where(tmp_path, monkeypatch):
     monkeypatch.setenv("GANRUN_DATA_DIR", str(tmp_path))
     cfg = compose_config(["dataset=anime", "device=cpu"])
-    assert cfg.data.resolution == 64 and cfg.data.root == f"{tmp_path}/anime"
+    assert cfg.dataset.resolution == 64 and cfg.dataset.root == f"{tmp_path}/anime"
     with pytest.raises(DataError) as e:
         build(cfg)
     message = str(e.value)
     assert f"{tmp_path}/anime does not exist" in message
-    assert "anime-face images" in message and "data.root=PATH" in message
+    assert "anime-face images" in message and "dataset.root=PATH" in message
 
 
 def test_large_folders_stream_through_workers_in_a_reproducible_order(image_folder):
     torch.manual_seed(0)
-    a = images.folder(root=str(image_folder), resolution=8, workers=1, memory_limit_mb=0)
+    a = make_data("folder", root=str(image_folder), resolution=8, workers=1, memory_limit_mb=0)
     assert isinstance(a, images.StreamedImages)
-    first = [a.sample(4) for _ in range(6)]          # 6 batches of 4 from 18 files: crosses an epoch
+    first = [a.sample(4).x for _ in range(6)]          # 6 batches of 4 from 18 files: crosses an epoch
     assert all(x.shape == (4, 3, 8, 8) for x in first)
     state = a.state_dict()
-    later = [a.sample(4) for _ in range(3)]
+    later = [a.sample(4).x for _ in range(3)]
 
     torch.manual_seed(0)
-    b = images.folder(root=str(image_folder), resolution=8, workers=0, memory_limit_mb=0)
-    assert all(torch.equal(x, y) for x, y in zip(first, [b.sample(4) for _ in range(6)]))
+    b = make_data("folder", root=str(image_folder), resolution=8, workers=0, memory_limit_mb=0)
+    assert all(torch.equal(x, y) for x, y in zip(first, [b.sample(4).x for _ in range(6)]))
     torch.manual_seed(0)
-    c = images.folder(root=str(image_folder), resolution=8, workers=0, memory_limit_mb=0)
+    c = make_data("folder", root=str(image_folder), resolution=8, workers=0, memory_limit_mb=0)
     c.load_state_dict(state)                        # a resumed run continues where the data was
-    assert all(torch.equal(x, y) for x, y in zip(later, [c.sample(4) for _ in range(3)]))
+    assert all(torch.equal(x, y) for x, y in zip(later, [c.sample(4).x for _ in range(3)]))
 
 
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])
@@ -111,13 +111,13 @@ def test_torchvision_sets_offline_fail_with_what_to_do(name, tmp_path, monkeypat
         raise OSError("Network is unreachable")
 
     monkeypatch.setattr(socket, "create_connection", no_network)
-    cfg = compose_config([f"dataset={name}", "device=cpu", f"data.root={tmp_path}"])
+    cfg = compose_config([f"dataset={name}", "device=cpu", f"dataset.root={tmp_path}"])
     with pytest.raises(DataError) as e:
         build(cfg)
     message = str(e.value)
     assert f"dataset={name} is not in {tmp_path}" in message
     assert "cannot be downloaded: no connection to" in message and "Network is unreachable" in message
-    assert "data.root" in message
+    assert "dataset.root" in message
     assert not any(tmp_path.rglob("*.gz")), "nothing was downloaded"
 
 
@@ -138,8 +138,8 @@ def test_a_resolver_that_never_answers_cannot_hang_the_run(monkeypatch):
 
 
 def test_torchvision_without_download_says_so(tmp_path):
-    cfg = compose_config(["dataset=fashion_mnist", "device=cpu", f"data.root={tmp_path}", "data.download=false"])
-    with pytest.raises(DataError, match="data.download=false"):
+    cfg = compose_config(["dataset=fashion_mnist", "device=cpu", f"dataset.root={tmp_path}", "dataset.download=false"])
+    with pytest.raises(DataError, match="dataset.download=false"):
         build(cfg)
 
 
@@ -159,14 +159,14 @@ def test_a_torchvision_set_already_on_disk_is_held_on_the_device(tmp_path):
             f.write(struct.pack(">II", 2049, n) + (np.arange(n) % 10).astype(np.uint8).tobytes())
         for suffix in ("images-idx3-ubyte", "labels-idx1-ubyte"):
             (raw / f"{prefix}-{suffix}").write_bytes(gzip.open(raw / f"{prefix}-{suffix}.gz").read())
-    exp = build(compose_config(["dataset=mnist", "device=cpu", f"data.root={tmp_path}"]))
+    exp = build(compose_config(["dataset=mnist", "device=cpu", f"dataset.root={tmp_path}"]))
     assert isinstance(exp.data, images.HeldImages)
     assert len(exp.data) == 50 and exp.data.shape == (1, 32, 32)
     assert exp.data.labels.tolist()[:3] == [0, 1, 2]
 
 
 def test_a_few_dcgan_steps_on_digits_log_real_and_generated_grids(run_dir):
-    train_run(run_dir, ["dataset=digits", "model.g_width=8", "model.d_width=8", "data.resolution=16"])
+    train_run(run_dir, ["dataset=digits", "model.g_width=8", "model.d_width=8", "dataset.resolution=16"])
     _, image_tags = scalar_and_image_tags(run_dir / "tb")
     assert {"samples/real", "samples/grid"} <= image_tags
     files = sorted(p.name for p in (run_dir / "samples").glob("*.png"))

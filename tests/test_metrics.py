@@ -11,7 +11,7 @@ import scipy.linalg
 import torch
 from scipy.stats import norm
 
-from conftest import compose_config, scalar_and_image_tags, scalars, train_run
+from conftest import compose_config, scalar_and_image_tags, scalars, train_run, make_data
 from ganrun.data import images as image_data
 from ganrun.data.toy import Grid, Ring, SineCurves
 from ganrun.evaluate import main as eval_main
@@ -24,17 +24,17 @@ SHARE_WITHIN_3_STD_2D = 1 - math.exp(-4.5)       # P(|N(0, I_2)| <= 3) = 0.98889
 
 
 # --------------------------------------------------------------------------- 2-D mixtures (PacGAN)
-@pytest.mark.parametrize("data,k", [(Ring(), 8), (Grid(), 25)])
+@pytest.mark.parametrize("data,k", [(make_data("ring"), 8), (make_data("grid"), 25)])
 def test_exact_mixture_samples_cover_every_mode_with_98_9_percent_high_quality(data, k):
     torch.manual_seed(0)
-    values, protocol = mixture_metrics(data.sample(2500), data.centers, data.std, data.name)
+    values, protocol = mixture_metrics(data.sample(2500).x, data.centers, data.std, data.name)
     assert values["modes"] == k
     assert values["hq"] == pytest.approx(SHARE_WITHIN_3_STD_2D, abs=0.006)
     assert values["rkl"] < 0.02
     assert "2500 samples" in protocol["modes"]
 
 
-@pytest.mark.parametrize("data,k", [(Ring(), 8), (Grid(), 25)])
+@pytest.mark.parametrize("data,k", [(make_data("ring"), 8), (make_data("grid"), 25)])
 def test_a_single_mode_gives_one_mode_and_reverse_kl_ln_k(data, k):
     torch.manual_seed(0)
     one = data.centers[3] + data.std * torch.randn(2500, 2)
@@ -44,7 +44,7 @@ def test_a_single_mode_gives_one_mode_and_reverse_kl_ln_k(data, k):
 
 
 def test_samples_far_from_every_mode_are_not_high_quality():
-    ring = Ring()
+    ring = make_data("ring")
     values, _ = mixture_metrics(torch.zeros(100, 2), ring.centers, ring.std, "ring")
     assert values == {"modes": 0, "hq": 0.0, "rkl": None}
 
@@ -62,7 +62,7 @@ def test_gaussian1d_metrics_on_exact_and_shifted_quantiles():
 
 
 def test_curve_metrics():
-    sine = SineCurves()
+    sine = make_data("sine")
     all_ten, _ = curve_metrics(sine.curves.repeat(3, 1), sine.curves, "sine")
     assert all_ten == {"curve_err": 0.0, "curves_hit": 10}
     one, _ = curve_metrics(sine.curves[[4]].repeat(50, 1) + 0.001, sine.curves, "sine")
@@ -92,7 +92,7 @@ def test_frechet_distance_matches_a_scipy_sqrtm_reference():
 # --------------------------------------------------------------------------- digits, with a classifier
 @pytest.fixture(scope="module")
 def digits_metrics():
-    train = image_data.digits(resolution=32, split="train")
+    train = make_data("digits", resolution=32, split="train")
     test = train.heldout()
     return train, test, ClassifierMetrics(train, test, None or __import__("os").environ["GANRUN_CACHE_DIR"],
                                           torch.device("cpu"))
@@ -170,7 +170,7 @@ def random_inception_weights(tmp_path_factory):
 
 
 def test_the_inception_path_runs_end_to_end_with_a_weights_file(random_inception_weights, run_dir):
-    metrics = train_run(run_dir, ["dataset=digits", "data.resolution=16", "model.g_width=8", "model.d_width=8",
+    metrics = train_run(run_dir, ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8",
                                   "eval.n=40", "eval.ref_n=40", "eval.inception=true",
                                   f"eval.inception_weights={random_inception_weights}"])
     assert {"fid", "is", "kid"} <= set(metrics)
@@ -182,7 +182,7 @@ def test_the_inception_path_runs_end_to_end_with_a_weights_file(random_inception
 
 
 def test_missing_inception_weights_skip_the_metrics_with_one_clear_message(tmp_path, caplog):
-    cfg = compose_config(["dataset=digits", "data.resolution=16", "eval.inception=true",
+    cfg = compose_config(["dataset=digits", "dataset.resolution=16", "eval.inception=true",
                           f"eval.inception_weights={tmp_path}/nope.pth"])
     from ganrun.experiment import build
 
@@ -198,7 +198,7 @@ def test_offline_without_cached_weights_the_run_goes_on(monkeypatch, tmp_path, r
 
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    metrics = train_run(run_dir, ["dataset=digits", "data.resolution=16", "model.g_width=8", "model.d_width=8",
+    metrics = train_run(run_dir, ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8",
                                   "eval.inception=true"])
     assert "fid" not in metrics and "fd_digits" in metrics
     message = next(r.getMessage() for r in caplog.records if "skipped" in r.getMessage())
@@ -247,7 +247,7 @@ def test_toy_runs_write_their_metrics_with_a_protocol(dataset, keys, run_dir):
 
 
 def test_image_runs_write_classifier_and_memorisation_metrics(run_dir):
-    metrics = train_run(run_dir, ["dataset=digits", "data.resolution=16", "model.g_width=8", "model.d_width=8"])
+    metrics = train_run(run_dir, ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8"])
     assert {"fd_digits", "is_digits", "classes_covered", "class_kl", "mem_ratio", "dup_rate"} <= set(metrics)
     assert all(k in metrics["protocol"] for k in ("fd_digits", "mem_ratio"))
 
@@ -266,13 +266,13 @@ def test_evaluation_does_not_change_training(tmp_path):
     train_run(tmp_path / "b", ["dataset=ring", "eval.every=0"])
     from ganrun.checkpoint import load_checkpoint
 
-    a, b = load_checkpoint(tmp_path / "a")["G"], load_checkpoint(tmp_path / "b")["G"]
+    a, b = load_checkpoint(tmp_path / "a")["players"]["G"]["module"], load_checkpoint(tmp_path / "b")["players"]["G"]["module"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.mark.parametrize("dataset", ["digits", "grid"])
 def test_evaluating_a_checkpoint_reproduces_the_end_of_run_metrics(dataset, run_dir, tmp_path, capsys):
-    extra = ["data.resolution=16", "model.g_width=8", "model.d_width=8"] if dataset == "digits" else []
+    extra = ["dataset.resolution=16", "model.g_width=8", "model.d_width=8"] if dataset == "digits" else []
     metrics = train_run(run_dir, [f"dataset={dataset}", *extra])
     out = tmp_path / "eval.json"
     assert eval_main([str(run_dir), "--out", str(out), "--device", "cpu"]) == 0

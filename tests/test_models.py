@@ -80,7 +80,7 @@ def test_spectral_and_no_normalisation():
 
 def test_d_norm_auto_follows_the_loss():
     _, D = dcgan.build(latent_dim=8, g_width=8, d_width=8, g_norm="auto", d_norm="auto", leak=0.2,
-                       code_dim=8, data_shape=(1, 16, 16), critic_norm="layer")
+                       code_dim=8, data_shape=(1, 16, 16), preferred_d_norm="layer")
     assert any(isinstance(m, nn.GroupNorm) for m in D.modules())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
 
@@ -122,7 +122,7 @@ def test_the_notes_anime_pair():
         (64, (4, 4), (2, 2)), (128, (4, 4), (2, 2)), (256, (4, 4), (2, 2)),
         (512, (3, 3), (1, 1)), (1024, (3, 3), (1, 1))]
     assert isinstance(D.fc, nn.Linear) and D.fc.out_features == 1
-    with pytest.raises(ConfigError, match="data.resolution=64"):
+    with pytest.raises(ConfigError, match="dataset.resolution=64"):
         dcgan.build_notes(latent_dim=100, leak=0.2, data_shape=(3, 32, 32))
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import BIN, FAST, compose_config, ganrun, scalars, train_run
+from conftest import BIN, FAST, compose_config, ganrun, scalars, train_run, make_data
 from ganrun.checkpoint import list_checkpoints, load_checkpoint
 from ganrun.errors import CheckpointError, Diverged
 from ganrun.train import train
@@ -53,12 +53,13 @@ def logged_past(run: Path, step: int):
 def same_weights(a: Path, b: Path) -> None:
     sa, sb = load_checkpoint(a), load_checkpoint(b)
     assert sa["step"] == sb["step"]
-    for part in ("G", "D", "G_ema"):
-        if sa[part] is None:                            # no G_ema kept
-            assert sb[part] is None
+    for player, part in (("G", "module"), ("D", "module"), ("G", "ema")):
+        wa, wb = sa["players"][player][part], sb["players"][player][part]
+        if wa is None:                                  # no G_ema kept
+            assert wb is None
             continue
-        assert sa[part].keys() == sb[part].keys()
-        assert all(torch.equal(sa[part][k], sb[part][k]) for k in sa[part]), f"{part} differs"
+        assert wa.keys() == wb.keys()
+        assert all(torch.equal(wa[k], wb[k]) for k in wa), f"{player} {part} differs"
 
 
 def same_logs(a: Path, b: Path) -> None:
@@ -81,7 +82,7 @@ def test_kill_9_then_resume_is_bit_identical_to_a_straight_run(extra, tmp_path):
     same_weights(tmp_path / "straight", killed)
     same_logs(tmp_path / "straight", killed)            # TensorBoard: one unbroken curve
     if extra:
-        assert load_checkpoint(killed)["loss"]["k"] == load_checkpoint(tmp_path / "straight")["loss"]["k"]
+        assert load_checkpoint(killed)["state"]["loss"]["k"] == load_checkpoint(tmp_path / "straight")["state"]["loss"]["k"]
 
 
 def test_sigterm_saves_a_checkpoint_says_how_to_resume_and_resumes_exactly(tmp_path):
@@ -158,7 +159,7 @@ def test_resume_keeps_the_run_config_and_refuses_model_changes(tmp_path):
     # with no dataset given, the stored one (ring) is used, not the default (digits)
     ganrun(f"resume={run}", "train.steps=7", "quiet=true", cwd=tmp_path)
     state = load_checkpoint(run)
-    assert state["step"] == 7 and state["config"]["data"]["name"] == "ring"
+    assert state["step"] == 7 and state["config"]["dataset"]["name"] == "ring"
 
 
 def test_resume_path_missing_says_so(tmp_path):
@@ -269,12 +270,12 @@ def nan_after(monkeypatch):
         real_sample, calls = GaussianMixture2d.sample, []
 
         def sample(self, n, generator=None):
-            x = real_sample(self, n, generator)
+            batch = real_sample(self, n, generator)
             if generator is None:
                 calls.append(1)
                 if len(calls) >= call:
-                    return torch.full_like(x, float("nan"))
-            return x
+                    batch.x = torch.full_like(batch.x, float("nan"))
+            return batch
 
         monkeypatch.setattr(GaussianMixture2d, "sample", sample)
     return arm
@@ -287,7 +288,7 @@ def test_a_nan_stops_the_run_naming_the_step_and_term_and_keeps_the_last_good_ch
     assert str(e.value).startswith("loss/D is not finite at step 9; stopped (the last good checkpoint is")
     assert "train.nonfinite=skip" in str(e.value)
     assert load_checkpoint(run_dir)["step"] == 8
-    assert all(torch.isfinite(v).all() for v in load_checkpoint(run_dir)["G"].values())
+    assert all(torch.isfinite(v).all() for v in load_checkpoint(run_dir)["players"]["G"]["module"].values())
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "diverged" and metrics["diverged_step"] == 9
     assert metrics["diverged_term"] == "loss/D"
@@ -298,7 +299,7 @@ def test_nonfinite_skip_skips_and_counts(run_dir, nan_after):
     metrics = train_run(run_dir, ["train.steps=8", "train.nonfinite=skip"])
     assert metrics["status"] == "finished" and metrics["skipped"] == 4
     assert scalars(run_dir / "tb", "train/skipped")[-1] == (8, 4.0)
-    assert all(torch.isfinite(v).all() for v in load_checkpoint(run_dir)["D"].values())
+    assert all(torch.isfinite(v).all() for v in load_checkpoint(run_dir)["players"]["D"]["module"].values())
 
 
 # --------------------------------------------------------------------------- sharing, precision, schedules
@@ -311,7 +312,7 @@ def test_export_generator_as_safetensors_and_use_it(tmp_path, run_dir):
     from safetensors.torch import load_file
 
     weights = load_file(tmp_path / "g.safetensors")
-    assert all(torch.equal(weights[k], load_checkpoint(run_dir)["G_ema"][k]) for k in weights)
+    assert all(torch.equal(weights[k], load_checkpoint(run_dir)["players"]["G"]["ema"][k]) for k in weights)
     from ganrun.sample import main as sample_main
 
     assert sample_main([str(tmp_path / "g.safetensors"), "--n", "20", "--out", str(tmp_path / "a.npy")]) == 0
@@ -329,15 +330,15 @@ def test_mixed_precision_trains_and_keeps_its_scalers(precision, run_dir):
     assert metrics["status"] == "finished"
     state = load_checkpoint(run_dir)
     if precision == "fp16":
-        assert state["scalers"]["d"]["scale"] > 0, "the gradient scaler state is in the checkpoint"
+        assert state["players"]["D"]["scaler"]["scale"] > 0, "the gradient scaler state is in the checkpoint"
 
 
 def test_linear_lr_schedule_decays_to_zero(run_dir):
     train_run(run_dir, ["train.lr_schedule=linear", "train.steps=6"])
     state = load_checkpoint(run_dir)
-    assert state["opt_g"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert state["players"]["G"]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
     middle = load_checkpoint(run_dir / "checkpoints" / "step_0000003.pt")
-    assert middle["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * (1 - 3 / 6))
+    assert middle["players"]["D"]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * (1 - 3 / 6))
 
 
 def test_in_process_resume_matches_a_straight_run(tmp_path):
@@ -417,8 +418,8 @@ def test_a_streamed_dataset_resumes_exactly(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(40):
         Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(folder / f"{i}.png")
-    overrides = FAST + ["dataset=folder", f"data.root={folder}", "data.resolution=8", "data.channels=1",
-                        "data.memory_limit_mb=0", "data.workers=0", "model=mlp", "train.batch_size=8",
+    overrides = FAST + ["dataset=folder", f"dataset.root={folder}", "dataset.resolution=8", "dataset.channels=1",
+                        "dataset.memory_limit_mb=0", "dataset.workers=0", "model=mlp", "train.batch_size=8",
                         "train.ckpt_every=5"]
     train(compose_config(overrides + ["train.steps=10"]), tmp_path / "straight")
     train(compose_config(overrides + ["train.steps=5"]), tmp_path / "half")
@@ -432,12 +433,11 @@ def test_streamed_reference_images_are_distinct_files(tmp_path):
     from PIL import Image
 
     from ganrun.data.images import folder as folder_images
-    from ganrun.metrics import real_images
 
     for i in range(30):
         Image.fromarray(np.full((8, 8), i * 8, dtype=np.uint8)).save(tmp_path / f"{i}.png")
-    data = folder_images(root=str(tmp_path), resolution=8, channels=1, workers=0, memory_limit_mb=0)
-    ref = real_images(data, 30)
+    data = make_data("folder", root=str(tmp_path), resolution=8, channels=1, workers=0, memory_limit_mb=0)
+    ref = data.reference(30).x
     assert len(torch.unique(ref.flatten(1), dim=0)) == 30
 
 
@@ -461,5 +461,5 @@ def test_a_mistyped_split_is_refused(tmp_path):
     from ganrun.errors import ConfigError
     from ganrun.experiment import build
 
-    with pytest.raises(ConfigError, match="data.split=Train: dataset=mnist has the splits train, test"):
-        build(compose_config(["dataset=mnist", "data.split=Train", f"data.root={tmp_path}"]))
+    with pytest.raises(ConfigError, match="dataset.split=Train: dataset=mnist has the splits train, test"):
+        build(compose_config(["dataset=mnist", "dataset.split=Train", f"dataset.root={tmp_path}"]))

@@ -10,7 +10,7 @@ from conftest import ganrun, train_run
 from ganrun.generate import load_trained
 from ganrun.sample import main as sample_main
 
-DIGITS = ["dataset=digits", "model.g_width=8", "model.d_width=8", "data.resolution=16"]
+DIGITS = ["dataset=digits", "model.g_width=8", "model.d_width=8", "dataset.resolution=16"]
 
 
 @pytest.fixture(scope="module")

@@ -126,16 +126,28 @@ def test_stored_interpolations_and_unknown_keys_are_refused(trained, tmp_path):
 
 
 def test_checkpoints_of_ganrun_0_1_with_its_own_targets_still_load(trained, tmp_path):
-    """Files written before options had a `type` named ganrun's own builders; those exact names
-    are still understood (and nothing else)."""
+    """Files written before options had a `type` named ganrun's own builders in `_target_`, kept
+    G, D and their optimizers at the top and called the dataset node `data`; those exact names
+    are still understood (and nothing else), and such a run resumes."""
     state = torch.load(trained / "checkpoints" / "last.pt", weights_only=True)
     config = state["config"]
+    config["data"] = config.pop("dataset")
+    del config["game"]
     for node, target in [(config["model"], "ganrun.models.mlp.build"), (config["loss"], "ganrun.losses.NonSaturating"),
                          (config["data"], "ganrun.data.toy.Ring"), (config["optimizer"]["g"], "torch.optim.Adam"),
                          (config["optimizer"]["d"], "torch.optim.Adam")]:
         del node["type"]
         node["_target_"] = target
-    old = tmp_path / "old.pt"
-    torch.save(state, old)
-    assert load_checkpoint(old)["config"]["model"]["type"] == "mlp"
-    assert sample_main([str(old), "--n", "4", "--out", str(tmp_path / "x.npy")]) == 0
+    G, D = state["players"]["G"], state["players"]["D"]
+    old = {"step": state["step"], "config": config, "data_shape": state["data_shape"], "data_kind": state["data_kind"],
+           "wall_s": state["wall_s"], "last_logged": state["last_logged"], "skipped": 0,
+           "G": G["module"], "G_ema": None, "D": D["module"], "opt_g": G["optimizer"], "opt_d": D["optimizer"],
+           "sched_g": G["scheduler"], "sched_d": D["scheduler"], "scalers": {"g": G["scaler"], "d": D["scaler"]},
+           **state["state"]}
+    path = tmp_path / "run" / "checkpoints" / "step_0000002.pt"
+    path.parent.mkdir(parents=True)
+    torch.save(old, path)
+    assert load_checkpoint(path)["config"]["model"]["type"] == "mlp"
+    assert sample_main([str(path), "--n", "4", "--out", str(tmp_path / "x.npy")]) == 0
+    ganrun(f"resume={path}", "train.steps=3", "quiet=true", cwd=tmp_path)
+    assert load_checkpoint(tmp_path / "run")["step"] == 3

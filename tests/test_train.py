@@ -36,19 +36,22 @@ def test_a_short_run_writes_tensorboard_checkpoints_and_metrics(dataset, run_dir
         "step_0000003.pt", "step_0000006.pt"]
     state = load_checkpoint(run_dir)
     assert state["step"] == 6
-    assert state["config"]["data"]["name"] == dataset
+    assert state["config"]["dataset"]["name"] == dataset
     exp = build(compose_config(["device=cpu", f"dataset={dataset}"]))
-    exp.G.load_state_dict(state["G"])
-    exp.D.load_state_dict(state["D"])
-    exp.opt_g.load_state_dict(state["opt_g"])
-    exp.opt_d.load_state_dict(state["opt_d"])
+    exp.players["G"].module.load_state_dict(state["players"]["G"]["module"])
+    exp.players["D"].module.load_state_dict(state["players"]["D"]["module"])
+    exp.players["G"].optimizer.load_state_dict(state["players"]["G"]["optimizer"])
+    exp.players["D"].optimizer.load_state_dict(state["players"]["D"]["optimizer"])
 
 
 def test_checkpoint_holds_both_players_optimizers_step_and_config(run_dir):
     train_run(run_dir)
     state = load_checkpoint(run_dir / "checkpoints" / "last.pt")
-    assert {"G", "D", "opt_g", "opt_d", "step", "config"} <= set(state)
-    assert state["opt_d"]["state"], "D's optimizer has moments after training"
+    assert {"players", "state", "step", "config"} <= set(state)
+    for name in ("G", "D"):
+        assert {"module", "optimizer", "scheduler", "scaler", "ema"} <= set(state["players"][name])
+    assert state["players"]["D"]["optimizer"]["state"], "D's optimizer has moments after training"
+    assert {"loss", "replay", "data", "means", "rng"} <= set(state["state"])
     assert state["config"]["train"]["steps"] == 6
 
 
@@ -60,8 +63,8 @@ def test_same_seed_same_numbers_different_seed_different_numbers(tmp_path):
     assert scalars(tmp_path / "a" / "tb", "loss/G") == scalars(tmp_path / "b" / "tb", "loss/G")
     assert (a["loss_d"], a["loss_g"]) == (b["loss_d"], b["loss_g"])
     assert (a["loss_d"], a["loss_g"]) != (c["loss_d"], c["loss_g"])
-    wa = load_checkpoint(tmp_path / "a")["G"]
-    wb = load_checkpoint(tmp_path / "b")["G"]
+    wa = load_checkpoint(tmp_path / "a")["players"]["G"]["module"]
+    wb = load_checkpoint(tmp_path / "b")["players"]["G"]["module"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
@@ -69,7 +72,7 @@ def test_logging_frequency_does_not_change_training(tmp_path):
     """Pictures and logs draw from their own RNG: the trained weights do not depend on them."""
     train_run(tmp_path / "a", ["train.sample_every=1", "train.log_every=1"])
     train_run(tmp_path / "b", ["train.sample_every=100", "train.log_every=100"])
-    wa, wb = load_checkpoint(tmp_path / "a")["G"], load_checkpoint(tmp_path / "b")["G"]
+    wa, wb = (load_checkpoint(tmp_path / r)["players"]["G"]["module"] for r in "ab")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
@@ -77,8 +80,8 @@ def test_n_critic_counts_discriminator_updates(run_dir):
     train_run(run_dir, ["train.n_critic=3", "train.steps=4", "train.log_every=4"])
     state = load_checkpoint(run_dir)
     # Adam keeps a per-parameter step counter: 3 D updates per G update.
-    d_steps = next(iter(state["opt_d"]["state"].values()))["step"]
-    g_steps = next(iter(state["opt_g"]["state"].values()))["step"]
+    d_steps = next(iter(state["players"]["D"]["optimizer"]["state"].values()))["step"]
+    g_steps = next(iter(state["players"]["G"]["optimizer"]["state"].values()))["step"]
     assert (int(d_steps), int(g_steps)) == (12, 4)
 
 
@@ -95,10 +98,10 @@ def test_the_generator_update_does_not_touch_the_discriminator(run_dir, monkeypa
     def spy(self, *args, **kwargs):
         exp = built["exp"]
         snapshots.append({
-            "who": "D" if self is exp.opt_d else "G",
-            "G_grads": [None if p.grad is None else p.grad.clone() for p in exp.G.parameters()],
-            "D_grads": [p.grad.clone() for p in exp.D.parameters()],
-            "D_trainable": any(p.requires_grad for p in exp.D.parameters()),
+            "who": "D" if self is exp.players["D"].optimizer else "G",
+            "G_grads": [None if p.grad is None else p.grad.clone() for p in exp.players["G"].module.parameters()],
+            "D_grads": [p.grad.clone() for p in exp.players["D"].module.parameters()],
+            "D_trainable": any(p.requires_grad for p in exp.players["D"].module.parameters()),
         })
         return real_step(self, *args, **kwargs)
 

@@ -15,7 +15,8 @@ from ganrun.checkpoint import load_checkpoint
 from ganrun.errors import ConfigError
 from ganrun.experiment import build
 from ganrun.generate import load_trained
-from ganrun.tricks import EMA, CriticView, ReplayBuffer, instance_noise_std
+from ganrun.players import EMA
+from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
 
 
 # --------------------------------------------------------------------------- presets and overrides
@@ -87,7 +88,7 @@ def test_instance_noise_decays_linearly_to_zero():
 
 
 def test_instance_noise_reaches_d_and_is_logged(run_dir):
-    view = CriticView(nn.Identity())
+    view = DView(nn.Identity())
     x = torch.zeros(1000, 2)
     assert torch.equal(view(x), x)
     view.noise_std = 0.5
@@ -100,13 +101,13 @@ def test_instance_noise_reaches_d_and_is_logged(run_dir):
 
 def test_pacgan_packs_consecutive_samples_into_one_d_input():
     seen = []
-    view = CriticView(nn.Module(), pack=2)
-    view.critic.forward = lambda x: seen.append(x) or x.flatten(1).sum(1)
+    view = DView(nn.Module(), pack=2)
+    view.D.forward = lambda x: seen.append(x) or x.flatten(1).sum(1)
     x = torch.arange(8.0).view(4, 2)
     assert view(x).shape == (2,)
     assert seen[0].tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
     images = torch.randn(6, 1, 4, 4)
-    view = CriticView(nn.Flatten(), pack=3)
+    view = DView(nn.Flatten(), pack=3)
     assert view(images).shape == (2, 48)
     with pytest.raises(ConfigError, match="tricks.pack=3 must divide train.batch_size=64"):
         build(compose_config(["dataset=ring", "tricks.pack=3"]))
@@ -158,7 +159,7 @@ def test_replay_buffer_shows_d_a_share_of_past_fakes():
 def test_replay_buffer_is_saved_in_checkpoints(run_dir):
     train_run(run_dir, ["tricks.replay=0.5", "tricks.replay_size=20"])
     state = load_checkpoint(run_dir)
-    assert state["replay"]["_extra_state"]["filled"] == 20
+    assert state["state"]["replay"]["_extra_state"]["filled"] == 20
 
 
 # --------------------------------------------------------------------------- G_ema
@@ -169,37 +170,37 @@ def test_ema_is_an_exponential_moving_average_of_g():
     with torch.no_grad():
         G[0].weight.add_(1.0)
     G(torch.randn(4, 2))                                 # moves BN running stats and its counter
-    ema.update(G, step=1)
+    ema.update(step=1)
     assert torch.allclose(ema.module[0].weight, 0.9 * before + 0.1 * G[0].weight)
     assert torch.allclose(ema.module[1].running_mean, 0.1 * G[1].running_mean)
     assert int(ema.module[1].num_batches_tracked) == 1, "integer buffers are copied"
     late = EMA(G, decay=0.9, start=5)
     with torch.no_grad():
         G[0].weight.add_(1.0)
-    late.update(G, step=3)
+    late.update(step=3)
     assert torch.equal(late.module[0].weight, G[0].weight), "before ema_start G_ema follows G"
 
 
 def test_g_ema_draws_samples_and_is_saved(run_dir):
     train_run(run_dir, ["tricks.ema=0.5"])
     state = load_checkpoint(run_dir)
-    assert state["G_ema"] is not None
-    assert any(not torch.equal(state["G_ema"][k], state["G"][k]) for k in state["G"])
+    assert state["players"]["G"]["ema"] is not None
+    assert any(not torch.equal(state["players"]["G"]["ema"][k], state["players"]["G"]["module"][k]) for k in state["players"]["G"]["module"])
     trained = load_trained(run_dir, "cpu")
-    assert all(torch.equal(trained.G.state_dict()[k], state["G_ema"][k]) for k in state["G_ema"])
+    assert all(torch.equal(trained.exp.players["G"].module.state_dict()[k], state["players"]["G"]["ema"][k]) for k in state["players"]["G"]["ema"])
 
 
 # --------------------------------------------------------------------------- the rest
 def test_spectral_norm_trick_covers_every_d_layer():
     exp = build(compose_config(["dataset=ring", "tricks.spectral_norm=true"]))
-    linears = [m for m in exp.D.modules() if isinstance(m, nn.Linear)]
+    linears = [m for m in exp.players["D"].module.modules() if isinstance(m, nn.Linear)]
     assert linears and all("weight" in m.parametrizations for m in linears)
-    assert not any(hasattr(m, "parametrizations") for m in exp.G.modules() if isinstance(m, nn.Linear))
+    assert not any(hasattr(m, "parametrizations") for m in exp.players["G"].module.modules() if isinstance(m, nn.Linear))
 
 
 def test_uniform_prior():
     exp = build(compose_config(["dataset=ring", "tricks.prior=uniform"]))
-    z = exp.latent(10_000)
+    z = exp.game.z(10_000)
     assert z.min() >= -1 and z.max() <= 1 and float(z.std()) == pytest.approx(1 / math.sqrt(3), rel=0.05)
 
 
@@ -218,7 +219,7 @@ def test_each_trick_trains_a_few_steps(trick, run_dir):
                                   "rsgan", "ragan"])
 @pytest.mark.parametrize("dataset", ["ring", "digits"])
 def test_every_loss_trains_on_toy_and_image_data(loss, dataset, run_dir):
-    extra = ["model.g_width=8", "model.d_width=8", "data.resolution=16"] if dataset == "digits" else []
+    extra = ["model.g_width=8", "model.d_width=8", "dataset.resolution=16"] if dataset == "digits" else []
     metrics = train_run(run_dir, [f"loss={loss}", f"dataset={dataset}", *extra])
     assert math.isfinite(metrics["loss_d"]) and math.isfinite(metrics["loss_g"])
     scalar_tags, _ = scalar_and_image_tags(run_dir / "tb")
@@ -230,9 +231,9 @@ def test_every_loss_trains_on_toy_and_image_data(loss, dataset, run_dir):
 def test_began_uses_the_autoencoder_form_and_keeps_k(run_dir):
     from ganrun.models import ReconstructionEnergy
 
-    for overrides in (["dataset=ring"], ["dataset=digits", "data.resolution=16", "model.d_width=8"]):
+    for overrides in (["dataset=ring"], ["dataset=digits", "dataset.resolution=16", "model.d_width=8"]):
         exp = build(compose_config(["loss=began", *overrides]))
-        assert isinstance(exp.D, ReconstructionEnergy)
+        assert isinstance(exp.players["D"].module, ReconstructionEnergy)
     train_run(run_dir, ["loss=began", "loss.lambda_k=0.5", "loss.k_init=0.2"])
-    k = float(load_checkpoint(run_dir)["loss"]["k"])
+    k = float(load_checkpoint(run_dir)["state"]["loss"]["k"])
     assert k != 0.2 and 0.0 <= k <= 1.0

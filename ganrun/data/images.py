@@ -1,12 +1,13 @@
 """Image datasets: scikit-learn's digits, folders of image files, and torchvision's sets.
 
 Images are scaled to [-1, 1] (GAN_NOTES §5, trick 1). Small sets (digits, MNIST,
-CIFAR-10, folders that fit in `data.memory_limit_mb`) are decoded once and held
+CIFAR-10, folders that fit in `dataset.memory_limit_mb`) are decoded once and held
 on the training device as uint8, and a batch is one indexing op there. Larger
 folders stream through a DataLoader with worker processes.
 
-Every dataset has the interface of ganrun/data/toy.py (kind, shape, sample,
-to_data, state_dict) plus `labels` (a tensor, or None for unlabelled sets).
+Labels come with the data where it has them: digits, MNIST, Fashion-MNIST, CIFAR-10, and a
+folder whose images sit in one sub-folder per class (torchvision's ImageFolder convention:
+the sub-folder names, sorted, are the classes).
 """
 
 from __future__ import annotations
@@ -21,38 +22,22 @@ from typing import Callable, Optional, Sequence
 from urllib.parse import urlparse
 
 import torch
-import torch.nn.functional as F
 from omegaconf import MISSING
 from torch import Tensor
 
 from ganrun.config import bounded, choice, register
+from ganrun.data import Batch, BaseData, Dataset
 from ganrun.errors import DataError
+from ganrun.pixels import resize_batch, to_unit_range
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
-def to_unit_range(images: Tensor) -> Tensor:
-    """uint8 [0, 255] -> float [-1, 1]."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def resize_batch(images: Tensor, resolution: int) -> Tensor:
-    """Resize a uint8 (N, C, H, W) batch of square images to `resolution`, antialiased."""
-    if images.shape[-1] == resolution and images.shape[-2] == resolution:
-        return images
-    out = []
-    for chunk in images.split(4096):
-        x = F.interpolate(chunk.float(), size=(resolution, resolution), mode="bilinear",
-                          align_corners=False, antialias=True)
-        out.append(x.round_().clamp_(0, 255).to(torch.uint8))
-    return torch.cat(out)
-
-
 # --------------------------------------------------------------------------- held on the device
-class HeldImages:
-    """An image set held on the device as one uint8 tensor, sampled by index.
+class HeldImages(BaseData):
+    """An image set held on the device as one uint8 tensor (and its labels), sampled by index.
 
     `heldout` loads the dataset's other split (test images), used by evaluation only.
     """
@@ -60,22 +45,25 @@ class HeldImages:
     kind = "images"
 
     def __init__(self, name: str, images: Tensor, labels: Optional[Tensor], device, split: str = "all",
-                 heldout: Optional[Callable[[], Optional["HeldImages"]]] = None):
+                 heldout: Optional[Callable[[], Optional["HeldImages"]]] = None,
+                 class_names: Sequence[str] = ()):
+        super().__init__(name, device)
         if len(images) == 0:
             raise DataError(f"dataset {name} has no images")
-        self.name, self.split = name, split
-        self.device = torch.device(device)
+        self.split = split
         self.images = images.to(self.device)
         self.labels = None if labels is None else labels.to(self.device)
+        if self.labels is not None:
+            self.class_names = list(class_names) or [str(c) for c in range(int(self.labels.max()) + 1)]
         self._heldout_loader = heldout
+        self._heldout: list = []
 
     def heldout(self) -> Optional["HeldImages"]:
-        """The held-out split (e.g. test images), or None when the dataset has none."""
         if self._heldout_loader is None:
             return None
-        if not hasattr(self, "_heldout"):
-            self._heldout = self._heldout_loader()
-        return self._heldout
+        if not self._heldout:
+            self._heldout.append(self._heldout_loader())
+        return self._heldout[0]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -84,18 +72,14 @@ class HeldImages:
     def __len__(self) -> int:
         return len(self.images)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        idx = torch.randint(len(self.images), (n,), device=self.device, generator=generator)
-        return to_unit_range(self.images[idx])
+    def _batch(self, idx: Tensor) -> Batch:
+        return Batch(to_unit_range(self.images[idx]), None if self.labels is None else self.labels[idx])
 
-    def to_data(self, x: Tensor) -> Tensor:
-        return x
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Batch:
+        return self._batch(torch.randint(len(self.images), (n,), device=self.device, generator=generator))
 
-    def state_dict(self) -> dict:
-        return {}   # batches are drawn with the global RNG, which checkpoints keep
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
+    def reference(self, limit: Optional[int]) -> Batch:
+        return self._batch(torch.arange(min(len(self.images), limit or len(self.images)), device=self.device))
 
 
 def split_indices(n: int, split: str, test_fraction: float = 0.2) -> Tensor:
@@ -105,7 +89,7 @@ def split_indices(n: int, split: str, test_fraction: float = 0.2) -> Tensor:
     return {"train": perm[n_test:], "test": perm[:n_test], "all": torch.arange(n)}[split]
 
 
-def digits(name: str = "digits", resolution: int = 32, split: str = "train", device="cpu") -> HeldImages:
+def digits(name: str, resolution: int, split: str, device) -> HeldImages:
     """scikit-learn's bundled handwritten digits: 1 797 real 8x8 images, labels 0-9, no download."""
     from sklearn.datasets import load_digits
 
@@ -115,7 +99,8 @@ def digits(name: str = "digits", resolution: int = 32, split: str = "train", dev
     keep = split_indices(len(images), split)
     other = {"train": "test", "test": "train"}.get(split)
     heldout = (lambda: digits(name, resolution, other, device)) if other else None
-    return HeldImages(name, resize_batch(images[keep], resolution), labels[keep], device, split, heldout)
+    return HeldImages(name, resize_batch(images[keep], resolution), labels[keep], device, split, heldout,
+                      class_names=[str(d) for d in range(10)])
 
 
 # --------------------------------------------------------------------------- files on disk
@@ -184,21 +169,23 @@ def check_readable(files: Sequence[Path], strict: bool, workers: int) -> list[Pa
     bad = [(p, why) for p, why in zip(files, problems) if why]
     if bad and strict:
         p, why = bad[0]
-        raise DataError(f"unreadable image {p}: {why} (data.strict=true; remove the file or set "
-                        f"data.strict=false to skip unreadable files)")
+        raise DataError(f"unreadable image {p}: {why} (dataset.strict=true; remove the file or set "
+                        f"dataset.strict=false to skip unreadable files)")
     if bad:
         log.warning("skipped %d unreadable image file(s), e.g. %s (%s)", len(bad), bad[0][0], bad[0][1])
     return [p for p, why in zip(files, problems) if not why]
 
 
-def decode_all(files: Sequence[Path], resolution: int, channels: int, strict: bool, workers: int) -> Tensor:
-    """Decode every file into one uint8 tensor, skipping (or, strict, refusing) files that fail."""
+def decode_all(files: Sequence[Path], resolution: int, channels: int, strict: bool,
+               workers: int) -> tuple[Tensor, list[int]]:
+    """Decode every file into one uint8 tensor, skipping (or, strict, refusing) files that fail;
+    also the indices of the files kept."""
     def decode(p: Path):
         try:
             return load_image(p, resolution, channels)
         except Exception as e:
             if strict:
-                raise DataError(f"unreadable image {p}: {_reason(e)} (data.strict=true)") from None
+                raise DataError(f"unreadable image {p}: {_reason(e)} (dataset.strict=true)") from None
             return (p, _reason(e))
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -206,15 +193,15 @@ def decode_all(files: Sequence[Path], resolution: int, channels: int, strict: bo
     bad = [r for r in results if isinstance(r, tuple)]
     if bad:
         log.warning("skipped %d image file(s) that failed to decode, e.g. %s (%s)", len(bad), *bad[0])
-    good = [r for r in results if isinstance(r, Tensor)]
-    if not good:
+    kept = [i for i, r in enumerate(results) if isinstance(r, Tensor)]
+    if not kept:
         raise DataError("none of the image files could be decoded")
-    return torch.stack(good)
+    return torch.stack([results[i] for i in kept]), kept
 
 
 class FileImages(torch.utils.data.Dataset):
     """Files decoded on the fly (in DataLoader workers); a file that fails is replaced by the next
-    (with `strict`, it stops the run naming the file)."""
+    (with `strict`, it stops the run naming the file). Items are (image, index of the file read)."""
 
     def __init__(self, files: Sequence[Path], resolution: int, channels: int, strict: bool = False):
         self.files, self.resolution, self.channels, self.strict = list(files), resolution, channels, strict
@@ -222,16 +209,17 @@ class FileImages(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, i: int) -> Tensor:
+    def __getitem__(self, i: int) -> tuple[Tensor, int]:
         for k in range(len(self.files)):
-            path = self.files[(i + k) % len(self.files)]
+            j = (i + k) % len(self.files)
             try:
-                return load_image(path, self.resolution, self.channels)
+                return load_image(self.files[j], self.resolution, self.channels), j
             except Exception as e:
                 if self.strict:
-                    raise DataError(f"unreadable image {path}: {_reason(e)} (data.strict=true; remove the "
-                                    f"file or set data.strict=false to skip unreadable files)") from None
-                log.warning("skipping unreadable image %s (%s)", path, _reason(e))
+                    raise DataError(f"unreadable image {self.files[j]}: {_reason(e)} (dataset.strict=true; "
+                                    f"remove the file or set dataset.strict=false to skip unreadable "
+                                    f"files)") from None
+                log.warning("skipping unreadable image %s (%s)", self.files[j], _reason(e))
         raise DataError("none of the image files could be decoded")
 
 
@@ -267,17 +255,17 @@ class EndlessBatches(torch.utils.data.Sampler):
             b += 1
 
 
-class StreamedImages:
+class StreamedImages(BaseData):
     """A large image set read from disk by DataLoader workers, batch by batch."""
 
     kind = "images"
-    labels = None
 
-    def __init__(self, name: str, files: Sequence[Path], resolution: int, channels: int, workers: int,
-                 device, strict: bool = False):
-        self.name = name
-        self.device = torch.device(device)
+    def __init__(self, name: str, files: Sequence[Path], labels: Optional[Tensor], class_names: Sequence[str],
+                 resolution: int, channels: int, workers: int, device, strict: bool = False):
+        super().__init__(name, device)
         self.files = FileImages(files, resolution, channels, strict)
+        self.labels = labels
+        self.class_names = list(class_names)
         self.workers = workers
         # The shuffling seed comes from the run's seeded RNG: same run seed, same data order.
         self.seed = int(torch.randint(2 ** 31 - 1, (1,)))
@@ -303,26 +291,36 @@ class StreamedImages:
             generator=torch.Generator().manual_seed(self.seed))
         return iter(loader)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+    def _batch(self, images: Tensor, index: Tensor) -> Batch:
+        y = None if self.labels is None else self.labels[index].to(self.device)
+        return Batch(to_unit_range(images.to(self.device, non_blocking=True)), y)
+
+    def _read(self, indices: list[int]) -> Batch:
+        items = [self.files[i] for i in indices]
+        return self._batch(torch.stack([image for image, _ in items]), torch.tensor([j for _, j in items]))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Batch:
         """With a generator: n random files read here (previews, metrics), leaving the training
         stream alone. Without: the next training batch from the workers."""
         if generator is not None:
             idx = torch.randint(len(self.files), (n,), generator=generator, device=generator.device)
-            return to_unit_range(torch.stack([self.files[int(i)] for i in idx.tolist()]).to(self.device))
+            return self._read(idx.tolist())
         if self._iterator is None:
             self.batch_size = n
             self._iterator = self._start()
         if n != self.batch_size:
             raise ValueError(f"training batches are {self.batch_size} images; pass a generator for other sizes")
         try:
-            batch = next(self._iterator)
+            images, index = next(self._iterator)
         except DataError as e:
             raise _from_worker(e) from None
         self.batches_served += 1
-        return to_unit_range(batch.to(self.device, non_blocking=True))
+        return self._batch(images, index)
 
-    def to_data(self, x: Tensor) -> Tensor:
-        return x
+    def reference(self, limit: Optional[int]) -> Batch:
+        """Distinct files (drawing with replacement would repeat some, and fake "duplicates")."""
+        keep = torch.randperm(len(self.files), generator=torch.Generator().manual_seed(0))
+        return self._read(keep[:limit].tolist())
 
     def state_dict(self) -> dict:
         return {"batches_served": self.batches_served}
@@ -332,28 +330,47 @@ class StreamedImages:
         self._iterator = None
 
 
+def folder_classes(root: Path, files: Sequence[Path]) -> tuple[Optional[Tensor], list[str]]:
+    """Labels by the ImageFolder convention: when every image lies under a sub-folder of `root`
+    and there are at least two, each sub-folder (sorted by name) is a class. Else unlabelled."""
+    tops = [f.relative_to(root).parts for f in files]
+    if any(len(parts) < 2 for parts in tops):
+        return None, []
+    names = sorted({parts[0] for parts in tops})
+    if len(names) < 2:
+        return None, []
+    index = {name: i for i, name in enumerate(names)}
+    return torch.tensor([index[parts[0]] for parts in tops]), names
+
+
 def images_from_files(name: str, files: Sequence[Path], resolution: int, channels: int, strict: bool,
-                      workers: int, memory_limit_mb: int, device):
-    """Hold the files on the device when they fit in `memory_limit_mb`, else stream them."""
+                      workers: int, memory_limit_mb: int, device, root: Optional[Path] = None) -> Dataset:
+    """Hold the files on the device when they fit in `memory_limit_mb`, else stream them; with a
+    `root`, label them by their class sub-folders (folder_classes)."""
     files = check_readable(files, strict, workers)
     if not files:
         raise DataError(f"dataset {name}: every image file is unreadable")
+    labels, class_names = folder_classes(root, files) if root is not None else (None, [])
+    if class_names:
+        log.info("%d classes from the sub-folders of %s: %s", len(class_names), root,
+                 ", ".join(class_names[:10]) + (", ..." if len(class_names) > 10 else ""))
     size_mb = len(files) * channels * resolution * resolution / 2 ** 20
     if size_mb <= memory_limit_mb:
         log.info("decoding %d images (%.0f MB as uint8) to hold them on %s", len(files), size_mb, device)
-        return HeldImages(name, decode_all(files, resolution, channels, strict, workers), None, device)
-    log.info("streaming %d images with %d workers (%.0f MB > data.memory_limit_mb=%d)",
+        images, kept = decode_all(files, resolution, channels, strict, workers)
+        return HeldImages(name, images, None if labels is None else labels[kept], device,
+                          class_names=class_names)
+    log.info("streaming %d images with %d workers (%.0f MB > dataset.memory_limit_mb=%d)",
              len(files), workers, size_mb, memory_limit_mb)
-    return StreamedImages(name, files, resolution, channels, workers, device, strict)
+    return StreamedImages(name, files, labels, class_names, resolution, channels, workers, device, strict)
 
 
-def folder(name: str = "folder", root: str = "", resolution: int = 64, channels: int = 3,
-           strict: bool = False, workers: int = 4, memory_limit_mb: int = 1024, missing_hint: str = "",
-           device="cpu"):
+def folder(name: str, root: str, resolution: int, channels: int, strict: bool, workers: int,
+           memory_limit_mb: int, missing_hint: str, device) -> Dataset:
     """Every image file under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
     path = Path(root).expanduser()
     if not path.is_dir():
-        hint = f" {missing_hint}" if missing_hint else " Set data.root=PATH to a folder of images."
+        hint = f" {missing_hint}" if missing_hint else " Set dataset.root=PATH to a folder of images."
         what = "is a file, not a folder" if path.exists() else "does not exist"
         raise DataError(f"dataset={name}: image folder {path} {what}.{hint}")
     files = find_images(path)
@@ -363,7 +380,7 @@ def folder(name: str = "folder", root: str = "", resolution: int = 64, channels:
             raise DataError(f"dataset={name}: cannot read the image folder {denied}: permission denied "
                             f"(give your user read access, or set dataset.root to another folder)")
         raise DataError(f"dataset={name}: no image files ({', '.join(IMAGE_EXTENSIONS)}) under {path}")
-    return images_from_files(name, files, resolution, channels, strict, workers, memory_limit_mb, device)
+    return images_from_files(name, files, resolution, channels, strict, workers, memory_limit_mb, device, path)
 
 
 # --------------------------------------------------------------------------- torchvision sets
@@ -420,13 +437,13 @@ def open_torchvision(name: str, root: Path, split: str, download: bool, timeout:
         pass   # not there (or incomplete): try to download
     where = root / folder_name
     if not download:
-        raise DataError(f"dataset={name} is not in {where} and data.download=false: put the files there "
-                        f"or set data.download=true")
+        raise DataError(f"dataset={name} is not in {where} and dataset.download=false: put the files there "
+                        f"or set dataset.download=true")
     why = unreachable(url or _download_url(cls), timeout)
     if why:
         raise DataError(f"dataset={name} is not in {where} and cannot be downloaded: {why}. On a machine "
-                        f"with internet run `ganrun dataset={name} data.root=DIR` once, then copy "
-                        f"DIR/{folder_name} to {where} (or set data.root to where it is)")
+                        f"with internet run `ganrun dataset={name} dataset.root=DIR` once, then copy "
+                        f"DIR/{folder_name} to {where} (or set dataset.root to where it is)")
     log.info("downloading %s into %s", name, root)
     try:
         return cls(str(root), download=True, **split_kwargs, **kwargs)
@@ -434,16 +451,15 @@ def open_torchvision(name: str, root: Path, split: str, download: bool, timeout:
         raise DataError(f"downloading dataset={name} into {root} failed: {_reason(e)}") from None
 
 
-def torchvision_images(name: str, root: str = "data", resolution: int = 32, split: str = "train",
-                       download: bool = True, download_timeout: float = 10.0, workers: int = 4,
-                       memory_limit_mb: int = 1024, device="cpu"):
+def torchvision_images(name: str, root: str, resolution: int, split: str, download: bool,
+                       download_timeout: float, workers: int, memory_limit_mb: int, device) -> Dataset:
     """MNIST, Fashion-MNIST and CIFAR-10 held on the device; CelebA streamed from its files."""
     from ganrun.errors import ConfigError
 
     if name not in SPLITS:
-        raise ConfigError(f"data.name={name}: torchvision datasets are {', '.join(SPLITS)}")
+        raise ConfigError(f"dataset.name={name}: torchvision datasets are {', '.join(SPLITS)}")
     if split not in SPLITS[name]:
-        raise ConfigError(f"data.split={split}: dataset={name} has the splits {', '.join(SPLITS[name])}")
+        raise ConfigError(f"dataset.split={split}: dataset={name} has the splits {', '.join(SPLITS[name])}")
     path = Path(root).expanduser()
     ds = open_torchvision(name, path, split, download, download_timeout)
     if name == "celeba":
@@ -462,7 +478,7 @@ def torchvision_images(name: str, root: str = "data", resolution: int = 32, spli
             return None      # the other split is not on disk: metrics that need it are skipped
 
     return HeldImages(name, images, torch.as_tensor(ds.targets).long(), device, split,
-                      heldout if other else None)
+                      heldout if other else None, class_names=list(getattr(ds, "classes", [])))
 
 
 # --------------------------------------------------------------------------- options (config group `dataset`)
@@ -494,7 +510,7 @@ class TorchvisionConfig:
     """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
     type: str = "torchvision"
     name: str = MISSING
-    root: str = "data"
+    root: str = "${oc.env:GANRUN_DATA_DIR,data}"
     resolution: int = bounded(32, ge=8, le=1024)
     split: str = "train"
     download: bool = True

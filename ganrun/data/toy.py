@@ -1,12 +1,8 @@
 """Toy distributions, generated as tensors on the training device (GAN_NOTES §3-4).
 
 Sampling a batch is one or two tensor ops on the device: no DataLoader and no
-per-step Python data work. Every dataset exposes the same small interface:
-  kind      what the samples are: "points" (2-D), "density1d", "curves" or "images"
-  shape     the shape of one sample as the models see it
-  sample(n, generator=None)  a batch in model space, on the device; pass a
-            torch.Generator to draw without touching the training RNG
-  to_data(x) model space -> data space (undoes standardisation; identity otherwise)
+per-step Python data work. Each one is a `Dataset` (ganrun/data/__init__.py) of its
+kind: "points" (2-D mixtures), "density1d" (the 1-D Gaussian) or "curves" (sines).
 """
 
 from __future__ import annotations
@@ -18,34 +14,10 @@ import torch
 from torch import Tensor
 
 from ganrun.config import bounded, register
+from ganrun.data import Batch, BaseData
 
 
-class ToyData:
-    kind = "points"
-
-    def __init__(self, name: str, device: torch.device | str = "cpu"):
-        self.name = name
-        self.device = torch.device(device)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        raise NotImplementedError
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        raise NotImplementedError
-
-    def to_data(self, x: Tensor) -> Tensor:
-        return x
-
-    def state_dict(self) -> dict:
-        """Toy samplers draw from the global RNG, which checkpoints save; nothing else to keep."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-
-class GaussianMixture2d(ToyData):
+class GaussianMixture2d(BaseData):
     """Equal-weight isotropic Gaussians at `centers` (ring, grid)."""
 
     def __init__(self, name: str, centers: Tensor, std: float, device):
@@ -59,7 +31,7 @@ class GaussianMixture2d(ToyData):
 
     def sample(self, n, generator=None):
         mode = torch.randint(len(self.centers), (n,), device=self.device, generator=generator)
-        return self.centers[mode] + self.std * torch.randn(n, 2, device=self.device, generator=generator)
+        return Batch(self.centers[mode] + self.std * torch.randn(n, 2, device=self.device, generator=generator))
 
 
 class Ring(GaussianMixture2d):
@@ -82,7 +54,7 @@ class Grid(GaussianMixture2d):
         super().__init__(name, centers, std, device)
 
 
-class SineCurves(ToyData):
+class SineCurves(BaseData):
     """The notes' curves sin(a*t): a in linspace(a_min, a_max, curves), t in linspace(t_min, t_max, length).
 
     A batch draws curves with replacement, as the notes do.
@@ -102,10 +74,10 @@ class SineCurves(ToyData):
         return (len(self.t),)
 
     def sample(self, n, generator=None):
-        return self.curves[torch.randint(len(self.curves), (n,), device=self.device, generator=generator)]
+        return Batch(self.curves[torch.randint(len(self.curves), (n,), device=self.device, generator=generator)])
 
 
-class Gaussian1d(ToyData):
+class Gaussian1d(BaseData):
     """N(mean, std^2). With `standardize`, models see (x - mean) / std and samples map back."""
 
     kind = "density1d"
@@ -122,7 +94,7 @@ class Gaussian1d(ToyData):
 
     def sample(self, n, generator=None):
         x = self.mean + self.std * torch.randn(n, 1, device=self.device, generator=generator)
-        return (x - self.shift) / self.scale
+        return Batch((x - self.shift) / self.scale)
 
     def to_data(self, x: Tensor) -> Tensor:
         return x * self.scale + self.shift

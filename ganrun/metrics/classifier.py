@@ -88,7 +88,7 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, seed: int =
 
 def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> tuple[nn.Module, float]:
     """The dataset's classifier and its held-out accuracy, from the cache or trained now."""
-    n_classes = int(data.labels.max()) + 1
+    n_classes = data.num_classes
     path = cache_path(cache_dir, data.name, data.shape, n_classes)
     model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
     if path.is_file():
@@ -100,15 +100,14 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> tuple
             log.warning("ignoring the unreadable classifier cache %s (%s); training a new one", path,
                         str(e).splitlines()[0] if str(e) else type(e).__name__)
     log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
-    from ganrun.data.images import to_unit_range
-
-    model = train_classifier(to_unit_range(data.images), data.labels, n_classes)
+    real = data.reference(None)
+    model = train_classifier(real.x, real.y, n_classes)
     accuracy = float("nan")
-    if heldout is not None and heldout.labels is not None:
-        _, logits = predict(model, to_unit_range(heldout.images))
-        accuracy = float((logits.argmax(1) == heldout.labels).float().mean())
+    if heldout is not None and heldout.num_classes:
+        held = heldout.reference(None)
+        _, logits = predict(model, held.x)
+        accuracy = float((logits.argmax(1) == held.y).float().mean())
     log.info("%s classifier: %.1f%% accuracy on the held-out split", data.name, 100 * accuracy)
-    path.parent.mkdir(parents=True, exist_ok=True)
     from ganrun.checkpoint import atomic_save
 
     try:
@@ -132,14 +131,13 @@ class ClassifierMetrics:
     """fd_<name>, is_<name>, classes_covered and class_kl for one labelled dataset."""
 
     def __init__(self, data, heldout, cache_dir: Path, device: torch.device):
-        from ganrun.data.images import to_unit_range
-
         self.name = data.name
         self.model, self.accuracy = load_or_train(data, heldout, cache_dir, device)
-        real_features, _ = predict(self.model, to_unit_range(data.images))
+        real = data.reference(None)
+        real_features, _ = predict(self.model, real.x)
         self.real_stats = gaussian_stats(real_features)
-        self.n_real = len(data.images)
-        counts = torch.bincount(data.labels, minlength=int(data.labels.max()) + 1).double()
+        self.n_real = len(real)
+        counts = torch.bincount(real.y, minlength=data.num_classes).double()
         self.real_hist = (counts / counts.sum()).cpu()
 
     def __call__(self, fake: Tensor) -> tuple[dict, dict]:

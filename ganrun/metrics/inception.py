@@ -70,7 +70,7 @@ class _Uint8Images(torch.utils.data.Dataset):
     """RGB uint8 images, as torch-fidelity's feature extractor wants them."""
 
     def __init__(self, images_unit_range: Tensor):
-        from ganrun.visualize import to_uint8
+        from ganrun.pixels import to_uint8
 
         x = to_uint8(images_unit_range).cpu()
         self.images = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x

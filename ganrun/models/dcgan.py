@@ -69,7 +69,7 @@ def stages(resolution: int) -> int:
     """Number of 2x up/down-sampling steps between 4x4 and `resolution`."""
     if resolution not in (8, 16, 32, 64, 128, 256):
         raise ConfigError(f"model=dcgan supports resolutions 8, 16, 32, 64, 128 and 256, not {resolution}: "
-                          f"set data.resolution to one of them")
+                          f"set dataset.resolution to one of them")
     return int(math.log2(resolution)) - 2
 
 
@@ -167,14 +167,14 @@ def _finish(G: nn.Module, D: nn.Module, g_norm: str, d_norm: str) -> tuple[nn.Mo
 
 def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str, leak: float,
           code_dim: int, *, data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False,
-          critic_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
-    """G and D for images of `data_shape` = (C, R, R). `critic_norm` is the loss's preference
+          preferred_d_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+    """G and D for images of `data_shape` = (C, R, R). `preferred_d_norm` is the loss's preference
     for D's normalisation, used when model.d_norm=auto (layer norm for gradient penalties)."""
     if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
         raise ConfigError(f"model=dcgan needs square images, but the dataset gives samples of shape "
                           f"{tuple(data_shape)}: use model=mlp for toy data")
     g_norm = resolve_norm(g_norm, "batch", "G")
-    d_norm = resolve_norm(d_norm, critic_norm, "D")
+    d_norm = resolve_norm(d_norm, preferred_d_norm, "D")
     G = Generator(latent_dim, tuple(data_shape), g_width, g_norm)
     d_shape = packed_shape(tuple(data_shape), pack)
     if autoencoder:
@@ -225,16 +225,16 @@ class NotesDiscriminator(nn.Module):
 
 
 def build_notes(latent_dim: int, leak: float, *, data_shape: tuple[int, ...], pack: int = 1,
-                autoencoder: bool = False, critic_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+                autoencoder: bool = False, preferred_d_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
     """The notes' 64x64 anime-face pair. It has batch norm throughout and no autoencoder form."""
     if tuple(data_shape[1:]) != (64, 64):
         raise ConfigError(f"model=dcgan_notes is the notes' 64x64 pair, but the dataset gives "
-                          f"{tuple(data_shape)} images: set data.resolution=64 or use model=dcgan")
+                          f"{tuple(data_shape)} images: set dataset.resolution=64 or use model=dcgan")
     if autoencoder:
         raise ConfigError("model=dcgan_notes has no autoencoder form for loss=began: use model=dcgan")
-    if critic_norm != "batch":
+    if preferred_d_norm != "batch":
         log.warning("model=dcgan_notes keeps batch norm in D although this loss prefers %s norm; "
-                    "model=dcgan follows the loss's recipe", critic_norm)
+                    "model=dcgan follows the loss's recipe", preferred_d_norm)
     G = NotesGenerator(latent_dim, data_shape[0])
     D = NotesDiscriminator(packed_shape(tuple(data_shape), pack)[0], leak)
     return _finish(G, D, "batch", "batch")

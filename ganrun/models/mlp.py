@@ -73,9 +73,9 @@ class Autoencoder(nn.Module):
 
 def build(latent_dim: int, g_hidden: Sequence[int], d_hidden: Sequence[int], g_activation: str,
           d_activation: str, leak: float, out_activation: str, *, data_shape: tuple[int, ...],
-          pack: int = 1, autoencoder: bool = False, critic_norm: str = "none") -> tuple[nn.Module, nn.Module]:
+          pack: int = 1, autoencoder: bool = False, preferred_d_norm: str = "none") -> tuple[nn.Module, nn.Module]:
     """G and D for samples of `data_shape`. The MLP has no normalisation layers, so the loss's
-    preferred D normalisation (`critic_norm`) does not apply to it."""
+    preferred D normalisation (`preferred_d_norm`) does not apply to it."""
     G = Generator(latent_dim, g_hidden, data_shape, g_activation, leak, out_activation)
     d_shape = packed_shape(data_shape, pack)
     if autoencoder:

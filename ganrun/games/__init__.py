@@ -1,0 +1,57 @@
+"""Games: which players a run has, and how one training step goes.
+
+A game is a config-group option (`game=gan`, ...) registered like a model or a loss. It
+builds its players (ganrun/players.py) from the run's config, and its `step` reads like the
+algorithm it implements, e.g. "(1) update D n_critic times, (2) update G". Everything around
+the step (logging, pictures, checkpoints, evaluation, signals) is the loop's (ganrun/train.py),
+so a new kind of GAN is a game file and its YAML, with no `if` in the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from ganrun.data import Dataset
+from ganrun.losses import Terms
+from ganrun.players import Players
+
+
+class Game:
+    """The interface the loop and the tools use. Subclasses build `self.players` in __init__."""
+
+    players: Players
+    data: Dataset
+    device: torch.device
+
+    def step(self, step: int) -> list[Terms]:
+        """One training step (`step` counts from 1); returns the terms to log, in order."""
+        raise NotImplementedError
+
+    def fixed_inputs(self, seed: int) -> dict:
+        """What the pictures are drawn from at every logging step (e.g. fixed noise), made from its
+        own generator so that pictures never shift the training RNG stream."""
+        raise NotImplementedError
+
+    def pictures(self, fixed: dict) -> list[tuple[str, Tensor]]:
+        """(TensorBoard tag, uint8 C x H x W picture) pairs of the current players on `fixed`."""
+        raise NotImplementedError
+
+    def generate(self, n: int, seed: int, batch_size: int = 500) -> Tensor:
+        """n samples (model space) of the trained generator (its moving average when kept), from
+        noise seeded by `seed`: the same seed, the same samples, whatever the batch size."""
+        raise NotImplementedError
+
+    def status(self) -> dict[str, float]:
+        """Plain numbers the loop logs beside the terms (e.g. the instance-noise level)."""
+        return {}
+
+
+def latent(n: int, dim: int, prior: str, device: torch.device,
+           generator: Optional[torch.Generator] = None) -> Tensor:
+    """z ~ N(0, I) or U[-1, 1]^dim (GAN_NOTES §5, trick 2)."""
+    if prior == "uniform":
+        return torch.rand(n, dim, device=device, generator=generator) * 2 - 1
+    return torch.randn(n, dim, device=device, generator=generator)

@@ -1,0 +1,230 @@
+"""The run's players and everything else with state, in one registry.
+
+A player is a network with what trains it: its optimizer, LR schedule, gradient scaler and,
+optionally, an exponential moving average of its weights (G_ema). Everything else a run
+depends on (the loss's buffers, the replay buffer, the data position, the RNGs, the open
+logging window) is registered beside the players as a part with `state_dict()`.
+
+Checkpoint save and restore, `.to(device)`, train/eval modes and the LR schedules are loops
+over this registry: a new network (a Q head, a second generator, K generators) joins all of
+them, and exact resume, by being added here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any, Iterator, Optional, Protocol
+
+import torch
+from torch import nn
+
+from ganrun.errors import CheckpointError
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Stateful(Protocol):
+    def state_dict(self) -> Any: ...
+
+    def load_state_dict(self, state: Any) -> Any: ...
+
+
+class Precision:
+    """Mixed precision: autocast for the forward passes (`device.precision` bf16 or fp16; fp16
+    also gives each player a gradient scaler, so small gradients do not flush to zero).
+    Gradient penalties are computed in float32 (see losses.gradient_penalty)."""
+
+    def __init__(self, precision: str, device: torch.device):
+        self.precision, self.device = precision, device
+        self.dtype = DTYPES.get(precision)
+        if precision == "fp16":
+            # The scaler skips steps whose gradients overflowed (the first ones, while it finds its
+            # scale); the LR schedule still advances with the step, which PyTorch would warn about.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
+
+
+class EMA:
+    """An exponential moving average of a network's weights (G_ema), used for samples and metrics.
+
+    Written here rather than with torch.optim.swa_utils.AveragedModel because that class
+    reads its update counter from the device on every update, a host sync per G step.
+    Floating-point parameters and buffers are averaged with one fused lerp; integer
+    buffers (BatchNorm's counters) are copied. Until `start` steps, the average tracks the
+    network exactly.
+    """
+
+    def __init__(self, module: nn.Module, decay: float, start: int = 0):
+        import copy
+
+        self.decay, self.start = decay, start
+        self.module = copy.deepcopy(module).eval().requires_grad_(False)
+        own = list(self.module.parameters()) + list(self.module.buffers())
+        src = list(module.parameters()) + list(module.buffers())
+        self._float = [(a, b) for a, b in zip(own, src) if a.is_floating_point()]
+        self._other = [(a, b) for a, b in zip(own, src) if not a.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        ema_t = [a for a, _ in self._float]
+        src_t = [b.detach() for _, b in self._float]
+        if step <= self.start:
+            torch._foreach_copy_(ema_t, src_t)
+        else:
+            torch._foreach_lerp_(ema_t, src_t, 1.0 - self.decay)
+        for a, b in self._other:
+            a.copy_(b)
+
+    def state_dict(self) -> dict:
+        return self.module.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state)
+
+
+class Player:
+    """A network and what trains it. `update(loss)` is one optimizer step of this player:
+    zero_grad, (scaled) backward, step."""
+
+    def __init__(self, module: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
+                 scheduler: Optional[torch.optim.lr_scheduler.LRScheduler] = None,
+                 scaler: Optional[torch.amp.GradScaler] = None, ema: Optional[EMA] = None):
+        self.module, self.optimizer, self.scheduler, self.ema = module, optimizer, scheduler, ema
+        self.scaler = scaler if scaler is not None else torch.amp.GradScaler(enabled=False)
+        self.params = list(module.parameters())     # cached: walking modules every step is slow
+
+    @property
+    def eval_module(self) -> nn.Module:
+        """The network for samples and metrics: the moving average when one is kept."""
+        return self.ema.module if self.ema is not None else self.module
+
+    def requires_grad(self, flag: bool) -> None:
+        """Frozen (False), its weights collect no gradients: another player's update skips them."""
+        for p in self.params:
+            p.requires_grad_(flag)
+
+    def update(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+    def state_dict(self) -> dict:
+        return {"module": self.module.state_dict(),
+                "ema": self.ema.state_dict() if self.ema is not None else None,
+                "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict, name: str, source: str) -> None:
+        from ganrun.checkpoint import load_weights
+
+        load_weights(self.module, state["module"], name, source)
+        if self.ema is not None:
+            load_weights(self.ema.module, state.get("ema") or state["module"], f"{name}_ema", source)
+        for part in ("optimizer", "scheduler", "scaler"):
+            own = getattr(self, part)
+            if own is None or state.get(part) is None:
+                continue
+            try:
+                own.load_state_dict(state[part])
+            except Exception as e:      # a hand-edited or foreign file: any shape of wrongness
+                raise CheckpointError(f"{source}: the {part} state of {name} does not fit this run "
+                                      f"({type(e).__name__}: {str(e).strip()[:100]})") from None
+
+
+class Players:
+    """The registry: players by name, and the other stateful parts by name (restored in the order
+    they were added; add the RNGs last)."""
+
+    def __init__(self, precision: Precision, skip_nonfinite: bool = False):
+        self.precision = precision
+        self.skip_nonfinite = skip_nonfinite   # train.nonfinite=skip: a host sync per update
+        self.players: dict[str, Player] = {}
+        self.parts: dict[str, Stateful] = {}
+        self.skipped = 0                       # updates skipped because their loss was not finite
+
+    def add(self, name: str, module: nn.Module, optimizer_cfg=None, schedule: Optional[str] = None,
+            steps: int = 0, ema: Optional[EMA] = None) -> Player:
+        """Register a network; with an optimizer config (an `optimizer` option node) it trains."""
+        from ganrun.config import make
+        from ganrun.optimizers import lr_schedule
+
+        optimizer = make("optimizer", optimizer_cfg, params=module.parameters()) if optimizer_cfg is not None else None
+        scheduler = lr_schedule(optimizer, schedule, steps) if optimizer is not None and schedule else None
+        player = Player(module, optimizer, scheduler, self.precision.scaler(), ema)
+        self.players[name] = player
+        return player
+
+    def track(self, name: str, part: Stateful) -> None:
+        """Register a stateful part that is not a network (saved and restored with the players)."""
+        self.parts[name] = part
+
+    def __getitem__(self, name: str) -> Player:
+        return self.players[name]
+
+    def __iter__(self) -> Iterator[tuple[str, Player]]:
+        return iter(self.players.items())
+
+    def update(self, player: Player, loss: torch.Tensor) -> bool:
+        """One optimizer step of `player` on `loss`; False when train.nonfinite=skip skipped it."""
+        if self.skip_nonfinite and not bool(torch.isfinite(loss)):
+            self.skipped += 1
+            return False
+        player.update(loss)
+        return True
+
+    def after_step(self) -> None:
+        """Once per training step: every LR schedule advances (they count steps, not updates)."""
+        for player in self.players.values():
+            if player.scheduler is not None:
+                player.scheduler.step()
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Every network in eval mode (batch norm uses its running statistics), then back."""
+        modes = [(m, m.training) for p in self.players.values() for m in (p.module, p.eval_module)]
+        for m, _ in modes:
+            m.eval()
+        try:
+            yield
+        finally:
+            for m, training in modes:
+                m.train(training)
+
+    def modules(self) -> list[nn.Module]:
+        return [p.module for p in self.players.values()]
+
+    def state_dict(self) -> dict:
+        return {"players": {name: p.state_dict() for name, p in self.players.items()},
+                "state": {name: part.state_dict() for name, part in self.parts.items()},
+                "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict, source: str) -> None:
+        stored = state.get("players", {})
+        if set(stored) != set(self.players):
+            raise CheckpointError(f"{source}: its players ({', '.join(sorted(stored)) or 'none'}) are not "
+                                  f"this run's ({', '.join(sorted(self.players))}): it was written by another "
+                                  f"game or model")
+        for name, player in self.players.items():
+            player.load_state_dict(stored[name], name, source)
+        parts = state.get("state", {})
+        for name, part in self.parts.items():
+            if name not in parts:
+                raise CheckpointError(f"{source}: it has no {name} state, which this run needs")
+            try:
+                part.load_state_dict(parts[name])
+            except CheckpointError:
+                raise
+            except Exception as e:
+                raise CheckpointError(f"{source}: its {name} state does not fit this run "
+                                      f"({type(e).__name__}: {str(e).strip()[:100]})") from None
+        self.skipped = int(state.get("skipped", 0))
