@@ -1,0 +1,121 @@
+"""The shape every GAN fits in: batch records with labels, games chosen by config, and a registry
+of players through which a new network joins checkpoints and exact resume with no other change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+from hydra.core.config_store import ConfigStore
+from PIL import Image
+from torch import nn
+
+from conftest import FAST, compose_config, make_data
+from ganrun.checkpoint import load_checkpoint
+from ganrun.config import register
+from ganrun.data import Batch, Dataset
+from ganrun.games.gan import GAN
+from ganrun.train import train
+
+
+# --------------------------------------------------------------------------- batch records
+def test_labelled_datasets_draw_batch_records_with_their_classes():
+    digits = make_data("digits", resolution=8)
+    assert isinstance(digits, Dataset) and digits.num_classes == 10
+    assert digits.class_names == [str(d) for d in range(10)]
+    batch = digits.sample(32)
+    assert isinstance(batch, Batch) and batch.x.shape == (32, 1, 8, 8) and batch.y.shape == (32,)
+    assert make_data("ring").sample(4).y is None and make_data("ring").num_classes == 0
+
+
+@pytest.mark.parametrize("memory_limit_mb", [1024, 0])          # held on the device, and streamed
+def test_a_folder_with_class_sub_folders_is_labelled_by_them(memory_limit_mb, tmp_path):
+    for shade, name in [(0, "cats"), (255, "dogs")]:            # each class its own colour
+        (tmp_path / name / "deeper").mkdir(parents=True)
+        for i in range(6):
+            where = tmp_path / name / ("deeper" if i % 2 else "")
+            Image.fromarray(np.full((8, 8), shade, dtype=np.uint8)).save(where / f"{i}.png")
+    data = make_data("folder", root=str(tmp_path), resolution=8, channels=1, workers=0,
+                     memory_limit_mb=memory_limit_mb)
+    assert data.class_names == ["cats", "dogs"] and data.num_classes == 2
+    batch = data.sample(12) if memory_limit_mb else data.sample(4, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(batch.y, (batch.x.flatten(1).mean(1) > 0).long()), "each label matches its image"
+    reference = data.reference(None)
+    assert len(reference) == 12 and sorted(reference.y.tolist()) == [0] * 6 + [1] * 6
+
+
+def test_a_folder_of_loose_images_is_unlabelled(tmp_path):
+    for i in range(3):
+        Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    data = make_data("folder", root=str(tmp_path), resolution=8, channels=1, workers=0)
+    assert data.num_classes == 0 and data.sample(2).y is None
+
+
+# --------------------------------------------------------------------------- a new player, a new game
+class Tally:
+    """A stateful part that is not a network: counts the steps it has seen."""
+
+    def __init__(self):
+        self.count = 0
+
+    def state_dict(self) -> dict:
+        return {"count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = int(state["count"])
+
+
+@dataclass
+class ProbeGameConfig:
+    type: str = "probe"
+
+
+class ProbeGame(GAN):
+    """The classic game plus a third network trained each step and a counter: registered, they
+    must be saved, restored and moved with everything else, with no change to the loop."""
+
+    def __init__(self, cfg, data, device):
+        super().__init__(cfg, data, device)
+        self.extra = self.players.add("EXTRA", nn.Linear(2, 1).to(device), cfg.optimizer.d)
+        self.tally = Tally()
+        self.players.track("tally", self.tally)
+
+    def step(self, step):
+        terms = super().step(step)
+        x = torch.randn(16, 2, device=self.device)          # from the run's RNG stream
+        loss = ((self.extra.module(x).squeeze(1) - x.sum(1)) ** 2).mean()
+        self.players.update(self.extra, loss)
+        self.tally.count += 1
+        return terms + [{"loss/extra": loss.detach()}]
+
+
+register("game", ProbeGameConfig, ProbeGame)
+ConfigStore.instance().store(group="game", name="probe", node={"defaults": [{"/schema/game@_here_": "probe"}]})
+# register_configs (in conftest) ran before this registration: the schema goes to the store too
+ConfigStore.instance().store(group="schema/game", name="probe", node=ProbeGameConfig)
+
+
+def test_a_registered_player_and_part_join_checkpoints_and_exact_resume(tmp_path):
+    overrides = FAST + ["dataset=ring", "game=probe", "train.ckpt_every=5", "tricks.ema=0.5"]
+    train(compose_config(overrides + ["train.steps=10"]), tmp_path / "straight")
+    train(compose_config(overrides + ["train.steps=5"]), tmp_path / "half")
+    train(compose_config(overrides + ["train.steps=10"]), tmp_path / "half",
+          resume_state=load_checkpoint(tmp_path / "half"))
+    a, b = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "half")
+    assert set(a["players"]) == {"G", "D", "EXTRA"} and a["state"]["tally"] == {"count": 10}
+    assert b["state"]["tally"] == {"count": 10}
+    for player in ("G", "D", "EXTRA"):
+        for k, v in a["players"][player]["module"].items():
+            assert torch.equal(v, b["players"][player]["module"][k]), f"{player} {k}"
+    assert a["players"]["EXTRA"]["optimizer"]["state"], "its optimizer state is saved too"
+
+
+def test_resuming_with_another_set_of_players_is_refused(tmp_path):
+    from ganrun.errors import CheckpointError
+
+    train(compose_config(FAST + ["dataset=ring", "game=probe"]), tmp_path / "probe")
+    with pytest.raises(CheckpointError, match="its players \\(D, EXTRA, G\\) are not this run's \\(D, G\\)"):
+        train(compose_config(FAST + ["dataset=ring"]), tmp_path / "gan",
+              resume_state=load_checkpoint(tmp_path / "probe"))
