@@ -240,6 +240,9 @@ def checked(state, p: Path) -> dict:
         problems.append(f"data_kind {state.get('data_kind')!r} is not one of {', '.join(KINDS)}")
     if not isinstance(state.get("state", {}), dict):
         problems.append("its state is not a mapping")
+    names = state.setdefault("class_names", [])
+    if not (isinstance(names, list) and len(names) <= 100_000 and all(isinstance(n, str) for n in names)):
+        problems.append("class_names is not a list of names")
     if problems:
         raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {problems[0]}")
     state["config"] = OmegaConf.to_container(load_stored_config(state["config"], str(p)), resolve=True)
@@ -255,7 +258,8 @@ def export_generator(state: dict, path: Path) -> Path:
     weights, which = generator_weights(state)
     metadata = {"format": "ganrun-generator", "config": json.dumps(state["config"]),
                 "data_shape": json.dumps(list(state["data_shape"])), "data_kind": state["data_kind"],
-                "step": str(state["step"]), "weights": which}
+                "step": str(state["step"]), "weights": which,
+                "class_names": json.dumps(state.get("class_names", []))}
     # serialised in memory, then written by ganrun (safetensors' own writer hides a full disk)
     atomic_write_bytes(path, save({k: v.contiguous() for k, v in weights.items()}, metadata=metadata))
     return path
@@ -277,7 +281,8 @@ def load_exported_generator(path: Path) -> dict:
     try:
         return {"format": FORMAT, "export": True, "players": {SAMPLED: {"module": weights, "ema": None}},
                 "config": json.loads(meta["config"]), "data_shape": json.loads(meta["data_shape"]),
-                "data_kind": meta["data_kind"], "step": int(meta["step"])}
+                "data_kind": meta["data_kind"], "step": int(meta["step"]),
+                "class_names": json.loads(meta.get("class_names", "[]"))}
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path} is not a valid ganrun export: its metadata {e} is missing or "
                               f"malformed") from None

@@ -14,7 +14,6 @@ from typing import Optional
 
 import torch
 from omegaconf import DictConfig
-from torch import Tensor
 
 from ganrun.checkpoint import SAMPLED, generator_weights, load_checkpoint, load_weights, resolve_checkpoint
 from ganrun.config import load_stored_config, make
@@ -56,9 +55,11 @@ class Trained:
     def device(self) -> torch.device:
         return self.exp.device
 
-    def generate(self, n: int, seed: int = 0, batch_size: int = 500) -> Tensor:
-        """n samples in model space; the same seed gives the same samples."""
-        return self.exp.game.generate(n, seed, batch_size)
+    def generate(self, n: int, seed: int = 0, batch_size: int = 500, label: Optional[int] = None,
+                 code: Optional[int] = None) -> Batch:
+        """n samples in model space (with the classes or codes they were drawn for, where the game
+        has them); the same seed gives the same samples."""
+        return self.exp.game.generate(n, seed, batch_size, label, code)
 
 
 def load_trained(path: str | Path, device: str = "auto", with_data: bool = False) -> Trained:
@@ -72,7 +73,7 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
     shape, kind = tuple(state["data_shape"]), state["data_kind"]
     data = None
     if kind == "images" and not with_data:
-        data = ImageSpace(cfg.dataset.name, shape, dev)
+        data = ImageSpace(cfg.dataset.name, shape, dev, state["class_names"])
     elif kind != "images":
         data = make("dataset", cfg.dataset, device=dev)      # toy data: generated, cheap
     exp = build(cfg, data)

@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 
 from ganrun import visualize
+from ganrun.data import Batch
 
-Part = Callable[[Tensor], tuple[dict, dict]]   # generated samples (model space) -> (values, protocol)
+Part = Callable[[Batch], tuple[dict, dict]]    # generated samples (model space) -> (values, protocol)
 Curve = Callable[[Tensor], Tensor]             # model-space inputs -> D(x) after the loss's link
 Notes = list[tuple[int, str]]                  # (log level, message): what was skipped and why
 
@@ -51,7 +52,7 @@ class Points(Kind):
     def metrics(self, cfg, data, device, cache):
         from ganrun.metrics.toy import mixture_metrics
 
-        return [lambda x: mixture_metrics(data.to_data(x), data.centers, data.std, data.name)], []
+        return [lambda b: mixture_metrics(data.to_data(b.x), data.centers, data.std, data.name)], []
 
 
 class Density1d(Kind):
@@ -64,7 +65,7 @@ class Density1d(Kind):
     def metrics(self, cfg, data, device, cache):
         from ganrun.metrics.toy import gaussian1d_metrics
 
-        return [lambda x: gaussian1d_metrics(data.to_data(x), data.mean, data.std, data.name)], []
+        return [lambda b: gaussian1d_metrics(data.to_data(b.x), data.mean, data.std, data.name)], []
 
 
 class Curves(Kind):
@@ -77,7 +78,7 @@ class Curves(Kind):
     def metrics(self, cfg, data, device, cache):
         from ganrun.metrics.toy import curve_metrics
 
-        return [lambda x: curve_metrics(data.to_data(x), data.curves, data.name)], []
+        return [lambda b: curve_metrics(data.to_data(b.x), data.curves, data.name)], []
 
 
 class Images(Kind):
@@ -104,7 +105,8 @@ class Images(Kind):
             from ganrun.metrics.memorisation import Memorisation
 
             held = heldout.reference(None).x if heldout is not None else None
-            parts.append(Memorisation(real, held, data.name, batch=cfg.dup_batch))
+            memorisation = Memorisation(real, held, data.name, batch=cfg.dup_batch)
+            parts.append(lambda b: memorisation(b.x))
         if inception_wanted(cfg.inception, device):
             from ganrun.metrics.inception import InceptionMetrics, how_to_provide, resolve_weights
 
@@ -113,7 +115,8 @@ class Images(Kind):
                 notes.append((logging.WARNING, f"Inception metrics (fid, is, kid) skipped: {why}. "
                                                f"To get them, {how_to_provide()}"))
             else:
-                parts.append(InceptionMetrics(weights, real, data.name, data.split, cache, device))
+                inception = InceptionMetrics(weights, real, data.name, data.split, cache, device)
+                parts.append(lambda b: inception(b.x))
         elif cfg.inception is None:
             notes.append((logging.INFO, "Inception metrics (fid, is, kid) are off on the CPU (slow); "
                                         "eval.inception=true turns them on"))

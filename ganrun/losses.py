@@ -10,12 +10,14 @@ no per-loss branches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganrun.config import bounded, register
+from ganrun.models import DOut, score_of
 
 Terms = dict[str, Tensor]
 
@@ -71,8 +73,9 @@ class GANLoss(nn.Module):
     def g_loss(self, d_fake: Tensor, d_real: Tensor | None) -> Tensor:
         raise NotImplementedError
 
-    def penalty(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor | None:
-        """A regulariser added to the D loss (gradient penalties); None if the loss has none."""
+    def penalty(self, D: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None = None) -> Tensor | None:
+        """A regulariser added to the D loss (gradient penalties); None if the loss has none.
+        `y`: the real labels, for a conditional D (the points penalised are scored as real's class)."""
         return None
 
     def extra_terms(self, d_real: Tensor, d_fake: Tensor) -> Terms:
@@ -87,18 +90,30 @@ class GANLoss(nn.Module):
         """Turns raw D scores into what plots call D(x): a probability where the loss has one."""
         return scores
 
-    # -- what the training loop calls -----------------------------------------
-    def scores(self, D: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-        """D(x) and D(x~): two forward passes, or one on the concatenated batch."""
+    # -- what the games call --------------------------------------------------
+    def scores(self, D: nn.Module, real: Tensor, fake: Tensor, y_real: Tensor | None = None,
+               y_fake: Tensor | None = None) -> tuple[Any, Any]:
+        """D's outputs on real and fake: two forward passes, or one on the concatenated batch.
+        With labels (a conditional game) D sees each batch's own; outputs are scores or DOuts."""
         if self.joint_batches:
-            return D(torch.cat([real, fake])).split([len(real), len(fake)])
-        return D(real), D(fake)
+            y = None if y_real is None else torch.cat([y_real, y_fake])
+            out = call(D, torch.cat([real, fake]), y)
+            if isinstance(out, DOut):
+                parts = [o.split([len(real), len(fake)]) if o is not None else (None, None) for o in out]
+                return DOut(*(p[0] for p in parts)), DOut(*(p[1] for p in parts))
+            return out.split([len(real), len(fake)])
+        return call(D, real, y_real), call(D, fake, y_fake)
 
-    def discriminator(self, D: nn.Module, real: Tensor, fake: Tensor) -> Terms:
-        d_real, d_fake = self.scores(D, real, fake)
+    def discriminator(self, D: nn.Module, real: Tensor, fake: Tensor, y_real: Tensor | None = None,
+                      y_fake: Tensor | None = None, outputs: dict | None = None) -> Terms:
+        """D's loss terms; `outputs`, if given, receives D's full outputs ("real", "fake")."""
+        out_real, out_fake = self.scores(D, real, fake, y_real, y_fake)
+        if outputs is not None:
+            outputs.update(real=out_real, fake=out_fake)
+        d_real, d_fake = score_of(out_real), score_of(out_fake)
         loss = self.d_loss(d_real, d_fake)
         terms: Terms = {"D/real": d_real.detach().mean(), "D/fake": d_fake.detach().mean()}
-        penalty = self.penalty(D, real, fake)
+        penalty = self.penalty(D, real, fake, y_real)
         if penalty is not None:
             terms["loss/gp"] = penalty.detach()
             loss = loss + penalty
@@ -106,19 +121,28 @@ class GANLoss(nn.Module):
         terms["loss/D"] = loss
         return terms
 
-    def generator(self, D: nn.Module, real: Tensor, fake: Tensor) -> Terms:
-        d_fake = D(fake)
-        d_real = D(real) if self.needs_real_for_g else None
-        return {"loss/G": self.g_loss(d_fake, d_real)}
+    def generator(self, D: nn.Module, real: Tensor, fake: Tensor, y_real: Tensor | None = None,
+                  y_fake: Tensor | None = None, outputs: dict | None = None) -> Terms:
+        """G's loss terms; `outputs`, if given, receives D's full output on the fakes ("fake")."""
+        out_fake = call(D, fake, y_fake)
+        if outputs is not None:
+            outputs["fake"] = out_fake
+        d_real = score_of(call(D, real, y_real)) if self.needs_real_for_g else None
+        return {"loss/G": self.g_loss(score_of(out_fake), d_real)}
 
 
-def gradient_penalty(D: nn.Module, x_hat: Tensor) -> Tensor:
+def call(D: nn.Module, x: Tensor, y: Tensor | None):
+    """D(x), or D(x, y) for a conditional D."""
+    return D(x) if y is None else D(x, y)
+
+
+def gradient_penalty(D: nn.Module, x_hat: Tensor, y: Tensor | None = None) -> Tensor:
     """E[(||grad D(x_hat)||_2 - 1)^2], the norm over all non-batch dimensions of each D input
     row (with PacGAN packing, a pack is one row). The graph is kept so the penalty trains D.
     Computed in float32 even under mixed precision: float16 gradients of D could underflow."""
     with torch.autocast(x_hat.device.type, enabled=False):
         x_hat = x_hat.detach().float().requires_grad_(True)
-        out = D(x_hat).float()
+        out = score_of(call(D, x_hat, y)).float()
         (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
         norm = grad.reshape(len(out), -1).norm(2, dim=1)
         return ((norm - 1) ** 2).mean()
@@ -186,9 +210,9 @@ class WassersteinGP(Wasserstein):
         super().__init__(clip=0.0, **kwargs)
         self.gp_weight = gp_weight
 
-    def penalty(self, D, real, fake):
+    def penalty(self, D, real, fake, y=None):
         t = per_sample(real)
-        return self.gp_weight * gradient_penalty(D, t * real + (1 - t) * fake)
+        return self.gp_weight * gradient_penalty(D, t * real + (1 - t) * fake, y)
 
 
 class LeastSquares(GANLoss):
@@ -215,9 +239,9 @@ class DRAGAN(NonSaturating):
         super().__init__(**kwargs)
         self.gp_weight, self.perturb = gp_weight, perturb
 
-    def penalty(self, D, real, fake):
+    def penalty(self, D, real, fake, y=None):
         delta = self.perturb * real.std() * torch.rand_like(real)
-        return self.gp_weight * gradient_penalty(D, real + per_sample(real) * delta)
+        return self.gp_weight * gradient_penalty(D, real + per_sample(real) * delta, y)
 
 
 class BEGAN(GANLoss):

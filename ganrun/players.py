@@ -174,12 +174,22 @@ class Players:
     def __iter__(self) -> Iterator[tuple[str, Player]]:
         return iter(self.players.items())
 
-    def update(self, player: Player, loss: torch.Tensor) -> bool:
-        """One optimizer step of `player` on `loss`; False when train.nonfinite=skip skipped it."""
+    def update(self, players: Player | list[Player], loss: torch.Tensor) -> bool:
+        """One optimizer step of `players` (one, or several sharing this loss: InfoGAN's D and Q)
+        on `loss`; False when train.nonfinite=skip skipped it."""
         if self.skip_nonfinite and not bool(torch.isfinite(loss)):
             self.skipped += 1
             return False
-        player.update(loss)
+        if isinstance(players, Player):
+            players.update(loss)
+            return True
+        for p in players:
+            p.optimizer.zero_grad(set_to_none=True)
+        scaler = players[0].scaler         # one scale for one backward pass
+        scaler.scale(loss).backward()
+        for p in players:
+            scaler.step(p.optimizer)
+        scaler.update()
         return True
 
     def after_step(self) -> None:

@@ -3,10 +3,14 @@
     ganrun-sample outputs/2026-01-01/12-00-00-000000 --n 64 --out grid.png
     ganrun-sample run/checkpoints/step_0002000.pt --n 1000 --out samples.npy --seed 1
     ganrun-sample RUN --n 100 --out-dir pngs/
+    ganrun-sample RUN --n 64 --class 7 --out sevens.png      # a conditional run: class 7 (or its name)
+    ganrun-sample RUN --n 64 --code 3 --out code3.png        # InfoGAN: categorical code 3
 
 `--out x.png` writes one picture: a grid for images, the dataset kind's picture
 for toy data (scatter, density, curves). `--out x.npy` writes the raw samples in
-data space, shape (n, *sample_shape). `--out-dir DIR` writes one PNG per image.
+data space, shape (n, *sample_shape), and for a conditional run the classes beside it
+(x_labels.npy). `--out-dir DIR` writes one PNG per image. A conditional run's samples
+go round robin over the classes (sample i has class i mod classes) unless --class is given.
 """
 
 from __future__ import annotations
@@ -29,28 +33,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same samples (default 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--batch-size", type=int, default=500, help="samples per forward pass (default 500)")
+    p.add_argument("--class", dest="label", help="conditional runs: the class to draw (an index or a class name)")
+    p.add_argument("--code", type=int, help="InfoGAN runs: the categorical code value to draw")
     return p.parse_args(argv)
 
 
-def write_samples(trained, samples, out: str | None, out_dir: str | None) -> list[Path]:
-    """Write the requested files (samples in model space); returns their paths."""
-    import io
-
-    import numpy as np
-
+def write_samples(trained, batch, out: str | None, out_dir: str | None) -> list[Path]:
+    """Write the requested files (a Batch of samples in model space); returns their paths."""
     from ganrun import visualize
-    from ganrun.checkpoint import atomic_write_bytes
     from ganrun.kinds import KINDS
     from ganrun.pixels import to_uint8
 
+    samples = batch.x
     written: list[Path] = []
     if out:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() == ".npy":
-            buffer = io.BytesIO()
-            np.save(buffer, trained.data.to_data(samples).float().cpu().numpy())
-            atomic_write_bytes(path, buffer.getvalue(), sync=False)
+            save_npy(path, trained.data.to_data(samples).float().cpu().numpy())
+            if batch.y is not None:
+                labels = path.with_name(path.stem + "_labels.npy")
+                save_npy(labels, batch.y.cpu().numpy())
+                written.append(labels)
         else:
             visualize.save_png(KINDS[trained.data.kind].picture(trained.data, samples), path)
         written.append(path)
@@ -72,6 +76,34 @@ def main(argv=None) -> int:
     return entry_point("ganrun-sample", lambda: sample(args), {"device=": "--device "})
 
 
+def save_npy(path: Path, array) -> None:
+    import io
+
+    import numpy as np
+
+    from ganrun.checkpoint import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    atomic_write_bytes(path, buffer.getvalue(), sync=False)
+
+
+def class_index(label: str | None, names: list[str], conditional: bool) -> int | None:
+    """--class as an index into the run's classes (a number, or one of the class names)."""
+    if label is None:
+        return None
+    if not conditional:
+        raise GanrunError(f"--class {label}: this generator is not conditional (train with game=conditional)")
+    if label in names:
+        return names.index(label)
+    if label.lstrip("-").isdigit() and 0 <= int(label) < len(names):
+        return int(label)
+    from ganrun.config import did_you_mean
+
+    raise GanrunError(f"--class {label}: this run has {len(names)} classes: an index 0-{len(names) - 1} or one "
+                      f"of {', '.join(names[:20])}{did_you_mean(label, names)}")
+
+
 def sample(args: argparse.Namespace) -> int:
     if not args.out and not args.out_dir:
         raise GanrunError("say where to write: --out x.png, --out x.npy or --out-dir DIR")
@@ -83,8 +115,11 @@ def sample(args: argparse.Namespace) -> int:
     from ganrun.generate import load_trained
 
     trained = load_trained(args.checkpoint, args.device)
-    samples = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size)
-    write_samples(trained, samples, args.out, args.out_dir)
+    label = class_index(args.label, trained.data.class_names, trained.cfg.game.type == "conditional")
+    if args.code is not None and trained.cfg.game.type != "infogan":
+        raise GanrunError(f"--code {args.code}: this generator has no InfoGAN code (train with game=infogan)")
+    batch = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size, label=label, code=args.code)
+    write_samples(trained, batch, args.out, args.out_dir)
     targets = ([args.out] if args.out else []) + ([f"{args.out_dir}/ ({args.n} PNGs)"] if args.out_dir else [])
     print(f"{args.n} samples from {trained.path} (step {trained.step}) -> {', '.join(targets)}")
     return 0

@@ -98,7 +98,8 @@ class Schedules:
     def open(self) -> None:
         exp = self.exp
         self.evaluator = Evaluator(exp.cfg.eval, exp.data, exp.device)
-        self.fixed = exp.game.fixed_inputs(exp.cfg.seed)
+        with self.own_rng():
+            self.fixed = exp.game.fixed_inputs(exp.cfg.seed)
         # purge_step: TensorBoard drops what a killed run logged after its last checkpoint.
         self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"),
                                     purge_step=self.start + 1 if self.start else None)
@@ -154,8 +155,16 @@ class Schedules:
             self.bar.set_postfix(D=f"{self.last['loss/D']:.3f}", G=f"{self.last['loss/G']:.3f}", refresh=False)
         step_log.info("step %d  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in self.last.items()))
 
+    def own_rng(self):
+        """Pictures and their fixed inputs never draw from the training RNG stream (a resumed run
+        makes them again, at other steps): whatever a game draws there is forgotten."""
+        device = self.exp.device
+        return torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
+
     def pictures(self, step: int) -> None:
-        for tag, picture in self.exp.game.pictures(self.fixed):
+        with self.own_rng():
+            pictures = self.exp.game.pictures(self.fixed)
+        for tag, picture in pictures:
             self.writer.add_image(tag, picture, step)
             suffix = "" if tag == KINDS[self.exp.data.kind].tag else "_" + tag.rsplit("/", 1)[-1]
             visualize.save_png(picture, self.run_dir / "samples" / f"step_{step:07d}{suffix}.png")
@@ -169,8 +178,8 @@ class Schedules:
         self.saved_at = step
         exp = self.exp
         state = {"format": FORMAT, "step": step, "config": plain_config(exp.cfg), "data_shape": list(exp.data.shape),
-                 "data_kind": exp.data.kind, "wall_s": self.wall(), "last_logged": dict(self.last),
-                 **exp.players.state_dict()}
+                 "data_kind": exp.data.kind, "class_names": list(exp.data.class_names), "wall_s": self.wall(),
+                 "last_logged": dict(self.last), **exp.players.state_dict()}
         return save_checkpoint(state, self.run_dir / "checkpoints", step, self.keep_last)
 
     def evaluate(self, step: int) -> tuple[dict, dict]:

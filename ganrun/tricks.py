@@ -26,12 +26,12 @@ class DView(nn.Module):
         self.pack = pack
         self.noise_std = 0.0
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None):
         if self.noise_std > 0:
             x = x + self.noise_std * torch.randn_like(x)
         if self.pack > 1:
             x = x.reshape(len(x) // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        return self.D(x)
+        return self.D(x) if y is None else self.D(x, y)
 
 
 def instance_noise_std(start: float, decay_steps: int, step: int) -> float:

@@ -67,13 +67,14 @@ def curves(data, fake: Tensor) -> Tensor:
     return _figure_to_image(fig)
 
 
-def image_grid(images: Tensor) -> Tensor:
-    """Images in [-1, 1] as one grid, on that fixed range (not a per-grid min-max)."""
+def image_grid(images: Tensor, columns: int = 0) -> Tensor:
+    """Images in [-1, 1] as one grid (square unless `columns` is given), on that fixed range (not
+    a per-grid min-max). make_grid gives 3 channels, grayscale included."""
     from torchvision.utils import make_grid
 
-    nrow = int(np.ceil(np.sqrt(len(images))))
+    nrow = columns or int(np.ceil(np.sqrt(len(images))))
     grid = make_grid(images.float(), nrow=nrow, padding=2, normalize=True, value_range=(-1, 1))
-    return (grid * 255).round().to(torch.uint8)  # make_grid gives 3 channels, grayscale included
+    return (grid * 255).round().to(torch.uint8)
 
 
 def save_png(picture: Tensor, path) -> None:
@@ -91,3 +92,21 @@ def save_png(picture: Tensor, path) -> None:
     fmt = "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
     Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format=fmt)
     atomic_write_bytes(Path(path), buffer.getvalue(), sync=False)
+
+
+def labelled_rows(images: Tensor, columns: int, names: list[str]) -> Tensor:
+    """Images in [-1, 1], `columns` per row, as one grid with each row's name written on its left
+    (a class grid: one row per class; a traversal: one row per code value)."""
+    from PIL import Image, ImageDraw
+
+    grid = image_grid(images, columns)
+    rows = (len(images) + columns - 1) // columns
+    row_height = (grid.shape[1] - 2) / rows
+    margin = 8 + 7 * max((len(n) for n in names), default=1)
+    canvas = Image.new("RGB", (grid.shape[2] + margin, grid.shape[1]), "white")
+    canvas.paste(Image.fromarray(grid.permute(1, 2, 0).numpy()), (margin, 0))
+    draw = ImageDraw.Draw(canvas)
+    for r, name in enumerate(names[:rows]):
+        draw.text((4, 2 + r * row_height + row_height / 2 - 6), str(name), fill="black")
+    return torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1)
+

@@ -11,8 +11,8 @@ import scipy.linalg
 import torch
 from scipy.stats import norm
 
+from ganrun.data import Batch
 from conftest import compose_config, scalar_and_image_tags, scalars, train_run, make_data
-from ganrun.data import images as image_data
 from ganrun.data.toy import Grid, Ring, SineCurves
 from ganrun.evaluate import main as eval_main
 from ganrun.metrics import Evaluator
@@ -106,9 +106,9 @@ def test_the_digits_classifier_is_accurate_on_held_out_digits(digits_metrics):
 
 def test_real_digits_score_far_better_than_noise_on_every_digits_metric(digits_metrics):
     _, test, metrics = digits_metrics
-    real, _ = metrics(image_data.to_unit_range(test.images))
+    real, _ = metrics(test.reference(None))
     torch.manual_seed(0)
-    noise, _ = metrics(torch.rand(359, 1, 32, 32) * 2 - 1)
+    noise, _ = metrics(Batch(torch.rand(359, 1, 32, 32) * 2 - 1))
     assert real["fd_digits"] < noise["fd_digits"] / 10
     assert real["is_digits"] > 7 and real["is_digits"] > 2 * noise["is_digits"]
     assert real["classes_covered"] == 10 and noise["classes_covered"] < 10
@@ -257,7 +257,7 @@ def test_evaluation_uses_g_ema_when_it_is_kept(run_dir):
     from ganrun.generate import load_trained
 
     trained = load_trained(run_dir, "cpu")       # loads G_ema
-    x = trained.data.to_data(trained.generate(200, seed=0))
+    x = trained.data.to_data(trained.generate(200, seed=0).x)
     assert metrics["mean"] == pytest.approx(float(x.mean()), rel=1e-6)
 
 

@@ -52,7 +52,7 @@ def test_toy_samples_come_back_in_data_space(tmp_path):
     out = tmp_path / "x.npy"
     assert sample_main([str(run), "--n", "50", "--out", str(out), "--seed", "3"]) == 0
     trained = load_trained(run, "cpu")
-    model_space = trained.generate(50, seed=3)
+    model_space = trained.generate(50, seed=3).x
     assert np.allclose(np.load(out), (model_space * 0.5 + 4.0).numpy(), atol=1e-5), "x = 4 + 0.5 * G(z)"
     assert sample_main([str(run), "--n", "500", "--out", str(tmp_path / "density.png")]) == 0
     assert Image.open(tmp_path / "density.png").size[0] > 100

@@ -18,10 +18,13 @@ from torch import Tensor
 
 @dataclass
 class Batch:
-    """A batch of real data: samples `x` (model space, on the device) and their class labels `y`
-    (None for unlabelled data). Games that need more (paired images, say) add fields here."""
+    """A batch of samples `x` (model space, on the device) and their class labels `y` (None for
+    unlabelled data; for generated samples, the class they were asked for). `code`: the InfoGAN
+    categorical code a generated sample was drawn with. Games that need more (paired images,
+    say) add fields here."""
     x: Tensor
     y: Optional[Tensor] = None
+    code: Optional[Tensor] = None
 
     def __len__(self) -> int:
         return len(self.x)

@@ -5,28 +5,43 @@ fakes detached; (2) update G once through a frozen D, reusing the last fake batc
 graph (as pytorch/examples' DCGAN does) instead of running G a second time. The loss is any
 of the family (ganrun/losses.py); the tricks of GAN_NOTES §5 sit around it: PacGAN packing
 and instance noise in front of D, the replay buffer, label tricks, G_ema.
+
+The conditional games and InfoGAN (ganrun/games/conditional.py, infogan.py) are this game with
+labels or codes among G's inputs and extra terms in both updates: they override the hooks
+`conditioning`, `g_inputs`, `real_labels`, `d_extra` and `g_extra`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import Tensor
 
 from ganrun.config import make, register
+from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, latent
 from ganrun.kinds import KINDS
 from ganrun.losses import GANLoss, Labels, Terms
-from ganrun.models import add_spectral_norm
-from ganrun.players import EMA, Players, Precision
+from ganrun.models import Conditioning, add_spectral_norm
+from ganrun.players import EMA, Player, Players, Precision
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
 
 
 @dataclass
 class GANGameConfig:
     type: str = "gan"
+
+
+@dataclass
+class GInputs:
+    """What one fake batch is drawn from: G's input vector z (noise, and InfoGAN's codes) and the
+    classes asked for (conditional games)."""
+    z: Tensor
+    y: Optional[Tensor] = None
+    codes: Optional[Tensor] = None      # InfoGAN: the codes inside z, as the Q head must recover them
 
 
 class GAN(Game):
@@ -39,15 +54,17 @@ class GAN(Game):
         self.precision = Precision(cfg.device.precision, device)
         labels = Labels(smoothing=t.label_smoothing, noisy=t.noisy_labels, flip=t.label_flip)
         self.loss: GANLoss = make("loss", cfg.loss, joint_batches=t.joint_batches, labels=labels).to(device)
-        check_tricks(cfg, self.loss)
+        self.check(cfg)
         G, D = make("model", cfg.model, data_shape=tuple(data.shape), pack=t.pack,
-                    autoencoder=self.loss.autoencoder, preferred_d_norm=self.loss.preferred_d_norm)
+                    autoencoder=self.loss.autoencoder, preferred_d_norm=self.loss.preferred_d_norm,
+                    cond=self.conditioning())
         if t.spectral_norm:
             add_spectral_norm(D)
         G, D = G.to(device), D.to(device)
         self.players = Players(self.precision, skip_nonfinite=train.nonfinite == "skip")
         self.G = self.players.add("G", G, cfg.optimizer.g, train.lr_schedule, train.steps)
         self.D = self.players.add("D", D, cfg.optimizer.d, train.lr_schedule, train.steps)
+        self.d_players: list[Player] = [self.D]     # updated together by D's loss (InfoGAN adds Q)
         self.replay = ReplayBuffer(t.replay_size, t.replay).to(device)
         if t.ema > 0:
             self.G.ema = EMA(G, t.ema, t.ema_start)
@@ -55,32 +72,70 @@ class GAN(Game):
         self.players.track("loss", self.loss)     # BEGAN's k_t
         self.players.track("replay", self.replay)
 
+    # -- hooks of the conditional games and InfoGAN ---------------------------
+    def check(self, cfg) -> None:
+        """Trick combinations that cannot work, refused before anything trains."""
+        t = cfg.tricks
+        label_tricks = [k for k, on in [("tricks.label_smoothing", t.label_smoothing > 0),
+                                        ("tricks.noisy_labels", t.noisy_labels),
+                                        ("tricks.label_flip", t.label_flip > 0)] if on]
+        if label_tricks and not self.loss.uses_labels:
+            raise ConfigError(f"{label_tricks[0]} changes D's real/fake targets, but {type(self.loss).__name__} "
+                              f"has none: use it with loss=ns, mm, lsgan or dragan")
+        if cfg.train.batch_size % t.pack:
+            raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
+
+    def conditioning(self) -> Conditioning:
+        return Conditioning()
+
     def z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return latent(n, self.G.module.latent_dim, self.prior, self.device, generator)
 
+    def g_inputs(self, n: int, generator: torch.Generator | None = None) -> GInputs:
+        return GInputs(self.z(n, generator))
+
+    def real_labels(self, batch: Batch) -> Optional[Tensor]:
+        """The labels D sees with real data (None: D is not conditional)."""
+        return None
+
+    def d_extra(self, terms: Terms, outputs: dict, batch: Batch, g_in: GInputs) -> None:
+        """Terms a game adds to D's loss (terms["loss/D"]), from D's full outputs."""
+
+    def g_extra(self, terms: Terms, outputs: dict, g_in: GInputs) -> None:
+        """Terms a game adds to G's loss (terms["loss/G"])."""
+
+    # -- the step -------------------------------------------------------------
     def step(self, step: int) -> list[Terms]:
-        G, D, loss, B, autocast = self.G, self.D, self.loss, self.batch_size, self.precision.autocast
+        G, loss, B, autocast = self.G, self.loss, self.batch_size, self.precision.autocast
         self.d_view.noise_std = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
         logged: list[Terms] = []
 
         # (1) Update D: n_critic times on fresh real and fake batches; D sees the fakes detached
         # (some of them swapped for past fakes when the replay buffer is on).
-        D.requires_grad(True)
+        for p in self.d_players:
+            p.requires_grad(True)
         for i in range(self.n_critic):
-            real = self.data.sample(B).x
+            batch = self.data.sample(B)
+            g_in = self.g_inputs(B)
             # The last fake batch keeps its graph: the G step below reuses it.
             with torch.set_grad_enabled(i == self.n_critic - 1), autocast():
-                fake = G.module(self.z(B))
+                fake = g_forward(G.module, g_in)
+            y_real = self.real_labels(batch)
             with autocast():
-                d_terms = loss.discriminator(self.d_view, real, self.replay.mix(fake))
-            if self.players.update(D, d_terms["loss/D"]):
-                loss.after_d_step(D.module, d_terms)
+                outputs: dict = {}
+                d_terms = loss.discriminator(self.d_view, batch.x, self.replay.mix(fake), y_real, g_in.y, outputs)
+                self.d_extra(d_terms, outputs, batch, g_in)
+            if self.players.update(self.d_players, d_terms["loss/D"]):
+                loss.after_d_step(self.D.module, d_terms)
                 logged.append(d_terms)
 
         # (2) Update G through a frozen D (no gradients for D's weights are computed).
-        D.requires_grad(False)
+        for p in self.d_players:
+            p.requires_grad(False)
         with autocast():
-            g_terms = loss.generator(self.d_view, real, fake)
+            outputs = {}
+            g_terms = loss.generator(self.d_view, batch.x, fake, y_real, g_in.y, outputs)
+            self.g_extra(g_terms, outputs, g_in)
         if self.players.update(G, g_terms["loss/G"]):
             if G.ema is not None:
                 G.ema.update(step)
@@ -88,42 +143,57 @@ class GAN(Game):
         self.players.after_step()
         return logged
 
+    # -- pictures and samples -------------------------------------------------
     def status(self) -> dict[str, float]:
         return {"tricks/instance_noise": self.d_view.noise_std} if self.d_view.noise_std > 0 else {}
 
     def fixed_inputs(self, seed: int) -> dict:
         rng = torch.Generator(self.device).manual_seed(seed)
-        return {"z": self.z(KINDS[self.data.kind].preview, generator=rng)}
+        return {"g_in": self.g_inputs(KINDS[self.data.kind].preview, generator=rng)}
 
     @torch.no_grad()
     def pictures(self, fixed: dict) -> list[tuple[str, Tensor]]:
         kind = KINDS[self.data.kind]
         with self.players.evaluating():
-            fake = self.G.eval_module(fixed["z"])
+            fake = g_forward(self.G.eval_module, fixed["g_in"])
             # D(x) along the picture's axis, where D scores single samples (not PacGAN packs)
-            d_curve = None if self.d_view.pack > 1 else (lambda x: self.loss.link(self.D.module(x)))
+            d_curve = None if self.d_view.pack > 1 or self.conditioning().d_outputs else \
+                (lambda x: self.loss.link(self.D.module(x)))
             return [(kind.tag, kind.picture(self.data, fake, d_curve))]
 
+    def sample_inputs(self, n: int, generator: torch.Generator, label: Optional[int] = None,
+                      code: Optional[int] = None) -> GInputs:
+        """G's inputs for samples to keep (metrics, ganrun-sample); `label`/`code` fix the class or
+        InfoGAN's categorical code where the game has them."""
+        return self.g_inputs(n, generator)
+
     @torch.no_grad()
-    def generate(self, n: int, seed: int, batch_size: int = 500) -> Tensor:
+    def generate(self, n: int, seed: int, batch_size: int = 500, label: Optional[int] = None,
+                 code: Optional[int] = None) -> Batch:
         rng = torch.Generator(self.device).manual_seed(seed)
         G = self.G.eval_module
+        xs, ys, codes = [], [], []
         with self.players.evaluating():
-            return torch.cat([G(self.z(min(batch_size, n - start), generator=rng))
-                              for start in range(0, n, batch_size)])
+            for start in range(0, n, batch_size):
+                g_in = self.sample_inputs(min(batch_size, n - start), rng, label, code)
+                if g_in.y is not None:          # round robin over the classes, whatever the batch size
+                    g_in.y = self.round_robin(start, len(g_in.z)) if label is None else g_in.y
+                xs.append(g_forward(G, g_in))
+                ys.append(g_in.y)
+                codes.append(self.categorical_code(g_in))
+        cat = (lambda parts: None if parts[0] is None else torch.cat(parts))
+        return Batch(torch.cat(xs), cat(ys), cat(codes))
+
+    def round_robin(self, start: int, n: int) -> Tensor:
+        return (torch.arange(start, start + n, device=self.device) % self.data.num_classes)
+
+    def categorical_code(self, g_in: GInputs) -> Optional[Tensor]:
+        return None
 
 
-def check_tricks(cfg, loss: GANLoss) -> None:
-    """Trick combinations that cannot work, refused before anything trains."""
-    t = cfg.tricks
-    label_tricks = [k for k, on in [("tricks.label_smoothing", t.label_smoothing > 0),
-                                    ("tricks.noisy_labels", t.noisy_labels),
-                                    ("tricks.label_flip", t.label_flip > 0)] if on]
-    if label_tricks and not loss.uses_labels:
-        raise ConfigError(f"{label_tricks[0]} changes D's real/fake targets, but {type(loss).__name__} "
-                          f"has none: use it with loss=ns, mm, lsgan or dragan")
-    if cfg.train.batch_size % t.pack:
-        raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
+def g_forward(G: torch.nn.Module, g_in: GInputs) -> Tensor:
+    """G's samples for these inputs (G(z), or G(z, y) for a conditional G)."""
+    return G(g_in.z) if g_in.y is None else G(g_in.z, g_in.y)
 
 
 register("game", GANGameConfig, GAN)

@@ -4,7 +4,8 @@
 - 1-D Gaussian: mean, std, w1, ks.
 - sine curves: curve_err, curves_hit.
 - images with labels (digits, MNIST, CIFAR-10, ...): fd_<name>, is_<name>, classes_covered,
-  class_kl from a small classifier of the real data.
+  class_kl from a small classifier of the real data; for conditional runs also cond_acc and
+  intra_fd, for InfoGAN code_acc.
 - images: fid, is, kid with the standard Inception weights (when enabled and available),
   and memorisation checks (mem_*, dup_rate, support).
 
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from torch import Tensor
 
+from ganrun.data import Batch
 from ganrun.errors import GanrunError, oom_line
 from ganrun.kinds import KINDS, Part
 
@@ -42,7 +43,7 @@ class Evaluator:
             log.log(level, note)
 
     @torch.no_grad()
-    def __call__(self, generate: Callable[[int, int], Tensor]) -> tuple[dict, dict]:
+    def __call__(self, generate: Callable[[int, int], Batch]) -> tuple[dict, dict]:
         """Draw eval.n samples with generate(n, seed) and measure them: (values, protocol)."""
         values: dict = {}
         protocol: dict = {}

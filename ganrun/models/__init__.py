@@ -1,21 +1,71 @@
 """Generator / discriminator pairs. Each model module exposes `build(...) -> (G, D)`.
 
 Conventions shared by every model:
-- G has an attribute `latent_dim` and maps z of shape (B, latent_dim) to samples
-  of the dataset's shape.
+- G has an attribute `latent_dim` and maps z of shape (B, latent_dim + cond.g_extra) (and class
+  labels y, when conditional) to samples of the dataset's shape: G(z, y=None).
 - D returns one raw score per input row, shape (B,): no sigmoid, since the loss
-  owns the link function (GAN_NOTES §2). With `autoencoder=True` (BEGAN) D is an
-  autoencoder and its score is the per-sample L1 reconstruction error.
+  owns the link function (GAN_NOTES §2): D(x, y=None). With `autoencoder=True` (BEGAN) D is an
+  autoencoder and its score is the per-sample L1 reconstruction error. When the game asks for
+  class logits (AC-GAN) or features (InfoGAN's Q), D returns a `DOut` instead of the score.
 - D is built for `packed_shape(data_shape, pack)`: PacGAN concatenates `pack`
   samples along the first (feature / channel) dimension.
+- `Conditioning` (from the game) says how G and D see the class; its default builds the
+  unconditional pair, parameter for parameter the same as before conditioning existed.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """How the game wants G and D conditioned (GAN_NOTES §7.1-7.2)."""
+    num_classes: int = 0       # 0: unconditional
+    g: str = "none"            # none; concat: embed(y) joined to z; cbn: class-conditional batch norm
+    d: str = "none"            # none; concat: embed(y) joined to D's input; projection: + <embed(y), phi(x)>
+    embed_dim: int = 0         # size of the class embedding for concat
+    classifier: bool = False   # D also returns class logits (AC-GAN)
+    features: bool = False     # D also returns its features (InfoGAN's Q head reads them)
+    g_extra: int = 0           # extra G inputs beside z (InfoGAN's codes)
+
+    @property
+    def d_outputs(self) -> bool:
+        return self.classifier or self.features
+
+
+class DOut(NamedTuple):
+    """What a D returns when the game needs more than the score."""
+    score: torch.Tensor
+    logits: Optional[torch.Tensor] = None     # class logits (AC-GAN)
+    features: Optional[torch.Tensor] = None   # the body's features (InfoGAN)
+
+
+def score_of(out) -> torch.Tensor:
+    return out.score if isinstance(out, DOut) else out
+
+
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm whose gain and bias are class embeddings (Miyato & Koyama 2018; BigGAN): the
+    normalisation is shared, each class has its own affine (gain initialised at 1, bias at 0)."""
+
+    def __init__(self, channels: int, num_classes: int, dims: int = 2):
+        super().__init__()
+        self.bn = (nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d)(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        shape = (len(x), -1) + (1,) * (x.dim() - 2)
+        return self.bn(x) * self.gain(y).view(shape) + self.bias(y).view(shape)
 
 
 def packed_shape(data_shape: tuple[int, ...], pack: int) -> tuple[int, ...]:

@@ -11,16 +11,19 @@ normalisation everywhere except G's output and D's input.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
 
 from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
-from ganrun.models import ReconstructionEnergy, add_spectral_norm, packed_shape
+from ganrun.models import (ConditionalBatchNorm, Conditioning, DOut, ReconstructionEnergy, add_spectral_norm,
+                           packed_shape)
 
 log = logging.getLogger(__name__)
 
@@ -85,14 +88,18 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def upsampling_body(in_channels: int, out_channels: int, width: int, n: int, norm: str) -> list[nn.Module]:
-    """z-like (in_channels x 1 x 1) -> 4x4 -> ... -> (out_channels x 2^(n+2) x 2^(n+2)), no output activation."""
+def upsampling_body(in_channels: int, out_channels: int, width: int, n: int, norm: str,
+                    num_classes: int = 0) -> list[nn.Module]:
+    """z-like (in_channels x 1 x 1) -> 4x4 -> ... -> (out_channels x 2^(n+2) x 2^(n+2)), no output
+    activation. With `num_classes`, batch norm is class-conditional."""
+    def normed(c: int) -> nn.Module:
+        return ConditionalBatchNorm(c, num_classes) if num_classes else norm_layer(norm, c)
+
     c = width * 2 ** (n - 1)
-    layers: list[nn.Module] = [conv(norm, in_channels, c, 4, 1, 0, transpose=True), norm_layer(norm, c),
+    layers: list[nn.Module] = [conv(norm, in_channels, c, 4, 1, 0, transpose=True), normed(c),
                                nn.ReLU(inplace=True)]
     for _ in range(n - 1):
-        layers += [conv(norm, c, c // 2, 4, 2, 1, transpose=True), norm_layer(norm, c // 2),
-                   nn.ReLU(inplace=True)]
+        layers += [conv(norm, c, c // 2, 4, 2, 1, transpose=True), normed(c // 2), nn.ReLU(inplace=True)]
         c //= 2
     layers.append(nn.ConvTranspose2d(c, out_channels, 4, 2, 1, bias=False))
     return layers
@@ -109,26 +116,72 @@ def downsampling_body(in_channels: int, width: int, n: int, norm: str, leak: flo
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim: int, data_shape: tuple[int, int, int], width: int, norm: str):
+    """z (plus InfoGAN's codes) as a 1x1 map, up to the image. Conditional: concat joins a class
+    embedding to z; cbn makes every batch norm class-conditional (the projection form's G)."""
+
+    def __init__(self, latent_dim: int, data_shape: tuple[int, int, int], width: int, norm: str,
+                 cond: Conditioning = Conditioning()):
         super().__init__()
         self.latent_dim = latent_dim
         channels, resolution = data_shape[0], data_shape[1]
-        self.net = nn.Sequential(*upsampling_body(latent_dim, channels, width, stages(resolution), norm),
+        embed = cond.embed_dim if cond.g == "concat" else 0
+        self.net = nn.Sequential(*upsampling_body(latent_dim + cond.g_extra + embed, channels, width,
+                                                  stages(resolution), norm,
+                                                  cond.num_classes if cond.g == "cbn" else 0),
                                  nn.Tanh())
+        self.cond = cond
+        if embed:
+            self.embed = nn.Embedding(cond.num_classes, embed)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(len(z), -1, 1, 1))
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.cond.g == "none":
+            return self.net(z.view(len(z), -1, 1, 1))
+        if self.cond.g == "concat":
+            return self.net(torch.cat([z, self.embed(y)], dim=1).view(len(z), -1, 1, 1))
+        h = z.view(len(z), -1, 1, 1)
+        for layer in self.net:
+            h = layer(h, y) if isinstance(layer, ConditionalBatchNorm) else layer(h)
+        return h
 
 
 class Discriminator(nn.Module):
-    def __init__(self, in_shape: tuple[int, int, int], width: int, norm: str, leak: float):
+    """Strided convs down to 4x4 (phi(x)), then a 4x4 conv to one score. Conditional forms: concat
+    joins embed(y) as extra input planes; projection adds <embed(y), sum-pooled phi(x)>; AC-GAN
+    adds class logits from phi(x)."""
+
+    def __init__(self, in_shape: tuple[int, int, int], width: int, norm: str, leak: float,
+                 cond: Conditioning = Conditioning()):
         super().__init__()
         n = stages(in_shape[1])
-        self.net = nn.Sequential(*downsampling_body(in_shape[0], width, n, norm, leak),
-                                 nn.Conv2d(width * 2 ** (n - 1), 1, 4, 1, 0, bias=True))
+        c = width * 2 ** (n - 1)
+        extra = cond.embed_dim if cond.d == "concat" else 0
+        self.net = nn.Sequential(*downsampling_body(in_shape[0] + extra, width, n, norm, leak),
+                                 nn.Conv2d(c, 1, 4, 1, 0, bias=True))
+        self.cond = cond
+        if cond.d == "concat":
+            self.embed = nn.Embedding(cond.num_classes, cond.embed_dim)
+        elif cond.d == "projection":
+            self.embed = nn.Embedding(cond.num_classes, c)
+        if cond.classifier:
+            self.classify = nn.Linear(c * 16, cond.num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).view(len(x))
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
+        if self.cond.d == "none" and not self.cond.d_outputs:
+            return self.net(x).view(len(x))
+        if self.cond.d == "concat":
+            planes = self.embed(y)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, planes], dim=1)
+        h = x
+        for layer in itertools.islice(self.net, len(self.net) - 1):
+            h = layer(h)
+        score = self.net[-1](h).view(len(x))
+        if self.cond.d == "projection":
+            score = score + (self.embed(y) * h.sum(dim=(2, 3))).sum(1)
+        if not self.cond.d_outputs:
+            return score
+        flat = h.flatten(1)
+        return DOut(score, self.classify(flat) if self.cond.classifier else None,
+                    flat if self.cond.features else None)
 
 
 class ConvAutoencoder(nn.Module):
@@ -167,7 +220,7 @@ def _finish(G: nn.Module, D: nn.Module, g_norm: str, d_norm: str) -> tuple[nn.Mo
 
 def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str, leak: float,
           code_dim: int, *, data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False,
-          preferred_d_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+          preferred_d_norm: str = "batch", cond: Conditioning = Conditioning()) -> tuple[nn.Module, nn.Module]:
     """G and D for images of `data_shape` = (C, R, R). `preferred_d_norm` is the loss's preference
     for D's normalisation, used when model.d_norm=auto (layer norm for gradient penalties)."""
     if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
@@ -175,12 +228,15 @@ def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str,
                           f"{tuple(data_shape)}: use model=mlp for toy data")
     g_norm = resolve_norm(g_norm, "batch", "G")
     d_norm = resolve_norm(d_norm, preferred_d_norm, "D")
-    G = Generator(latent_dim, tuple(data_shape), g_width, g_norm)
+    if cond.g == "cbn" and g_norm != "batch":
+        raise ConfigError(f"the projection form's G uses class-conditional batch norm, but model.g_norm="
+                          f"{g_norm}: set model.g_norm=auto (or batch), or use game.form=cgan")
+    G = Generator(latent_dim, tuple(data_shape), g_width, g_norm, cond)
     d_shape = packed_shape(tuple(data_shape), pack)
     if autoencoder:
         D: nn.Module = ReconstructionEnergy(ConvAutoencoder(d_shape, d_width, d_norm, leak, code_dim))
     else:
-        D = Discriminator(d_shape, d_width, d_norm, leak)
+        D = Discriminator(d_shape, d_width, d_norm, leak, cond)
     return _finish(G, D, g_norm, d_norm)
 
 
@@ -225,13 +281,17 @@ class NotesDiscriminator(nn.Module):
 
 
 def build_notes(latent_dim: int, leak: float, *, data_shape: tuple[int, ...], pack: int = 1,
-                autoencoder: bool = False, preferred_d_norm: str = "batch") -> tuple[nn.Module, nn.Module]:
+                autoencoder: bool = False, preferred_d_norm: str = "batch",
+                cond: Conditioning = Conditioning()) -> tuple[nn.Module, nn.Module]:
     """The notes' 64x64 anime-face pair. It has batch norm throughout and no autoencoder form."""
     if tuple(data_shape[1:]) != (64, 64):
         raise ConfigError(f"model=dcgan_notes is the notes' 64x64 pair, but the dataset gives "
                           f"{tuple(data_shape)} images: set dataset.resolution=64 or use model=dcgan")
     if autoencoder:
         raise ConfigError("model=dcgan_notes has no autoencoder form for loss=began: use model=dcgan")
+    if cond != Conditioning():
+        raise ConfigError("model=dcgan_notes is the notes' unconditional pair: use model=dcgan for "
+                          "conditional games and InfoGAN")
     if preferred_d_norm != "batch":
         log.warning("model=dcgan_notes keeps batch norm in D although this loss prefers %s norm; "
                     "model=dcgan follows the loss's recipe", preferred_d_norm)

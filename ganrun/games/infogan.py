@@ -1,0 +1,171 @@
+"""InfoGAN (Chen et al. 2016; GAN_NOTES §7.2): latent codes c beside the noise z, and a Q head on
+D's features that must recover them.
+
+G's input is [z, c]: a categorical code of `game.categorical` values (one-hot) and
+`game.continuous` codes drawn from U[-1, 1]. Q reads D's body's features and outputs the
+categorical logits and, for each continuous code, a factored Gaussian (mean and log-variance).
+The mutual-information term
+
+    L_I = lambda_cat * CE(Q_cat(x), c_cat) + lambda_cont * NLL_Gaussian(c_cont | Q(x))
+
+(the negative of InfoGAN's variational lower bound, up to the constant entropy H(c)) is added to
+D's loss, where it trains D's body and Q (Q is a player of its own, stepped with D: the official
+code's choice), and to G's loss. Logged: info/cat, info/cont. The run needs no labels; on
+labelled data they only measure how well the categorical code found the classes (code_acc).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganrun.config import bounded, register
+from ganrun.data import Batch
+from ganrun.errors import ConfigError
+from ganrun.games.conditional import refuse_for_conditioned_d
+from ganrun.games.gan import GAN, GInputs, g_forward
+from ganrun.kinds import KINDS
+from ganrun.losses import Terms
+from ganrun.models import Conditioning
+
+
+@dataclass
+class InfoGANGameConfig:
+    type: str = "infogan"
+    categorical: int = bounded(10, ge=0, le=1000)    # K values of the categorical code (0: none)
+    continuous: int = bounded(2, ge=0, le=64)        # continuous codes, each U[-1, 1]
+    lambda_cat: float = bounded(1.0, ge=0)           # weight of the categorical term
+    lambda_cont: float = bounded(0.1, ge=0)          # weight of the continuous term (its NLL has another scale)
+    q_hidden: int = bounded(128, ge=1)               # Q's hidden layer on D's features
+    sweep: int = bounded(9, ge=2, le=33)             # traversal pictures: values of a continuous code, -2 to 2
+
+
+class QHead(nn.Module):
+    """Q(c | x) on D's features: categorical logits, and a mean and log-variance per continuous code."""
+
+    def __init__(self, features: int, hidden: int, categorical: int, continuous: int):
+        super().__init__()
+        self.categorical, self.continuous = categorical, continuous
+        self.net = nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.1, inplace=True),
+                                 nn.Linear(hidden, categorical + 2 * continuous))
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        out = self.net(h)
+        k, n = self.categorical, self.continuous
+        return out[:, :k], out[:, k:k + n], out[:, k + n:].clamp(-8.0, 8.0)
+
+
+def gaussian_nll(c: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:
+    """-log N(c; mean, exp(log_var)), averaged over samples and summed over the codes."""
+    return (0.5 * (log_var + (c - mean) ** 2 / log_var.exp() + math.log(2 * math.pi))).sum(1).mean()
+
+
+class InfoGAN(GAN):
+    def __init__(self, categorical: int, continuous: int, lambda_cat: float, lambda_cont: float, q_hidden: int,
+                 sweep: int, *, cfg, data, device: torch.device):
+        if categorical + continuous == 0:
+            raise ConfigError("game=infogan needs at least one code: set game.categorical or game.continuous")
+        self.categorical, self.continuous, self.sweep = categorical, continuous, sweep
+        self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
+        super().__init__(cfg, data, device)
+        with torch.no_grad():                  # the size of D's features, from one probe
+            probe = self.D.module.eval()(torch.zeros(2, *data.shape, device=device)).features
+        self.D.module.train()
+        Q = QHead(probe.shape[1], q_hidden, categorical, continuous).to(device)
+        self.Q = self.players.add("Q", Q, cfg.optimizer.d, cfg.train.lr_schedule, cfg.train.steps)
+        self.d_players = [self.D, self.Q]
+
+    def check(self, cfg) -> None:
+        super().check(cfg)
+        refuse_for_conditioned_d(cfg, self.loss, "game=infogan")
+
+    def conditioning(self) -> Conditioning:
+        return Conditioning(features=True, g_extra=self.categorical + self.continuous)
+
+    def codes(self, n: int, generator: torch.Generator | None = None, cat: Optional[Tensor] = None) -> Tensor:
+        """[one-hot categorical code, continuous codes ~ U[-1, 1]] for n samples."""
+        if cat is None:
+            cat = torch.randint(max(self.categorical, 1), (n,), device=self.device, generator=generator)
+        one_hot = F.one_hot(cat, self.categorical).float() if self.categorical else cat.new_zeros(n, 0).float()
+        cont = torch.rand(n, self.continuous, device=self.device, generator=generator) * 2 - 1
+        return torch.cat([one_hot, cont], dim=1)
+
+    def g_inputs(self, n: int, generator: torch.Generator | None = None) -> GInputs:
+        c = self.codes(n, generator)
+        return GInputs(torch.cat([self.z(n, generator), c], dim=1), None, c)
+
+    def information(self, terms: Terms, features: Tensor, codes: Tensor) -> Tensor:
+        """lambda-weighted L_I of Q on these features against the codes G was given."""
+        logits, mean, log_var = self.Q.module(features)
+        k = self.categorical
+        info = features.new_zeros(())
+        if k:
+            cat = F.cross_entropy(logits, codes[:, :k].argmax(1))
+            terms["info/cat"] = cat.detach()
+            info = info + self.lambda_cat * cat
+        if self.continuous:
+            cont = gaussian_nll(codes[:, k:], mean, log_var)
+            terms["info/cont"] = cont.detach()
+            info = info + self.lambda_cont * cont
+        return info
+
+    def d_extra(self, terms: Terms, outputs: dict, batch: Batch, g_in: GInputs) -> None:
+        terms["loss/D"] = terms["loss/D"] + self.information({}, outputs["fake"].features, g_in.codes)
+
+    def g_extra(self, terms: Terms, outputs: dict, g_in: GInputs) -> None:
+        terms["loss/G"] = terms["loss/G"] + self.information(terms, outputs["fake"].features, g_in.codes)
+
+    # -- pictures and samples -------------------------------------------------
+    def fixed_inputs(self, seed: int) -> dict:
+        fixed = super().fixed_inputs(seed)
+        if KINDS[self.data.kind].name != "images" or not self.categorical:
+            return fixed
+        rng = torch.Generator(self.device).manual_seed(seed)
+        cols, k = 8, self.categorical
+        z = self.z(cols, generator=rng)
+        cat = torch.arange(k, device=self.device).repeat_interleave(cols)
+        codes = self.codes(k * cols, rng, cat=cat)
+        codes[:, k:] = 0                                   # continuous codes at their middle
+        fixed["cat"] = GInputs(torch.cat([z.repeat(k, 1), codes], dim=1), None, codes)
+        sweep = torch.linspace(-2, 2, self.sweep, device=self.device)
+        for j in range(self.continuous):                   # rows: categorical values; columns: code j
+            c = self.codes(k * self.sweep, rng, cat=torch.arange(k, device=self.device).repeat_interleave(self.sweep))
+            c[:, k:] = 0
+            c[:, k + j] = sweep.repeat(k)
+            fixed[f"cont{j}"] = GInputs(torch.cat([z[:1].repeat(k * self.sweep, 1), c], dim=1), None, c)
+        return fixed
+
+    @torch.no_grad()
+    def pictures(self, fixed: dict) -> list[tuple[str, Tensor]]:
+        if "cat" not in fixed:
+            return super().pictures(fixed)
+        from ganrun.visualize import labelled_rows
+
+        names = [f"c={i}" for i in range(self.categorical)]
+        with self.players.evaluating():
+            G = self.G.eval_module
+            out = [("samples/codes_cat", labelled_rows(g_forward(G, fixed["cat"]).float().cpu(), 8, names))]
+            for j in range(self.continuous):
+                fake = g_forward(G, fixed[f"cont{j}"]).float().cpu()
+                out.append((f"samples/codes_cont{j}", labelled_rows(fake, self.sweep, names)))
+        return out
+
+    def sample_inputs(self, n: int, generator: torch.Generator, label: Optional[int] = None,
+                      code: Optional[int] = None) -> GInputs:
+        if code is None:
+            return self.g_inputs(n, generator)
+        if not 0 <= code < self.categorical:
+            raise ConfigError(f"--code {code}: this InfoGAN's categorical code takes 0 to {self.categorical - 1}")
+        c = self.codes(n, generator, cat=torch.full((n,), code, device=self.device, dtype=torch.long))
+        return GInputs(torch.cat([self.z(n, generator), c], dim=1), None, c)
+
+    def categorical_code(self, g_in: GInputs) -> Optional[Tensor]:
+        return g_in.codes[:, :self.categorical].argmax(1) if self.categorical else None
+
+
+register("game", InfoGANGameConfig, InfoGAN)
