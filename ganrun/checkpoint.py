@@ -179,7 +179,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return checked(state, p)
 
 
-KINDS = ("points", "density1d", "curves", "images")
+KINDS = ("points", "density1d", "curves", "images", "stacked")
 FORMAT = "ganrun-checkpoint"
 SAMPLED = "G"           # the player whose network `ganrun-sample`, `ganrun-eval` and exports use
 

@@ -120,6 +120,9 @@ class TrainConfig:
     # a NaN/inf loss: stop (naming the step and term, keeping the last good checkpoint), or skip
     # the update and count it (a host sync per step)
     nonfinite: str = choice("stop", "skip")
+    # warnings of the health monitor that end the run early (ganrun/health.py): none, collapse
+    # (D has won, modes dropped, duplicates) or any
+    stop_on: str = choice("none", "collapse", "any")
 
 
 @dataclass
@@ -203,6 +206,8 @@ def register_configs() -> None:
         for name, opt in options.items():
             cs.store(group=f"schema/{group}", name=name, node=opt.schema)
     OmegaConf.register_new_resolver("ganrun_groups", groups_help, replace=True)
+    # presets whose batch counts packs: train.batch_size: ${ganrun_mul:100,${tricks.pack}}
+    OmegaConf.register_new_resolver("ganrun_mul", lambda a, b: int(a) * int(b), replace=True)
 
 
 USER_GROUPS = ("game", "model", "dataset", "loss", "optimizer", "device", "experiment")

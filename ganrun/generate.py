@@ -19,16 +19,16 @@ from ganrun.checkpoint import SAMPLED, generator_weights, load_checkpoint, load_
 from ganrun.config import load_stored_config, make
 from ganrun.data import BaseData, Batch, Dataset
 from ganrun.experiment import Experiment, build, resolve_device
+from ganrun.kinds import KINDS
 
 
 class ImageSpace(BaseData):
     """What sampling needs to know about an image dataset (name, shape, kind), without loading it."""
 
-    kind = "images"
-
     def __init__(self, name: str, shape: tuple[int, ...], device: torch.device,
-                 class_names: Optional[list[str]] = None):
+                 class_names: Optional[list[str]] = None, kind: str = "images"):
         super().__init__(name, device)
+        self.kind = kind
         self._shape = tuple(shape)
         self.class_names = list(class_names or [])
 
@@ -72,9 +72,9 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
     dev = resolve_device(device)
     shape, kind = tuple(state["data_shape"]), state["data_kind"]
     data = None
-    if kind == "images" and not with_data:
-        data = ImageSpace(cfg.dataset.name, shape, dev, state["class_names"])
-    elif kind != "images":
+    if KINDS[kind].image_like and not with_data:
+        data = ImageSpace(cfg.dataset.name, shape, dev, state["class_names"], kind)
+    elif not KINDS[kind].image_like:
         data = make("dataset", cfg.dataset, device=dev)      # toy data: generated, cheap
     exp = build(cfg, data)
     weights, name = generator_weights(state)

@@ -25,6 +25,7 @@ Notes = list[tuple[int, str]]                  # (log level, message): what was 
 
 class Kind:
     name = ""
+    image_like = False  # samples are images (grids, PNG folders, image models)
     tag = ""            # TensorBoard tag of the picture: fixed per kind, so a sweep's runs overlay
     preview = 64        # how many fixed-noise samples the picture shows
 
@@ -84,6 +85,7 @@ class Curves(Kind):
 class Images(Kind):
     """Image sets: a grid; classifier metrics for labelled sets, memorisation, Inception."""
     name, tag, preview = "images", "samples/grid", 64
+    image_like = True
 
     def picture(self, data, fake, d_curve=None):
         return visualize.image_grid(fake.detach().float().cpu())
@@ -94,7 +96,6 @@ class Images(Kind):
 
     def metrics(self, cfg, data, device, cache):
         parts: list[Part] = []
-        notes: Notes = []
         heldout = data.heldout()
         if cfg.classifier and data.num_classes:
             from ganrun.metrics.classifier import ClassifierMetrics
@@ -107,20 +108,35 @@ class Images(Kind):
             held = heldout.reference(None).x if heldout is not None else None
             memorisation = Memorisation(real, held, data.name, batch=cfg.dup_batch)
             parts.append(lambda b: memorisation(b.x))
-        if inception_wanted(cfg.inception, device):
-            from ganrun.metrics.inception import InceptionMetrics, how_to_provide, resolve_weights
+        inception, notes = inception_part(cfg, data, device, cache, real)
+        return parts + inception, notes
 
-            weights, why = resolve_weights(cfg.inception_weights, cfg.download_timeout)
-            if weights is None:
-                notes.append((logging.WARNING, f"Inception metrics (fid, is, kid) skipped: {why}. "
-                                               f"To get them, {how_to_provide()}"))
-            else:
-                inception = InceptionMetrics(weights, real, data.name, data.split, cache, device)
-                parts.append(lambda b: inception(b.x))
-        elif cfg.inception is None:
-            notes.append((logging.INFO, "Inception metrics (fid, is, kid) are off on the CPU (slow); "
-                                        "eval.inception=true turns them on"))
-        return parts, notes
+
+class Stacked(Images):
+    """Stacked digits: images whose three channels are three digits (1000 modes)."""
+    name = "stacked"
+
+    def metrics(self, cfg, data, device, cache):
+        from ganrun.metrics.classifier import StackedModes
+
+        parts: list[Part] = [StackedModes(data, cache, device)] if cfg.classifier else []
+        inception, notes = inception_part(cfg, data, device, cache, data.reference(cfg.ref_n).x)
+        return parts + inception, notes
+
+
+def inception_part(cfg, data, device, cache: Path, real: Tensor) -> tuple[list[Part], Notes]:
+    """FID, IS and KID with the standard Inception weights, when wanted and available."""
+    if not inception_wanted(cfg.inception, device):
+        note = "Inception metrics (fid, is, kid) are off on the CPU (slow); eval.inception=true turns them on"
+        return [], [(logging.INFO, note)] if cfg.inception is None else []
+    from ganrun.metrics.inception import InceptionMetrics, how_to_provide, resolve_weights
+
+    weights, why = resolve_weights(cfg.inception_weights, cfg.download_timeout)
+    if weights is None:
+        return [], [(logging.WARNING, f"Inception metrics (fid, is, kid) skipped: {why}. To get them, "
+                                      f"{how_to_provide()}")]
+    inception = InceptionMetrics(weights, real, data.name, data.split, cache, device)
+    return [lambda b: inception(b.x)], []
 
 
 def inception_wanted(setting: Optional[bool], device: torch.device) -> bool:
@@ -128,4 +144,4 @@ def inception_wanted(setting: Optional[bool], device: torch.device) -> bool:
     return device.type == "cuda" if setting is None else bool(setting)
 
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (Points(), Density1d(), Curves(), Images())}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (Points(), Density1d(), Curves(), Images(), Stacked())}

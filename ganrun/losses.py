@@ -110,6 +110,11 @@ class GANLoss(nn.Module):
         out_real, out_fake = self.scores(D, real, fake, y_real, y_fake)
         if outputs is not None:
             outputs.update(real=out_real, fake=out_fake)
+        return self.d_terms(D, out_real, out_fake, real, fake, y_real)
+
+    def d_terms(self, D: nn.Module, out_real, out_fake, real: Tensor, fake: Tensor,
+                y_real: Tensor | None = None) -> Terms:
+        """D's loss terms from its outputs on real and fake (computed once, e.g. for several fakes)."""
         d_real, d_fake = score_of(out_real), score_of(out_fake)
         loss = self.d_loss(d_real, d_fake)
         terms: Terms = {"D/real": d_real.detach().mean(), "D/fake": d_fake.detach().mean()}
@@ -118,6 +123,11 @@ class GANLoss(nn.Module):
             terms["loss/gp"] = penalty.detach()
             loss = loss + penalty
         terms.update(self.extra_terms(d_real.detach(), d_fake.detach()))
+        if not self.autoencoder:            # training-health signals (ganrun/health.py)
+            real, fake = d_real.detach(), d_fake.detach()
+            terms["health/d_acc_real"] = (real > 0).float().mean()
+            terms["health/d_acc_fake"] = (fake < 0).float().mean()
+            terms["health/r_t"] = real.sign().mean()
         terms["loss/D"] = loss
         return terms
 

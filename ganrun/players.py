@@ -111,11 +111,15 @@ class Player:
         for p in self.params:
             p.requires_grad_(flag)
 
-    def update(self, loss: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+    def grad_norm(self, scaler: torch.amp.GradScaler) -> torch.Tensor:
+        """The norm of this player's gradients (unscaled by the scaler of the backward pass that made
+        them), on the device: no sync."""
+        if scaler.is_enabled():
+            scaler.unscale_(self.optimizer)
+        grads = [p.grad for p in self.params if p.grad is not None]
+        if not grads:
+            return torch.zeros((), device=self.params[0].device if self.params else None)
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
     def state_dict(self) -> dict:
         return {"module": self.module.state_dict(),
@@ -151,6 +155,8 @@ class Players:
         self.players: dict[str, Player] = {}
         self.parts: dict[str, Stateful] = {}
         self.skipped = 0                       # updates skipped because their loss was not finite
+        self.grad_sums: dict[str, list] = {}   # health/grad_<name>: sum and count since the last log
+        self.optional: set[str] = set()
 
     def add(self, name: str, module: nn.Module, optimizer_cfg=None, schedule: Optional[str] = None,
             steps: int = 0, ema: Optional[EMA] = None) -> Player:
@@ -161,12 +167,16 @@ class Players:
         optimizer = make("optimizer", optimizer_cfg, params=module.parameters()) if optimizer_cfg is not None else None
         scheduler = lr_schedule(optimizer, schedule, steps) if optimizer is not None and schedule else None
         player = Player(module, optimizer, scheduler, self.precision.scaler(), ema)
+        player.name = name
         self.players[name] = player
         return player
 
-    def track(self, name: str, part: Stateful) -> None:
-        """Register a stateful part that is not a network (saved and restored with the players)."""
+    def track(self, name: str, part: Stateful, optional: bool = False) -> None:
+        """Register a stateful part that is not a network (saved and restored with the players).
+        An optional part keeps its fresh state when a checkpoint (of an earlier version) lacks it."""
         self.parts[name] = part
+        if optional:
+            self.optional.add(name)
 
     def __getitem__(self, name: str) -> Player:
         return self.players[name]
@@ -180,17 +190,28 @@ class Players:
         if self.skip_nonfinite and not bool(torch.isfinite(loss)):
             self.skipped += 1
             return False
-        if isinstance(players, Player):
-            players.update(loss)
-            return True
-        for p in players:
+        group = [players] if isinstance(players, Player) else players
+        for p in group:
             p.optimizer.zero_grad(set_to_none=True)
-        scaler = players[0].scaler         # one scale for one backward pass
+        scaler = group[0].scaler           # one scale for one backward pass
         scaler.scale(loss).backward()
-        for p in players:
+        for p in group:
+            self._note_grad(p, scaler)
             scaler.step(p.optimizer)
         scaler.update()
         return True
+
+    def _note_grad(self, player: Player, scaler: torch.amp.GradScaler) -> None:
+        norm = player.grad_norm(scaler)
+        total = self.grad_sums.setdefault(player.name, [torch.zeros((), device=norm.device), 0])
+        total[0] = total[0] + norm
+        total[1] += 1
+
+    def pop_grad_norms(self) -> dict[str, torch.Tensor]:
+        """health/grad_<name>: each player's mean gradient norm since the last call (on the device)."""
+        out = {f"health/grad_{name}": s / n for name, (s, n) in self.grad_sums.items() if n}
+        self.grad_sums = {}
+        return out
 
     def after_step(self) -> None:
         """Once per training step: every LR schedule advances (they count steps, not updates)."""
@@ -229,6 +250,8 @@ class Players:
         parts = state.get("state", {})
         for name, part in self.parts.items():
             if name not in parts:
+                if name in self.optional:
+                    continue
                 raise CheckpointError(f"{source}: it has no {name} state, which this run needs")
             try:
                 part.load_state_dict(parts[name])

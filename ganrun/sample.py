@@ -59,7 +59,7 @@ def write_samples(trained, batch, out: str | None, out_dir: str | None) -> list[
             visualize.save_png(KINDS[trained.data.kind].picture(trained.data, samples), path)
         written.append(path)
     if out_dir:
-        if trained.data.kind != "images":
+        if not KINDS[trained.data.kind].image_like:
             raise GanrunError(f"--out-dir writes images, but this generator makes {trained.data.kind} "
                               f"samples: use --out samples.npy or --out picture.png")
         folder = Path(out_dir)

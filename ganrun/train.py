@@ -28,6 +28,7 @@ from ganrun import visualize
 from ganrun.checkpoint import FORMAT, LAST, atomic_write_text, remove_stale_temporaries, save_checkpoint
 from ganrun.errors import Diverged, GanrunError, Stopped
 from ganrun.experiment import Experiment, GlobalRNG, build, plain_config
+from ganrun.health import HealthMonitor
 from ganrun.kinds import KINDS
 from ganrun.metrics import Evaluator
 from ganrun.report import read_metrics
@@ -49,13 +50,15 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     # advances the LR schedule, which counts steps, not updates: torch's warning is expected.
     warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
     means = RunningMeans(exp.device)
+    health = HealthMonitor(cfg.train.stop_on, cfg.train.steps)
     players.track("means", means)         # the open logging window
+    players.track("health", health, optional=True)   # the warnings said, the signals' streaks
     players.track("rng", GlobalRNG())     # last: restored after everything else
-    run = Schedules(exp, run_dir, means)
+    run = Schedules(exp, run_dir, means, health)
     if resume_state is not None:
         run.restore(resume_state)
     atomic_write_text(run_dir / "config.json", json.dumps(plain_config(cfg), indent=2) + "\n")
-    if run.start >= steps:
+    if run.start >= steps or run.stopped_early_at() == run.start:
         return run.already_trained()
 
     log.info("run folder: %s", run_dir)
@@ -68,19 +71,21 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
             means.step += 1
             for terms in game.step(step):
                 means.add(terms)
-            run.after_step(step, stop)
+            if run.after_step(step, stop):      # train.stop_on: a health warning ends the run here
+                break
         # The final evaluation counts as part of the last step: a signal during it waits for it
         # (a second one exits at once, and resuming the run then redoes the evaluation).
-        return run.finish(steps)
+        return run.finish(step)
 
 
 class Schedules:
     """Everything that happens between steps, each on its own schedule: log the means, draw the
     pictures, save a checkpoint, evaluate, and stop cleanly on a signal."""
 
-    def __init__(self, exp: Experiment, run_dir: Path, means: RunningMeans):
+    def __init__(self, exp: Experiment, run_dir: Path, means: RunningMeans, health: HealthMonitor):
         cfg = exp.cfg
-        self.exp, self.run_dir, self.means = exp, run_dir, means
+        self.exp, self.run_dir, self.means, self.health = exp, run_dir, means, health
+        self.stop_early: Optional[str] = None
         # Plain Python values for what is read every step (OmegaConf access is slow).
         t = cfg.train
         self.steps, self.log_every, self.sample_every, self.ckpt_every = t.steps, t.log_every, t.sample_every, \
@@ -103,6 +108,7 @@ class Schedules:
         # purge_step: TensorBoard drops what a killed run logged after its last checkpoint.
         self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"),
                                     purge_step=self.start + 1 if self.start else None)
+        self.references = health_references(exp)
         real = KINDS[exp.data.kind].real_picture(exp.data) if self.start == 0 else None
         if real is not None:
             self.writer.add_image("samples/real", real, 0)
@@ -111,7 +117,8 @@ class Schedules:
         self.bar = tqdm(total=self.steps, initial=self.start, desc="train", unit="step", dynamic_ncols=True,
                         disable=True if self.quiet else None)
 
-    def after_step(self, step: int, stop: StopSignals) -> None:
+    def after_step(self, step: int, stop: StopSignals) -> bool:
+        """The schedules due after `step`; True when the health monitor ends the run here."""
         self.bar.update(1)
         final = step == self.steps
         due_log = step % self.log_every == 0 or final
@@ -119,7 +126,7 @@ class Schedules:
         due_ckpt = step % self.ckpt_every == 0 or final or stop.requested
         due_eval = bool(self.eval_every) and step % self.eval_every == 0 and not final
         if not (due_log or due_sample or due_ckpt or due_eval):
-            return
+            return False
         if not self.run_dir.is_dir():
             close_quietly(self.writer)
             raise GanrunError(f"the run folder {self.run_dir} was removed while training; stopped at "
@@ -143,10 +150,19 @@ class Schedules:
             self.bar.close()
             self.writer.close()
             raise stopped(self.run_dir, step, self.path, stop.signum)
+        if self.stop_early and not final:
+            if not due_ckpt:
+                self.path = self.save(step, stop)
+            log.warning("stopping at step %d (train.stop_on=%s): %s", step, self.health.stop_on, self.stop_early)
+            return True
+        return False
 
     def log(self, step: int) -> None:
+        self.means.add(self.exp.players.pop_grad_norms())
         self.last = self.means.pop()
         self.last.update(self.exp.game.status())
+        if self.references is not None:
+            self.last.update(self.heldout_gap())
         if self.count_skipped:
             self.last["train/skipped"] = self.exp.players.skipped
         for k, v in self.last.items():
@@ -154,6 +170,22 @@ class Schedules:
         if "loss/D" in self.last and "loss/G" in self.last:
             self.bar.set_postfix(D=f"{self.last['loss/D']:.3f}", G=f"{self.last['loss/G']:.3f}", refresh=False)
         step_log.info("step %d  %s", step, "  ".join(f"{k}={v:.4g}" for k, v in self.last.items()))
+        self.warn(self.health.on_log(step, self.last))
+
+    def heldout_gap(self) -> dict[str, float]:
+        """r on fixed training and held-out images (D in eval mode): D overfits when they part."""
+        train, held = (self.exp.game.real_scores(batch) for batch in self.references)
+        r_train, r_held = torch.stack([train.sign().mean(), held.sign().mean()]).tolist()
+        return {"health/r_heldout": r_held, "health/r_gap": r_train - r_held}
+
+    def warn(self, warnings: list[dict]) -> None:
+        """Say each new health warning once: console, TensorBoard text, metrics.json at the end."""
+        for w in warnings:
+            log.warning("step %d: %s", w["step"], w["message"])
+            self.writer.add_text("health", f"step {w['step']}: {w['message']}", w["step"])
+        reason = self.health.stop_reason(warnings)
+        if reason and not self.stop_early:
+            self.stop_early = reason
 
     def own_rng(self):
         """Pictures and their fixed inputs never draw from the training RNG stream (a resumed run
@@ -188,7 +220,17 @@ class Schedules:
         for k, v in values.items():
             if v is not None:
                 self.writer.add_scalar(f"metrics/{k}", v, step)
+        self.warn(self.health.on_eval(step, values))
         return values, protocol
+
+    def stopped_early_at(self) -> Optional[int]:
+        """The step a run was stopped at by train.stop_on (still set), or None."""
+        try:
+            done = read_metrics(self.run_dir)
+        except ValueError:
+            return None
+        on = self.health.stop_on != "none" and done.get("status") == "stopped_early"
+        return done.get("steps") if on else None
 
     def already_trained(self) -> dict:
         """A resumed run with no steps left: nothing to do, or its final evaluation was cut off."""
@@ -196,6 +238,10 @@ class Schedules:
             done = read_metrics(self.run_dir)
         except ValueError:         # missing or unreadable: the final evaluation is redone below
             done = {}
+        if done.get("status") == "stopped_early" and self.health.stop_on != "none":
+            log.info("%s was stopped at step %d by train.stop_on (%s): nothing to do; train.stop_on=none "
+                     "trains it on", self.run_dir, self.start, done.get("stop_reason"))
+            return done
         if done.get("status") == "finished":
             log.info("%s already finished at step %d (train.steps=%d): nothing to do", self.run_dir, self.start,
                      self.steps)
@@ -214,9 +260,12 @@ class Schedules:
         values, protocol = self.evaluate(steps)
         self.writer.close()
         metrics = {"steps": steps, "loss_d": self.last.get("loss/D"), "loss_g": self.last.get("loss/G"), **values,
-                   "wall_s": round(self.wall(), 3), "status": "finished"}
+                   "wall_s": round(self.wall(), 3), "status": "stopped_early" if self.stop_early else "finished"}
+        if self.stop_early:
+            metrics["stop_reason"] = self.stop_early
         if self.count_skipped:
             metrics["skipped"] = self.exp.players.skipped
+        metrics["warnings"] = list(self.health.said)
         metrics["protocol"] = protocol
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         shown = "  ".join(f"{k}={v:.4g}" for k, v in values.items() if v is not None)
@@ -236,6 +285,16 @@ class Schedules:
         write_status(self.run_dir, {"steps": step, "status": "diverged", "diverged_step": at, "diverged_term": term})
         raise Diverged(f"{term} is not finite at step {at}; stopped ({keep}). Lower the learning rates, "
                        f"or set train.nonfinite=skip to skip such updates")
+
+
+def health_references(exp: Experiment):
+    """Fixed training and held-out real batches for the r_gap signal, where the data has a held-out
+    split and the game's D scores real samples alone; else None."""
+    data = exp.data
+    heldout = data.heldout() if KINDS[data.kind].image_like else None
+    if heldout is None or exp.game.real_scores(data.reference(2)) is None:
+        return None
+    return data.reference(256), heldout.reference(256)
 
 
 def weights_finite(*modules: torch.nn.Module) -> bool:

@@ -32,6 +32,22 @@ def scatter_2d(real: Tensor, fake: Tensor) -> Tensor:
     return _figure_to_image(fig)
 
 
+def scatter_components(fake: Tensor, which: Tensor, weights: Tensor) -> Tensor:
+    """2-D samples of a mixture coloured by the component that drew them (MIX+GAN)."""
+    import matplotlib
+
+    fig = Figure(figsize=(5, 5), dpi=80)
+    ax = fig.add_subplot()
+    colours = matplotlib.colormaps["tab10"]
+    for c in range(len(weights)):
+        mine = fake[which == c]
+        ax.scatter(*mine.T, s=4, color=colours(c % 10), alpha=0.6, label=f"G{c} (w={float(weights[c]):.2f})")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper right", markerscale=3, fontsize=7)
+    fig.tight_layout()
+    return _figure_to_image(fig)
+
+
 def density_1d(data, fake: Tensor, d_curve: Optional[Curve]) -> Tensor:
     """GAN_NOTES §4's picture: target density, generated histogram and D(x)."""
     fig = Figure(figsize=(6, 4), dpi=80)

@@ -40,7 +40,7 @@ def test_each_form_conditions_g_and_d_on_the_class(form, model):
     if model == "dcgan":
         G, D = dcgan.build(8, 8, 8, "auto", "auto", 0.2, 8, data_shape=(1, 16, 16), cond=cond)
     else:
-        G, D = mlp.build(8, [32], [32], "relu", "leaky_relu", 0.2, "tanh", data_shape=(1, 16, 16), cond=cond)
+        G, D = mlp.build(8, [32], [32], "relu", "leaky_relu", 0.2, "tanh", "none", 5, 0.0, data_shape=(1, 16, 16), cond=cond)
     z = torch.randn(4, 8)
     y0, y1 = torch.zeros(4, dtype=torch.long), torch.full((4,), 7)
     if form == "projection" and model == "dcgan":
@@ -78,7 +78,7 @@ def test_an_unconditional_pair_is_built_exactly_as_before_conditioning_existed()
 
 # --------------------------------------------------------------------------- the loss terms
 def test_acgan_terms_are_the_cross_entropies_of_the_class_logits():
-    game = SimpleNamespace(form="acgan", aux_weight=0.5)
+    game = SimpleNamespace(form="acgan", aux_weight=0.5, aux_fake=True)
     logits_real = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
     logits_fake = torch.tensor([[1.0, 1.0], [3.0, 0.0]])
     y_real, y_fake = torch.tensor([0, 1]), torch.tensor([1, 1])
@@ -94,6 +94,10 @@ def test_acgan_terms_are_the_cross_entropies_of_the_class_logits():
     assert float(terms["loss/aux_D"]) == pytest.approx(aux_d)
     assert float(terms["loss/D"]) == pytest.approx(1.0 + 0.5 * aux_d)
     assert float(terms["D/acc_real"]) == 1.0
+    real_only = {"loss/D": torch.tensor(1.0)}
+    ConditionalGAN.d_extra(SimpleNamespace(form="acgan", aux_weight=0.5, aux_fake=False), real_only, outputs,
+                           Batch(torch.zeros(2, 1), y_real), GInputs(torch.zeros(2, 1), y_fake))
+    assert float(real_only["loss/aux_D"]) == pytest.approx(ce(logits_real, y_real))
     g_terms = {"loss/G": torch.tensor(2.0)}
     ConditionalGAN.g_extra(game, g_terms, {"fake": DOut(torch.zeros(2), logits_fake)}, GInputs(torch.zeros(2, 1), y_fake))
     assert float(g_terms["loss/aux_G"]) == pytest.approx(ce(logits_fake, y_fake))

@@ -98,7 +98,7 @@ def test_packing_multiplies_d_input_channels():
     _, D = dcgan.build(latent_dim=8, g_width=8, d_width=8, g_norm="auto", d_norm="auto", leak=0.2,
                        code_dim=8, data_shape=(1, 16, 16), pack=4)
     assert D(torch.randn(2, 4, 16, 16)).shape == (2,)
-    _, D = mlp.build(8, [16], [16], "relu", "leaky_relu", 0.2, "none", data_shape=(2,), pack=3)
+    _, D = mlp.build(8, [16], [16], "relu", "leaky_relu", 0.2, "none", "none", 5, 0.0, data_shape=(2,), pack=3)
     assert D(torch.randn(5, 6)).shape == (5,)
 
 
@@ -127,10 +127,10 @@ def test_the_notes_anime_pair():
 
 
 def test_mlp_flattens_images_and_has_an_autoencoder_form():
-    G, D = mlp.build(8, [32], [32, 16], "relu", "leaky_relu", 0.2, "tanh", data_shape=(1, 8, 8))
+    G, D = mlp.build(8, [32], [32, 16], "relu", "leaky_relu", 0.2, "tanh", "none", 5, 0.0, data_shape=(1, 8, 8))
     x = G(torch.randn(3, 8))
     assert x.shape == (3, 1, 8, 8) and D(x).shape == (3,)
-    _, AE = mlp.build(8, [32], [32, 16], "relu", "leaky_relu", 0.2, "none", data_shape=(2,),
+    _, AE = mlp.build(8, [32], [32, 16], "relu", "leaky_relu", 0.2, "none", "none", 5, 0.0, data_shape=(2,),
                       autoencoder=True)
     v = torch.randn(4, 2)
     assert torch.allclose(AE(v), (v - AE.autoencoder(v)).abs().mean(1))

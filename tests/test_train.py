@@ -120,5 +120,6 @@ def test_metrics_json_is_flat_numbers_plus_a_protocol(run_dir):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     protocol = metrics.pop("protocol")
     assert metrics.pop("status") == "finished"
+    assert metrics.pop("warnings") == [], "the health monitor's warnings (none on a healthy run)"
     assert all(v is None or isinstance(v, (int, float)) for v in metrics.values())
     assert all(isinstance(v, str) for v in protocol.values())

@@ -80,7 +80,7 @@ def numbers(tree, prefix=""):
     if isinstance(tree, dict):
         out = {}
         for k, v in tree.items():
-            if k in ("wall_s", "protocol"):
+            if k in ("wall_s", "protocol", "warnings"):
                 continue
             out.update(numbers(v, f"{prefix}{k}."))
         return out

@@ -48,6 +48,11 @@ class Game:
         """Plain numbers the loop logs beside the terms (e.g. the instance-noise level)."""
         return {}
 
+    def real_scores(self, batch) -> Optional[Tensor]:
+        """D's raw scores of real samples, D in eval mode (the health monitor's held-out gap), or
+        None where the game's D does not score single real samples."""
+        return None
+
 
 def latent(n: int, dim: int, prior: str, device: torch.device,
            generator: Optional[torch.Generator] = None) -> Tensor:

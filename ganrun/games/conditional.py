@@ -4,7 +4,10 @@
   (as extra input planes for images).
 - `acgan` (Odena et al. 2017): D also predicts the class. D adds the cross-entropy of its class
   logits on real and on fake samples, G that on fake ones, each weighted by `game.aux_weight`;
-  logged as loss/aux_D, loss/aux_G and D's real-image class accuracy D/acc_real.
+  logged as loss/aux_D, loss/aux_G and D's real-image class accuracy D/acc_real. With
+  `game.aux_fake=false` D's classifier learns from real images only: where D tells fakes apart
+  easily, the paper's fake term lets it learn a class mapping of its own for fakes, which G then
+  follows (measured on digits: README).
 - `projection` (Miyato & Koyama 2018): D's score gains <embed(y), phi(x)>, phi its sum-pooled
   features; G's batch norms are class-conditional (per-class gain and bias). With loss=hinge and
   spectral norm, the SNGAN/BigGAN recipe: `experiment=cgan_projection`.
@@ -37,17 +40,19 @@ FORMS = {"cgan": ("concat", "concat", False), "acgan": ("concat", "none", True),
 @dataclass
 class ConditionalGameConfig:
     type: str = "conditional"
-    form: str = choice("projection", "cgan", "acgan")
+    form: str = choice("cgan", "projection", "acgan")
     embed_dim: int = bounded(32, ge=1)                   # class embedding joined to z / to D's input (cgan)
     aux_weight: float = bounded(1.0, ge=0)               # AC-GAN: weight of the class cross-entropies
+    aux_fake: bool = True                                # AC-GAN: D's classifier also learns on fakes (the paper)
     fake_labels: str = choice("uniform", "frequency")    # classes asked of G: uniform, or as in the data
     columns: int = bounded(8, ge=1, le=64)               # class grid: samples per class (one z per column)
 
 
 class ConditionalGAN(GAN):
-    def __init__(self, form: str, embed_dim: int, aux_weight: float, fake_labels: str, columns: int, *,
-                 cfg, data, device: torch.device):
+    def __init__(self, form: str, embed_dim: int, aux_weight: float, aux_fake: bool, fake_labels: str, columns: int,
+                 *, cfg, data, device: torch.device):
         self.form, self.embed_dim, self.aux_weight, self.columns = form, embed_dim, aux_weight, columns
+        self.aux_fake = aux_fake
         self.num_classes = data.num_classes
         if not self.num_classes:
             raise ConfigError(f"game=conditional needs class labels, but dataset={data.name} has none: use "
@@ -81,7 +86,9 @@ class ConditionalGAN(GAN):
         if self.form != "acgan":
             return
         logits_real, logits_fake = outputs["real"].logits, outputs["fake"].logits
-        aux = F.cross_entropy(logits_real, batch.y) + F.cross_entropy(logits_fake, g_in.y)
+        aux = F.cross_entropy(logits_real, batch.y)
+        if self.aux_fake:
+            aux = aux + F.cross_entropy(logits_fake, g_in.y)
         terms["loss/aux_D"] = aux.detach()
         terms["D/acc_real"] = (logits_real.detach().argmax(1) == batch.y).float().mean()
         terms["loss/D"] = terms["loss/D"] + self.aux_weight * aux
@@ -96,7 +103,7 @@ class ConditionalGAN(GAN):
     # -- pictures and samples -------------------------------------------------
     def fixed_inputs(self, seed: int) -> dict:
         """The class grid: one row per class, the same z along each column."""
-        if KINDS[self.data.kind].name != "images":
+        if not KINDS[self.data.kind].image_like:
             return super().fixed_inputs(seed)
         rng = torch.Generator(self.device).manual_seed(seed)
         z = self.z(self.columns, generator=rng).repeat(self.num_classes, 1)
@@ -105,7 +112,7 @@ class ConditionalGAN(GAN):
 
     @torch.no_grad()
     def pictures(self, fixed: dict) -> list[tuple[str, Tensor]]:
-        if KINDS[self.data.kind].name != "images":
+        if not KINDS[self.data.kind].image_like:
             return super().pictures(fixed)
         from ganrun.visualize import labelled_rows
 

@@ -24,8 +24,8 @@ from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, latent
 from ganrun.kinds import KINDS
-from ganrun.losses import GANLoss, Labels, Terms
-from ganrun.models import Conditioning, add_spectral_norm
+from ganrun.losses import GANLoss, Labels, Terms, call
+from ganrun.models import Conditioning, add_spectral_norm, score_of
 from ganrun.players import EMA, Player, Players, Precision
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
 
@@ -55,9 +55,7 @@ class GAN(Game):
         labels = Labels(smoothing=t.label_smoothing, noisy=t.noisy_labels, flip=t.label_flip)
         self.loss: GANLoss = make("loss", cfg.loss, joint_batches=t.joint_batches, labels=labels).to(device)
         self.check(cfg)
-        G, D = make("model", cfg.model, data_shape=tuple(data.shape), pack=t.pack,
-                    autoencoder=self.loss.autoencoder, preferred_d_norm=self.loss.preferred_d_norm,
-                    cond=self.conditioning())
+        G, D = self.networks(cfg, data)
         if t.spectral_norm:
             add_spectral_norm(D)
         G, D = G.to(device), D.to(device)
@@ -87,6 +85,12 @@ class GAN(Game):
 
     def conditioning(self) -> Conditioning:
         return Conditioning()
+
+    def networks(self, cfg, data) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """G and D, built by the model option for this data (and this game's conditioning)."""
+        return make("model", cfg.model, data_shape=tuple(data.shape), pack=cfg.tricks.pack,
+                    autoencoder=self.loss.autoencoder, preferred_d_norm=self.loss.preferred_d_norm,
+                    cond=self.conditioning())
 
     def z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return latent(n, self.G.module.latent_dim, self.prior, self.device, generator)
@@ -142,6 +146,13 @@ class GAN(Game):
             logged.append(g_terms)
         self.players.after_step()
         return logged
+
+    @torch.no_grad()
+    def real_scores(self, batch: Batch) -> Optional[Tensor]:
+        if self.loss.autoencoder or self.d_view.pack > 1:
+            return None
+        with self.players.evaluating():
+            return score_of(call(self.D.module, batch.x, self.real_labels(batch)))
 
     # -- pictures and samples -------------------------------------------------
     def status(self) -> dict[str, float]:

@@ -123,7 +123,7 @@ class InfoGAN(GAN):
     # -- pictures and samples -------------------------------------------------
     def fixed_inputs(self, seed: int) -> dict:
         fixed = super().fixed_inputs(seed)
-        if KINDS[self.data.kind].name != "images" or not self.categorical:
+        if not KINDS[self.data.kind].image_like or not self.categorical:
             return fixed
         rng = torch.Generator(self.device).manual_seed(seed)
         cols, k = 8, self.categorical

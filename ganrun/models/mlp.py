@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ganrun.config import bounded, choice, register
+from ganrun.errors import ConfigError
 from ganrun.models import ACTIVATIONS, Conditioning, DOut, ReconstructionEnergy, activation, packed_shape
 
 
@@ -21,19 +22,50 @@ class MLPConfig:
     g_hidden: List[int] = bounded([128, 128], ge=1)
     d_hidden: List[int] = bounded([128, 128], ge=1)
     g_activation: str = choice("relu", *ACTIVATIONS)
-    d_activation: str = choice("leaky_relu", *ACTIVATIONS)
+    d_activation: str = choice("leaky_relu", *ACTIVATIONS, "maxout")
     leak: float = bounded(0.2, ge=0)          # LeakyReLU slope
     out_activation: str = choice("none", "tanh")   # tanh for data in [-1, 1]
+    g_norm: str = choice("none", "batch")     # batch: G's hidden layers are linear (no bias), BN, activation
+    pieces: int = bounded(5, ge=2, le=64)     # maxout: linear pieces per unit (d_activation=maxout)
+    init_std: float = bounded(0.0, ge=0)      # >0: weights ~ N(0, init_std^2), biases 0; 0: PyTorch's default
 
 
-def mlp(sizes: Sequence[int], act: str, leak: float) -> nn.Sequential:
-    """Linear layers of the given sizes with `act` between them (none after the last)."""
+class Maxout(nn.Module):
+    """The maximum over `pieces` consecutive linear units (Goodfellow et al. 2013)."""
+
+    def __init__(self, pieces: int):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h.view(len(h), -1, self.pieces).amax(dim=2)
+
+
+def mlp(sizes: Sequence[int], act: str, leak: float, norm: str = "none", pieces: int = 5) -> nn.Sequential:
+    """Linear layers of the given sizes with `act` between them (none after the last). With
+    `norm=batch`, each hidden layer is linear without bias, batch norm, then `act`; with
+    act=maxout, each hidden unit is the maximum of `pieces` linear units."""
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
+        hidden = i < len(sizes) - 2
+        if hidden and act == "maxout":
+            layers += [nn.Linear(n_in, n_out * pieces), Maxout(pieces)]
+            continue
+        layers.append(nn.Linear(n_in, n_out, bias=not (hidden and norm == "batch")))
+        if hidden:
+            if norm == "batch":
+                layers.append(nn.BatchNorm1d(n_out))
             layers.append(activation(act, leak))
     return nn.Sequential(*layers)
+
+
+def init_normal(module: nn.Module, std: float) -> None:
+    """Linear weights ~ N(0, std^2), biases 0 (PacGAN's initialisation)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class Generator(nn.Module):
@@ -41,12 +73,12 @@ class Generator(nn.Module):
     MLP, which has no batch norm, both conditional forms join the class embedding to z."""
 
     def __init__(self, latent_dim: int, hidden: Sequence[int], data_shape: tuple[int, ...],
-                 act: str, leak: float, out_activation: str, cond: Conditioning):
+                 act: str, leak: float, out_activation: str, cond: Conditioning, norm: str = "none"):
         super().__init__()
         self.latent_dim = latent_dim
         self.data_shape = tuple(data_shape)
         embed = cond.embed_dim if cond.g != "none" else 0
-        self.net = mlp([latent_dim + cond.g_extra + embed, *hidden, math.prod(data_shape)], act, leak)
+        self.net = mlp([latent_dim + cond.g_extra + embed, *hidden, math.prod(data_shape)], act, leak, norm)
         self.out = nn.Tanh() if out_activation == "tanh" else nn.Identity()
         if embed:
             self.embed = nn.Embedding(cond.num_classes, embed)
@@ -62,11 +94,11 @@ class Discriminator(nn.Module):
     embed(y) to the flattened input; projection adds <embed(y), phi(x)>; AC-GAN adds class logits."""
 
     def __init__(self, in_shape: tuple[int, ...], hidden: Sequence[int], act: str, leak: float,
-                 cond: Conditioning):
+                 cond: Conditioning, pieces: int = 5):
         super().__init__()
         self.cond = cond
         extra = cond.embed_dim if cond.d == "concat" else 0
-        self.net = mlp([math.prod(in_shape) + extra, *hidden, 1], act, leak)
+        self.net = mlp([math.prod(in_shape) + extra, *hidden, 1], act, leak, pieces=pieces)
         self.layers = list(self.net)           # body = all but the last layer (not registered twice)
         if cond.d == "concat":
             self.embed = nn.Embedding(cond.num_classes, cond.embed_dim)
@@ -105,17 +137,24 @@ class Autoencoder(nn.Module):
 
 
 def build(latent_dim: int, g_hidden: Sequence[int], d_hidden: Sequence[int], g_activation: str,
-          d_activation: str, leak: float, out_activation: str, *, data_shape: tuple[int, ...],
-          pack: int = 1, autoencoder: bool = False, preferred_d_norm: str = "none",
+          d_activation: str, leak: float, out_activation: str, g_norm: str, pieces: int, init_std: float, *,
+          data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False, preferred_d_norm: str = "none",
           cond: Conditioning = Conditioning()) -> tuple[nn.Module, nn.Module]:
-    """G and D for samples of `data_shape`. The MLP has no normalisation layers, so the loss's
+    """G and D for samples of `data_shape`. D has no normalisation layers, so the loss's
     preferred D normalisation (`preferred_d_norm`) does not apply to it."""
-    G = Generator(latent_dim, g_hidden, data_shape, g_activation, leak, out_activation, cond)
+    if g_activation == "maxout":
+        raise ConfigError("model.g_activation=maxout: maxout is for D (model.d_activation=maxout)")
+    G = Generator(latent_dim, g_hidden, data_shape, g_activation, leak, out_activation, cond, g_norm)
     d_shape = packed_shape(data_shape, pack)
     if autoencoder:
+        if d_activation == "maxout":
+            raise ConfigError("model.d_activation=maxout with loss=began: BEGAN's autoencoder D takes another activation")
         D: nn.Module = ReconstructionEnergy(Autoencoder(d_shape, d_hidden, d_activation, leak))
     else:
-        D = Discriminator(d_shape, d_hidden, d_activation, leak, cond)
+        D = Discriminator(d_shape, d_hidden, d_activation, leak, cond, pieces)
+    if init_std > 0:
+        init_normal(G, init_std)
+        init_normal(D, init_std)
     return G, D
 
 
