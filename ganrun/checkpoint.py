@@ -179,7 +179,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return checked(state, p)
 
 
-KINDS = ("points", "density1d", "curves", "images", "stacked")
+KINDS = ("points", "density1d", "curves", "images", "stacked", "paired", "unpaired")
 FORMAT = "ganrun-checkpoint"
 SAMPLED = "G"           # the player whose network `ganrun-sample`, `ganrun-eval` and exports use
 
@@ -221,7 +221,7 @@ def checked(state, p: Path) -> dict:
 
     state = upgrade(state)
     players = state.get("players") if isinstance(state, dict) else None
-    if not isinstance(players, dict) or SAMPLED not in players or "config" not in state:
+    if not isinstance(players, dict) or not (SAMPLED in players or "G_AB" in players) or "config" not in state:
         raise CheckpointError(f"{p} is not a ganrun checkpoint (no generator weights or config in it)")
     problems = []
     for name, player in players.items():
@@ -240,6 +240,12 @@ def checked(state, p: Path) -> dict:
         problems.append(f"data_kind {state.get('data_kind')!r} is not one of {', '.join(KINDS)}")
     if not isinstance(state.get("state", {}), dict):
         problems.append("its state is not a mapping")
+    source = state.get("source_shape")
+    if source is not None and not (isinstance(source, (list, tuple)) and len(source) == 3
+                                   and all(isinstance(d, int) and 1 <= d <= 65536 for d in source)):
+        problems.append(f"source_shape {source!r} is not an image shape")
+    if state.get("data_kind") in ("paired", "unpaired") and source is None:
+        problems.append("it has no source_shape, which an image-to-image run needs")
     names = state.setdefault("class_names", [])
     if not (isinstance(names, list) and len(names) <= 100_000 and all(isinstance(n, str) for n in names)):
         problems.append("class_names is not a list of names")

@@ -30,6 +30,7 @@ def main() -> None:
 
 
 def _main() -> int:
+    sys.argv[1:] = quote_policies(sys.argv[1:])
     preflight(sys.argv[1:])
     full_error = bool(os.environ.get("HYDRA_FULL_ERROR"))
     # Hydra hands its own errors (a wrong type, a misspelt key) to us only when HYDRA_FULL_ERROR
@@ -62,6 +63,25 @@ def _main() -> int:
                          f"{FAILED_JOBS[0]}")
         return 1
     return 0
+
+
+# Keys whose value is itself a comma-separated list (DiffAugment's policy string).
+POLICY_KEYS = ("tricks.diffaug",)
+
+
+def quote_policies(args: list[str]) -> list[str]:
+    """In a single run, `tricks.diffaug=color,cutout` means the policy "color,cutout" (Hydra would
+    read the commas as a sweep and refuse them outside -m). In a sweep the commas sweep, as
+    everywhere; a policy is then quoted: 'tricks.diffaug="color,cutout"'."""
+    if "-m" in args or "--multirun" in args:
+        return args
+    out = []
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        if eq and key in POLICY_KEYS and "," in value and value[:1] not in "'\"[":
+            arg = f"{key}='{value}'"
+        out.append(arg)
+    return out
 
 
 def preflight(args: list[str]) -> None:

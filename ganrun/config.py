@@ -23,7 +23,7 @@ import importlib
 import math
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
@@ -116,7 +116,8 @@ class TrainConfig:
     sample_every: int = bounded(500, ge=1)
     ckpt_every: int = bounded(1000, ge=1)
     keep_last: int = bounded(3, ge=1)         # step checkpoints kept (last.pt is always the newest)
-    lr_schedule: str = choice("constant", "linear")   # linear: decay to 0 at train.steps
+    # linear: decay to 0 at train.steps; hold_linear: constant for half the steps, then linear to 0
+    lr_schedule: str = choice("constant", "linear", "hold_linear")
     # a NaN/inf loss: stop (naming the step and term, keeping the last good checkpoint), or skip
     # the update and count it (a host sync per step)
     nonfinite: str = choice("stop", "skip")
@@ -141,6 +142,12 @@ class TricksConfig:
     ema_start: int = bounded(0, ge=0)               # G_ema copies G until this step
     spectral_norm: bool = False                     # spectral normalisation on every D layer
     pack: int = bounded(1, ge=1)                    # PacGAN: D scores groups of `pack` samples
+    diffaug: str = "none"                           # DiffAugment policy: any of color,translation,cutout
+    ada: bool = False                               # ADA: apply tricks.diffaug with an adaptive probability p
+    ada_target: float = bounded(0.6, gt=0, lt=1)    # ADA's target for r_t = E[sign D(x_real)]
+    ada_kimg: float = bounded(100.0, gt=0)          # thousands of images for p to move by 1 (paper: 500)
+    ada_interval: int = bounded(4, ge=1)            # steps between adjustments of p
+    ortho: float = bounded(0.0, ge=0)               # BigGAN's orthogonal regularisation of G (beta, 1e-4)
 
 
 @dataclass
@@ -157,6 +164,7 @@ class EvalConfig:
     dup_batch: int = bounded(100, ge=2)        # batch size of the birthday-paradox test
     cache_dir: str = "${oc.env:GANRUN_CACHE_DIR,'~/.cache/ganrun'}"   # classifier weights, real-data statistics
     download_timeout: float = bounded(10.0, gt=0)
+    truncation: Optional[float] = bounded(None, gt=0)   # the truncation trick for evaluation samples (e.g. 0.5)
 
 
 @dataclass

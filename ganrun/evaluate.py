@@ -33,6 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--inception", choices=["auto", "on", "off"],
                    help="FID/IS/KID: auto = on when a GPU is used (default: the run's setting)")
     p.add_argument("--inception-weights", help="the Inception weights file (default: torch's hub cache)")
+    p.add_argument("--truncation", type=float,
+                   help="the truncation trick for the samples (default: the run's eval.truncation)")
     p.add_argument("--cache-dir", help="classifier and reference-statistics cache (default: the run's)")
     return p.parse_args(argv)
 
@@ -45,6 +47,7 @@ def eval_settings(trained, args):
 
     cfg = OmegaConf.merge(OmegaConf.structured(EvalConfig), trained.cfg.get("eval") or {})
     for key, value in [("n", args.n), ("seed", args.seed), ("inception_weights", args.inception_weights),
+                       ("truncation", args.truncation),
                        ("cache_dir", args.cache_dir)]:
         if value is not None:
             cfg[key] = value
@@ -72,20 +75,22 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     return entry_point("ganrun-eval", lambda: evaluate(args),
-                       {"device=": "--device ", "eval.n=": "--n ", "eval.seed=": "--seed "})
+                       {"device=": "--device ", "eval.n=": "--n ", "eval.seed=": "--seed ",
+                        "eval.truncation=": "--truncation "})
 
 
 def evaluate(args: argparse.Namespace) -> int:
     from ganrun.checkpoint import atomic_write_text
     from ganrun.generate import load_trained
-    from ganrun.metrics import Evaluator
-    from ganrun.sample import check_seed
+    from ganrun.metrics import Evaluator, augmented
+    from ganrun.sample import check_seed, check_truncation
 
     check_seed(args.seed)
+    check_truncation(args.truncation)
     trained = load_trained(args.checkpoint, args.device, with_data=True)
     settings = eval_settings(trained, args)
-    evaluator = Evaluator(settings, trained.data, trained.device)
-    values, protocol = evaluator(lambda n, seed: trained.generate(n, seed))
+    evaluator = Evaluator(settings, trained.data, trained.device, augmented(trained.cfg))
+    values, protocol = evaluator(trained.generate)
     out = Path(args.out) if args.out else default_out(trained.path, trained.step)
     result = {"checkpoint": str(trained.path), "step": trained.step, **values, "protocol": protocol}
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")

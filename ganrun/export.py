@@ -32,6 +32,9 @@ def export(args: argparse.Namespace) -> int:
 
     ckpt = resolve_checkpoint(args.checkpoint)
     state = load_checkpoint(ckpt)
+    if state["data_kind"] in ("paired", "unpaired"):
+        raise GanrunError(f"{ckpt} is an image-to-image run: share its checkpoint, which ganrun-translate reads "
+                          f"(ganrun-export writes a single generator)")
     run = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else Path.cwd()
     out = Path(args.out) if args.out else run / f"generator_step_{state['step']:07d}.safetensors"
     if out.suffix != ".safetensors":

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from ganrun.checkpoint import SAMPLED, generator_weights, load_checkpoint, load_weights, resolve_checkpoint
 from ganrun.config import load_stored_config, make
 from ganrun.data import BaseData, Batch, Dataset
+from ganrun.errors import GanrunError
 from ganrun.experiment import Experiment, build, resolve_device
 from ganrun.kinds import KINDS
 
@@ -26,10 +27,13 @@ class ImageSpace(BaseData):
     """What sampling needs to know about an image dataset (name, shape, kind), without loading it."""
 
     def __init__(self, name: str, shape: tuple[int, ...], device: torch.device,
-                 class_names: Optional[list[str]] = None, kind: str = "images"):
+                 class_names: Optional[list[str]] = None, kind: str = "images",
+                 source_shape: Optional[tuple[int, ...]] = None):
         super().__init__(name, device)
         self.kind = kind
         self._shape = tuple(shape)
+        if source_shape is not None:             # image-to-image runs: what G takes in
+            self.source_shape = tuple(source_shape)
         self.class_names = list(class_names or [])
 
     @property
@@ -56,13 +60,14 @@ class Trained:
         return self.exp.device
 
     def generate(self, n: int, seed: int = 0, batch_size: int = 500, label: Optional[int] = None,
-                 code: Optional[int] = None) -> Batch:
+                 code: Optional[int] = None, truncation: Optional[float] = None) -> Batch:
         """n samples in model space (with the classes or codes they were drawn for, where the game
-        has them); the same seed gives the same samples."""
-        return self.exp.game.generate(n, seed, batch_size, label, code)
+        has them); the same seed gives the same samples. `truncation`: BigGAN's truncation trick."""
+        return self.exp.game.generate(n, seed, batch_size, label, code, truncation)
 
 
-def load_trained(path: str | Path, device: str = "auto", with_data: bool = False) -> Trained:
+def load_trained(path: str | Path, device: str = "auto", with_data: bool = False,
+                 all_players: bool = False) -> Trained:
     """The generator of a checkpoint (a run folder means its last checkpoint). With `with_data`
     the training data is loaded too, image sets included (evaluation needs it)."""
     ckpt = resolve_checkpoint(path)
@@ -73,10 +78,20 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
     shape, kind = tuple(state["data_shape"]), state["data_kind"]
     data = None
     if KINDS[kind].image_like and not with_data:
-        data = ImageSpace(cfg.dataset.name, shape, dev, state["class_names"], kind)
+        data = ImageSpace(cfg.dataset.name, shape, dev, state["class_names"], kind, state.get("source_shape"))
     elif not KINDS[kind].image_like:
         data = make("dataset", cfg.dataset, device=dev)      # toy data: generated, cheap
     exp = build(cfg, data)
+    if all_players or kind in ("paired", "unpaired"):    # every network (image-to-image runs use them all)
+        if state.get("export"):
+            raise GanrunError(f"{ckpt} is an export of one generator; give the run's checkpoint instead")
+        for name, player in exp.players:
+            player.ema = None
+            load_weights(player.module, state["players"][name]["module"], name, ckpt)
+        return Trained(cfg, exp, int(state["step"]), ckpt)
+    if SAMPLED not in dict(exp.players):
+        raise GanrunError(f"{ckpt} is a {cfg.game.type} run, which has no single generator G: "
+                          f"use ganrun-translate for it")
     weights, name = generator_weights(state)
     player = exp.players[SAMPLED]
     player.ema = None            # the weights (G_ema where the run kept one) go into the module itself

@@ -124,6 +124,30 @@ class Stacked(Images):
         return parts + inception, notes
 
 
+class Translations(Kind):
+    """Image-to-image data (ganrun/data/translation.py): the games draw their own pictures (input |
+    output | target rows); the metrics compare held-out translations with their targets
+    (paired) or the target domain (unpaired), ganrun/metrics/translation.py."""
+    name, tag, preview = "paired", "samples/translation", 8
+    image_like = True
+
+    def picture(self, data, fake, d_curve=None):
+        return visualize.image_grid(fake.detach().float().cpu())
+
+    def metrics(self, cfg, data, device, cache):
+        from ganrun.metrics import translation
+
+        unpaired = self.name == "unpaired"
+        parts: list[Part] = [translation.CycleMetrics() if unpaired else translation.PairedMetrics()]
+        if cfg.classifier and data.labels_a is not None:
+            parts.append(translation.ClassKept(data, cache, device, unpaired))
+        return parts, []
+
+
+class Unpaired(Translations):
+    name, tag = "unpaired", "samples/A_to_B_to_A"
+
+
 def inception_part(cfg, data, device, cache: Path, real: Tensor) -> tuple[list[Part], Notes]:
     """FID, IS and KID with the standard Inception weights, when wanted and available."""
     if not inception_wanted(cfg.inception, device):
@@ -144,4 +168,5 @@ def inception_wanted(setting: Optional[bool], device: torch.device) -> bool:
     return device.type == "cuda" if setting is None else bool(setting)
 
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (Points(), Density1d(), Curves(), Images(), Stacked())}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (Points(), Density1d(), Curves(), Images(), Stacked(),
+                                                      Translations(), Unpaired())}

@@ -35,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=500, help="samples per forward pass (default 500)")
     p.add_argument("--class", dest="label", help="conditional runs: the class to draw (an index or a class name)")
     p.add_argument("--code", type=int, help="InfoGAN runs: the categorical code value to draw")
+    p.add_argument("--truncation", type=float,
+                   help="the truncation trick: redraw every noise component beyond this threshold (e.g. 0.5)")
     return p.parse_args(argv)
 
 
@@ -112,17 +114,27 @@ def sample(args: argparse.Namespace) -> int:
     if args.n < 1 or args.batch_size < 1:
         raise GanrunError("--n and --batch-size must be at least 1")
     check_seed(args.seed)
+    check_truncation(args.truncation)
     from ganrun.generate import load_trained
 
     trained = load_trained(args.checkpoint, args.device)
+    if hasattr(trained.exp.game, "translate"):
+        raise GanrunError(f"{trained.path} is an image-to-image run ({trained.cfg.game.type}): it translates "
+                          f"images rather than drawing samples; use ganrun-translate RUN --in INPUT --out OUTPUT")
     label = class_index(args.label, trained.data.class_names, trained.cfg.game.type == "conditional")
     if args.code is not None and trained.cfg.game.type != "infogan":
         raise GanrunError(f"--code {args.code}: this generator has no InfoGAN code (train with game=infogan)")
-    batch = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size, label=label, code=args.code)
+    batch = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size, label=label, code=args.code,
+                             truncation=args.truncation)
     write_samples(trained, batch, args.out, args.out_dir)
     targets = ([args.out] if args.out else []) + ([f"{args.out_dir}/ ({args.n} PNGs)"] if args.out_dir else [])
     print(f"{args.n} samples from {trained.path} (step {trained.step}) -> {', '.join(targets)}")
     return 0
+
+
+def check_truncation(t: float | None) -> None:
+    if t is not None and not (t > 0 and t == t and t != float("inf")):
+        raise GanrunError(f"--truncation {t}: give a threshold above 0, e.g. --truncation 0.5")
 
 
 def check_seed(seed: int | None) -> None:

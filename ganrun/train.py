@@ -30,7 +30,7 @@ from ganrun.errors import Diverged, GanrunError, Stopped
 from ganrun.experiment import Experiment, GlobalRNG, build, plain_config
 from ganrun.health import HealthMonitor
 from ganrun.kinds import KINDS
-from ganrun.metrics import Evaluator
+from ganrun.metrics import Evaluator, augmented
 from ganrun.report import read_metrics
 from ganrun.watch import RunningMeans, StopSignals, run_folder_watch
 
@@ -102,7 +102,7 @@ class Schedules:
 
     def open(self) -> None:
         exp = self.exp
-        self.evaluator = Evaluator(exp.cfg.eval, exp.data, exp.device)
+        self.evaluator = Evaluator(exp.cfg.eval, exp.data, exp.device, augmented(exp.cfg))
         with self.own_rng():
             self.fixed = exp.game.fixed_inputs(exp.cfg.seed)
         # purge_step: TensorBoard drops what a killed run logged after its last checkpoint.
@@ -212,6 +212,8 @@ class Schedules:
         state = {"format": FORMAT, "step": step, "config": plain_config(exp.cfg), "data_shape": list(exp.data.shape),
                  "data_kind": exp.data.kind, "class_names": list(exp.data.class_names), "wall_s": self.wall(),
                  "last_logged": dict(self.last), **exp.players.state_dict()}
+        if hasattr(exp.data, "source_shape"):         # image-to-image runs: the inputs' shape too
+            state["source_shape"] = list(exp.data.source_shape)
         return save_checkpoint(state, self.run_dir / "checkpoints", step, self.keep_last)
 
     def evaluate(self, step: int) -> tuple[dict, dict]:
@@ -247,7 +249,7 @@ class Schedules:
                      self.steps)
             return done
         log.info("%s was trained to step %d; running its final evaluation", self.run_dir, self.start)
-        self.evaluator = Evaluator(self.exp.cfg.eval, self.exp.data, self.exp.device)
+        self.evaluator = Evaluator(self.exp.cfg.eval, self.exp.data, self.exp.device, augmented(self.exp.cfg))
         self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=self.start + 1)
         self.t0 = time.perf_counter()
         with StopSignals():

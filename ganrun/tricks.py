@@ -12,7 +12,11 @@ from torch import Tensor, nn
 
 
 class DView(nn.Module):
-    """What D sees: PacGAN packing (Lin et al. 2018) and instance noise in front of the model.
+    """What D sees: DiffAugment/ADA, instance noise and PacGAN packing (Lin et al. 2018) in front
+    of the model, in that order.
+
+    The augmentation (ganrun/augment.py) transforms every image D is shown, real or fake, in D's
+    step and in G's step (DiffAugment's rule), before noise and packing.
 
     Packing concatenates `pack` consecutive samples along the first feature / channel
     dimension, so D scores groups and can see a lack of diversity. Instance noise adds
@@ -20,13 +24,16 @@ class DView(nn.Module):
     `noise_std` linearly to 0.
     """
 
-    def __init__(self, D: nn.Module, pack: int = 1):
+    def __init__(self, D: nn.Module, pack: int = 1, augment: nn.Module | None = None):
         super().__init__()
         self.D = D
         self.pack = pack
         self.noise_std = 0.0
+        self.augment = augment
 
     def forward(self, x: Tensor, y: Tensor | None = None):
+        if self.augment is not None:
+            x = self.augment(x)
         if self.noise_std > 0:
             x = x + self.noise_std * torch.randn_like(x)
         if self.pack > 1:
@@ -49,9 +56,9 @@ class ReplayBuffer(nn.Module):
     never waits on the device.
     """
 
-    def __init__(self, capacity: int, share: float):
+    def __init__(self, capacity: int, share: float, per_image: bool = False):
         super().__init__()
-        self.capacity, self.share = capacity, share
+        self.capacity, self.share, self.per_image = capacity, share, per_image
         self.register_buffer("samples", torch.empty(0), persistent=False)
         self.filled = 0
         self.next = 0
@@ -61,6 +68,8 @@ class ReplayBuffer(nn.Module):
         fake = fake.detach()
         if self.share <= 0:
             return fake
+        if self.per_image:
+            return self._image_pool(fake)
         n_old = min(int(round(self.share * len(fake))), self.filled)
         out = fake
         if n_old > 0:
@@ -68,6 +77,27 @@ class ReplayBuffer(nn.Module):
             out = torch.cat([self.samples[idx], fake[n_old:]])
         self._store(fake)
         return out
+
+    def _image_pool(self, fake: Tensor) -> Tensor:
+        """CycleGAN's ImagePool, image by image: until the pool is full each fake is stored and
+        shown; then, with probability `share`, D sees a random stored fake instead and the new
+        one takes its place (else the new one is shown and not stored)."""
+        if self.samples.numel() == 0:
+            self.samples = torch.empty(self.capacity, *fake.shape[1:], device=fake.device, dtype=fake.dtype)
+        out = []
+        swaps = torch.rand(len(fake), device=fake.device).tolist()
+        slots = torch.randint(self.capacity, (len(fake),), device=fake.device).tolist()
+        for image, swap, slot in zip(fake, swaps, slots):
+            if self.filled < self.capacity:
+                self.samples[self.filled] = image
+                self.filled += 1
+                out.append(image)
+            elif swap < self.share:
+                out.append(self.samples[slot].clone())
+                self.samples[slot] = image
+            else:
+                out.append(image)
+        return torch.stack(out)
 
     def _store(self, fake: Tensor) -> None:
         if self.samples.numel() == 0:

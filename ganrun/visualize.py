@@ -93,6 +93,16 @@ def image_grid(images: Tensor, columns: int = 0) -> Tensor:
     return (grid * 255).round().to(torch.uint8)
 
 
+def translation_rows(columns: list[Tensor]) -> Tensor:
+    """One row per example, one column per stage (e.g. input | output | target); images in
+    [-1, 1], grayscale shown as RGB where the stages differ in channels."""
+    n = len(columns[0])
+    rgb = [c.expand(-1, 3, -1, -1) if c.shape[1] == 1 else c for c in columns] \
+        if len({c.shape[1] for c in columns}) > 1 else columns
+    interleaved = torch.stack([c.float().cpu() for c in rgb], dim=1).reshape(n * len(columns), *rgb[0].shape[1:])
+    return image_grid(interleaved, columns=len(columns))
+
+
 def save_png(picture: Tensor, path) -> None:
     """Write a uint8 C x H x W picture (C = 1 or 3) as an image file (PNG, or JPEG by its name),
     atomically: a full disk leaves no half picture and is an OSError naming the file."""

@@ -3,7 +3,6 @@ and the training-health monitor's warnings."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest

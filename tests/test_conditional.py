@@ -38,7 +38,7 @@ def test_each_form_conditions_g_and_d_on_the_class(form, model):
     cond = FORMS[form]
     torch.manual_seed(0)
     if model == "dcgan":
-        G, D = dcgan.build(8, 8, 8, "auto", "auto", 0.2, 8, data_shape=(1, 16, 16), cond=cond)
+        G, D = dcgan.build(8, 8, 8, "auto", "auto", 0.2, 8, 0, data_shape=(1, 16, 16), cond=cond)
     else:
         G, D = mlp.build(8, [32], [32], "relu", "leaky_relu", 0.2, "tanh", "none", 5, 0.0, data_shape=(1, 16, 16), cond=cond)
     z = torch.randn(4, 8)
@@ -71,7 +71,7 @@ def test_projection_adds_the_inner_product_of_embedding_and_pooled_features():
 def test_an_unconditional_pair_is_built_exactly_as_before_conditioning_existed():
     """Same parameters, same order, same values: seeds keep their meaning."""
     torch.manual_seed(3)
-    G, D = dcgan.build(16, 8, 8, "auto", "auto", 0.2, 8, data_shape=(1, 16, 16))
+    G, D = dcgan.build(16, 8, 8, "auto", "auto", 0.2, 8, 0, data_shape=(1, 16, 16))
     assert not any(isinstance(m, (nn.Embedding, ConditionalBatchNorm)) for m in [*G.modules(), *D.modules()])
     assert not hasattr(G, "embed") and not hasattr(D, "classify")
 

@@ -32,8 +32,22 @@ CONTEXT = {
     ("model", "dcgan_notes"): ["dataset.resolution=64"],        # the notes' pair is 64x64 only
     ("dataset", "folder"): ["dataset.root={images}", "dataset.resolution=16"],
     ("dataset", "anime"): ["dataset.root={images}", "dataset.resolution=16", "model=dcgan"],
+    ("model", "resnet"): ["model.g_width=16", "model.d_width=16"],
+    ("model", "pix2pix"): ["dataset=edges2digits", "model.g_width=8", "model.d_width=8"],
+    ("model", "cyclegan"): ["dataset=digits2bold", "model.g_width=8", "model.d_width=8"],
+    ("game", "pix2pix"): ["dataset=edges2digits", "model.g_width=8", "model.d_width=8"],
+    ("game", "cyclegan"): ["dataset=digits2bold", "model.g_width=8", "model.d_width=8"],
+    ("experiment", "sngan"): ["model.g_width=16", "model.d_width=16"],
+    ("experiment", "sagan"): ["model.g_width=16", "model.d_width=16"],
+    ("experiment", "biggan_cifar10"): ["dataset=digits", "model.g_width=16", "model.d_width=16"],
+    ("experiment", "pix2pix"): ["model.g_width=8", "model.d_width=8"],
+    ("experiment", "cyclegan"): ["model.g_width=8", "model.d_width=8"],
 }
-DOWNLOADED = {"mnist", "fashion_mnist", "cifar10", "celeba", "stacked_mnist"}   # torchvision sets: not here offline
+for _name in ("paired", "unpaired", "edges2digits", "digits2bold"):
+    CONTEXT[("dataset", _name)] = ["model.g_width=8", "model.d_width=8"]
+# torchvision sets and the translation papers' sets: not here offline
+DOWNLOADED = {"mnist", "fashion_mnist", "cifar10", "celeba", "stacked_mnist", "facades", "maps", "edges2shoes",
+              "horse2zebra", "apple2orange", "monet2photo"}
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from scipy.stats import norm
 
 from ganrun.data import Batch
 from conftest import compose_config, scalar_and_image_tags, scalars, train_run, make_data
-from ganrun.data.toy import Grid, Ring, SineCurves
 from ganrun.evaluate import main as eval_main
 from ganrun.metrics import Evaluator
 from ganrun.metrics.classifier import ClassifierMetrics, frechet_distance, gaussian_stats

@@ -14,7 +14,7 @@ from ganrun.models import dcgan, mlp
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan_shapes_for_every_resolution_and_channel_count(resolution, channels):
     G, D = dcgan.build(latent_dim=16, g_width=8, d_width=8, g_norm="auto", d_norm="auto", leak=0.2,
-                       code_dim=8, data_shape=(channels, resolution, resolution))
+                       code_dim=8, attention=0, data_shape=(channels, resolution, resolution))
     x = G(torch.randn(2, 16))
     assert x.shape == (2, channels, resolution, resolution)
     assert x.abs().max() <= 1, "tanh output"
@@ -27,7 +27,7 @@ def test_dcgan_shapes_for_every_resolution_and_channel_count(resolution, channel
 
 def test_dcgan_follows_the_guidelines():
     G, D = dcgan.build(latent_dim=100, g_width=64, d_width=64, g_norm="auto", d_norm="auto", leak=0.2,
-                       code_dim=8, data_shape=(3, 64, 64))
+                       code_dim=8, attention=0, data_shape=(3, 64, 64))
     g_layers, d_layers = list(G.net), list(D.net)
     # batch norm in both, but not on G's output or D's input
     assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], nn.ConvTranspose2d)
@@ -44,7 +44,7 @@ def test_dcgan_follows_the_guidelines():
 
 def test_dcgan_weights_are_drawn_from_n_0_002():
     G, D = dcgan.build(latent_dim=100, g_width=64, d_width=64, g_norm="batch", d_norm="batch", leak=0.2,
-                       code_dim=8, data_shape=(3, 64, 64))
+                       code_dim=8, attention=0, data_shape=(3, 64, 64))
     weights = torch.cat([m.weight.detach().flatten() for m in [*G.modules(), *D.modules()]
                          if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
     assert abs(weights.mean()) < 1e-3 and float(weights.std()) == pytest.approx(0.02, rel=0.02)
@@ -56,7 +56,7 @@ def test_dcgan_weights_are_drawn_from_n_0_002():
                                         ("instance", nn.InstanceNorm2d)])
 def test_dcgan_normalisation_choices(norm, layer):
     G, D = dcgan.build(latent_dim=8, g_width=8, d_width=8, g_norm=norm, d_norm=norm, leak=0.2,
-                       code_dim=8, data_shape=(1, 32, 32))
+                       code_dim=8, attention=0, data_shape=(1, 32, 32))
     assert any(isinstance(m, layer) for m in G.modules()) and any(isinstance(m, layer) for m in D.modules())
     if norm == "layer":
         assert all(m.num_groups == 1 for m in D.modules() if isinstance(m, nn.GroupNorm)), "per-sample"
@@ -64,7 +64,7 @@ def test_dcgan_normalisation_choices(norm, layer):
 
 def test_spectral_and_no_normalisation():
     G, D = dcgan.build(latent_dim=8, g_width=8, d_width=8, g_norm="none", d_norm="spectral", leak=0.2,
-                       code_dim=8, data_shape=(1, 16, 16))
+                       code_dim=8, attention=0, data_shape=(1, 16, 16))
     norms = (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)
     assert not any(isinstance(m, norms) for m in [*G.modules(), *D.modules()])
     convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
@@ -80,14 +80,14 @@ def test_spectral_and_no_normalisation():
 
 def test_d_norm_auto_follows_the_loss():
     _, D = dcgan.build(latent_dim=8, g_width=8, d_width=8, g_norm="auto", d_norm="auto", leak=0.2,
-                       code_dim=8, data_shape=(1, 16, 16), preferred_d_norm="layer")
+                       code_dim=8, attention=0, data_shape=(1, 16, 16), preferred_d_norm="layer")
     assert any(isinstance(m, nn.GroupNorm) for m in D.modules())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
 
 
 def test_dcgan_autoencoder_form_scores_reconstruction_error():
     G, D = dcgan.build(latent_dim=8, g_width=8, d_width=8, g_norm="auto", d_norm="none", leak=0.2,
-                       code_dim=16, data_shape=(3, 32, 32), autoencoder=True)
+                       code_dim=16, attention=0, data_shape=(3, 32, 32), autoencoder=True)
     x = torch.randn(5, 3, 32, 32)
     recon = D.autoencoder(x)
     assert recon.shape == x.shape
@@ -96,7 +96,7 @@ def test_dcgan_autoencoder_form_scores_reconstruction_error():
 
 def test_packing_multiplies_d_input_channels():
     _, D = dcgan.build(latent_dim=8, g_width=8, d_width=8, g_norm="auto", d_norm="auto", leak=0.2,
-                       code_dim=8, data_shape=(1, 16, 16), pack=4)
+                       code_dim=8, attention=0, data_shape=(1, 16, 16), pack=4)
     assert D(torch.randn(2, 4, 16, 16)).shape == (2,)
     _, D = mlp.build(8, [16], [16], "relu", "leaky_relu", 0.2, "none", "none", 5, 0.0, data_shape=(2,), pack=3)
     assert D(torch.randn(5, 6)).shape == (5,)
@@ -104,9 +104,9 @@ def test_packing_multiplies_d_input_channels():
 
 def test_dcgan_refuses_unsupported_shapes():
     with pytest.raises(ConfigError, match="resolutions 8, 16, 32, 64, 128 and 256, not 48"):
-        dcgan.build(8, 8, 8, "auto", "auto", 0.2, 8, data_shape=(3, 48, 48))
+        dcgan.build(8, 8, 8, "auto", "auto", 0.2, 8, 0, data_shape=(3, 48, 48))
     with pytest.raises(ConfigError, match="use model=mlp for toy data"):
-        dcgan.build(8, 8, 8, "auto", "auto", 0.2, 8, data_shape=(2,))
+        dcgan.build(8, 8, 8, "auto", "auto", 0.2, 8, 0, data_shape=(2,))
 
 
 def test_the_notes_anime_pair():

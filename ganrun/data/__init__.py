@@ -20,11 +20,21 @@ from torch import Tensor
 class Batch:
     """A batch of samples `x` (model space, on the device) and their class labels `y` (None for
     unlabelled data; for generated samples, the class they were asked for). `code`: the InfoGAN
-    categorical code a generated sample was drawn with. Games that need more (paired images,
-    say) add fields here."""
+    categorical code a generated sample was drawn with.
+
+    Image-to-image data (ganrun/data/translation.py) adds the other side: `source` holds the images
+    `x` is (or was translated) from, `y` their classes, `y_target` the classes of `x` where they
+    differ (unpaired domains). Translations for metrics also carry the paired ground truth
+    (`target`), the way back (`reconstruction`: source -> x -> back, CycleGAN) and the other
+    direction (`reverse`, a Batch of its own)."""
     x: Tensor
     y: Optional[Tensor] = None
     code: Optional[Tensor] = None
+    source: Optional[Tensor] = None
+    y_target: Optional[Tensor] = None
+    target: Optional[Tensor] = None
+    reconstruction: Optional[Tensor] = None
+    reverse: Optional["Batch"] = None
 
     def __len__(self) -> int:
         return len(self.x)

@@ -55,8 +55,27 @@ class Game:
 
 
 def latent(n: int, dim: int, prior: str, device: torch.device,
-           generator: Optional[torch.Generator] = None) -> Tensor:
-    """z ~ N(0, I) or U[-1, 1]^dim (GAN_NOTES §5, trick 2)."""
-    if prior == "uniform":
-        return torch.rand(n, dim, device=device, generator=generator) * 2 - 1
-    return torch.randn(n, dim, device=device, generator=generator)
+           generator: Optional[torch.Generator] = None, truncation: Optional[float] = None) -> Tensor:
+    """z ~ N(0, I) or U[-1, 1]^dim (GAN_NOTES §5, trick 2). With a `truncation` threshold t
+    (BigGAN's truncation trick, §7.4), every component with |z_i| > t is drawn again from the
+    prior truncated to [-t, t] (by its inverse CDF, so a small t costs no more than a large one):
+    the components within the threshold are kept, and z follows the truncated prior."""
+
+    def draw(*shape: int) -> Tensor:
+        if prior == "uniform":
+            return torch.rand(*shape, device=device, generator=generator) * 2 - 1
+        return torch.randn(*shape, device=device, generator=generator)
+
+    z = draw(n, dim)
+    if truncation is not None:
+        outside = z.abs() > truncation
+        k = int(outside.sum())
+        if k:
+            u = torch.rand(k, device=device, generator=generator)
+            if prior == "uniform":
+                redrawn = (2 * u - 1) * min(truncation, 1.0)
+            else:                     # the normal CDF between -t and t, inverted
+                lo = torch.special.ndtr(torch.tensor(-truncation, device=device))
+                redrawn = torch.special.ndtri(lo + u * (1 - 2 * lo)).clamp(-truncation, truncation)
+            z[outside] = redrawn
+    return z

@@ -19,6 +19,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ganrun.augment import Augment, parse_policy
 from ganrun.config import make, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
@@ -26,6 +27,7 @@ from ganrun.games import Game, latent
 from ganrun.kinds import KINDS
 from ganrun.losses import GANLoss, Labels, Terms, call
 from ganrun.models import Conditioning, add_spectral_norm, score_of
+from ganrun.models.attention import orthogonal_penalty
 from ganrun.players import EMA, Player, Players, Precision
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
 
@@ -66,9 +68,15 @@ class GAN(Game):
         self.replay = ReplayBuffer(t.replay_size, t.replay).to(device)
         if t.ema > 0:
             self.G.ema = EMA(G, t.ema, t.ema_start)
-        self.d_view = DView(D, t.pack)            # D as the losses call it: packing, instance noise
+        self.truncation: Optional[float] = None
+        self.augment = self.augmentation(cfg, data)
+        # D as the losses call it: augmentation, instance noise, packing.
+        self.d_view = DView(D, t.pack, self.augment)
+        self.ortho = t.ortho
         self.players.track("loss", self.loss)     # BEGAN's k_t
         self.players.track("replay", self.replay)
+        if self.augment is not None:
+            self.players.track("augment", self.augment, optional=True)     # ADA's p
 
     # -- hooks of the conditional games and InfoGAN ---------------------------
     def check(self, cfg) -> None:
@@ -82,6 +90,32 @@ class GAN(Game):
                               f"has none: use it with loss=ns, mm, lsgan or dragan")
         if cfg.train.batch_size % t.pack:
             raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
+        if cfg.model.type in ("pix2pix", "cyclegan"):
+            raise ConfigError(f"model={cfg.model.type} is image-to-image: use it with game={cfg.model.type} "
+                              f"(or experiment={cfg.model.type})")
+        if self.data.kind in ("paired", "unpaired"):
+            game = "pix2pix" if self.data.kind == "paired" else "cyclegan"
+            raise ConfigError(f"dataset={cfg.dataset.type} holds image pairs or domains for translation: use it "
+                              f"with game={game} (or experiment={game}), not game={cfg.game.type}")
+
+    def augmentation(self, cfg, data) -> Optional[Augment]:
+        """DiffAugment's T (with ADA's adaptive probability when tricks.ada is on), or None."""
+        t = cfg.tricks
+        policy = parse_policy(t.diffaug)
+        if t.ada and not policy:
+            raise ConfigError("tricks.ada adapts how often the augmentations of tricks.diffaug are applied, "
+                              "and tricks.diffaug is none: set e.g. tricks.diffaug=color,translation,cutout")
+        if not policy:
+            return None
+        if len(data.shape) != 3:
+            raise ConfigError(f"tricks.diffaug augments images, and {cfg.dataset.type} gives samples of shape "
+                              f"{tuple(data.shape)}: leave tricks.diffaug=none")
+        if t.ada and cfg.loss.type not in ("ns", "mm", "hinge", "dragan"):
+            raise ConfigError(f"tricks.ada steers by the sign of D's logits on real images, which loss={cfg.loss.type} "
+                              f"does not give (its scores have another zero point): use loss=ns, mm, hinge or "
+                              f"dragan, or tricks.ada=false")
+        return Augment(policy, t.ada_target if t.ada else None, t.ada_kimg, t.ada_interval,
+                       cfg.train.batch_size * cfg.train.n_critic).to(self.device)
 
     def conditioning(self) -> Conditioning:
         return Conditioning()
@@ -93,7 +127,8 @@ class GAN(Game):
                     cond=self.conditioning())
 
     def z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return latent(n, self.G.module.latent_dim, self.prior, self.device, generator)
+        # The truncation threshold is set only while `generate` draws samples to keep.
+        return latent(n, self.G.module.latent_dim, self.prior, self.device, generator, self.truncation)
 
     def g_inputs(self, n: int, generator: torch.Generator | None = None) -> GInputs:
         return GInputs(self.z(n, generator))
@@ -132,6 +167,10 @@ class GAN(Game):
             if self.players.update(self.d_players, d_terms["loss/D"]):
                 loss.after_d_step(self.D.module, d_terms)
                 logged.append(d_terms)
+                if self.augment is not None and "health/r_t" in d_terms:
+                    self.augment.observe(d_terms["health/r_t"])
+        if self.augment is not None:
+            self.augment.adjust(step)
 
         # (2) Update G through a frozen D (no gradients for D's weights are computed).
         for p in self.d_players:
@@ -140,6 +179,9 @@ class GAN(Game):
             outputs = {}
             g_terms = loss.generator(self.d_view, batch.x, fake, y_real, g_in.y, outputs)
             self.g_extra(g_terms, outputs, g_in)
+            if self.ortho > 0:          # BigGAN: beta * sum ||W W^T * (1 - I)||_F^2 over G's weights
+                g_terms["loss/ortho"] = self.ortho * orthogonal_penalty(G.module)
+                g_terms["loss/G"] = g_terms["loss/G"] + g_terms["loss/ortho"]
         if self.players.update(G, g_terms["loss/G"]):
             if G.ema is not None:
                 G.ema.update(step)
@@ -156,7 +198,10 @@ class GAN(Game):
 
     # -- pictures and samples -------------------------------------------------
     def status(self) -> dict[str, float]:
-        return {"tricks/instance_noise": self.d_view.noise_std} if self.d_view.noise_std > 0 else {}
+        out = {"tricks/instance_noise": self.d_view.noise_std} if self.d_view.noise_std > 0 else {}
+        if self.augment is not None and self.augment.adaptive:
+            out["tricks/ada_p"] = float(self.augment.p)
+        return out
 
     def fixed_inputs(self, seed: int) -> dict:
         rng = torch.Generator(self.device).manual_seed(seed)
@@ -180,18 +225,22 @@ class GAN(Game):
 
     @torch.no_grad()
     def generate(self, n: int, seed: int, batch_size: int = 500, label: Optional[int] = None,
-                 code: Optional[int] = None) -> Batch:
+                 code: Optional[int] = None, truncation: Optional[float] = None) -> Batch:
         rng = torch.Generator(self.device).manual_seed(seed)
         G = self.G.eval_module
         xs, ys, codes = [], [], []
-        with self.players.evaluating():
-            for start in range(0, n, batch_size):
-                g_in = self.sample_inputs(min(batch_size, n - start), rng, label, code)
-                if g_in.y is not None:          # round robin over the classes, whatever the batch size
-                    g_in.y = self.round_robin(start, len(g_in.z)) if label is None else g_in.y
-                xs.append(g_forward(G, g_in))
-                ys.append(g_in.y)
-                codes.append(self.categorical_code(g_in))
+        self.truncation = truncation
+        try:
+            with self.players.evaluating():
+                for start in range(0, n, batch_size):
+                    g_in = self.sample_inputs(min(batch_size, n - start), rng, label, code)
+                    if g_in.y is not None:          # round robin over the classes, whatever the batch size
+                        g_in.y = self.round_robin(start, len(g_in.z)) if label is None else g_in.y
+                    xs.append(g_forward(G, g_in))
+                    ys.append(g_in.y)
+                    codes.append(self.categorical_code(g_in))
+        finally:
+            self.truncation = None
         cat = (lambda parts: None if parts[0] is None else torch.cat(parts))
         return Batch(torch.cat(xs), cat(ys), cat(codes))
 

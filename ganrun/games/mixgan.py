@@ -79,7 +79,10 @@ class MixGAN(GAN):
         for key, on, why in [("loss=began", self.loss.autoencoder, "BEGAN's k_t balances one G against one D"),
                              ("tricks.replay", cfg.tricks.replay > 0, "the buffer would mix the generators' fakes"),
                              ("tricks.joint_batches", cfg.tricks.joint_batches, "each D scores the real batch "
-                                                                               "once and every generator's fakes")]:
+                                                                               "once and every generator's fakes"),
+                             ("tricks.diffaug", cfg.tricks.diffaug not in ("none", ""),
+                              "the mixture's discriminators see un-augmented images"),
+                             ("tricks.ortho", cfg.tricks.ortho > 0, "the mixture's generators are not regularised")]:
             if on:
                 raise ConfigError(f"{key} with game=mixgan: {why}; turn it off or use game=gan")
 
@@ -183,16 +186,20 @@ class MixGAN(GAN):
 
     @torch.no_grad()
     def generate(self, n: int, seed: int, batch_size: int = 500, label: Optional[int] = None,
-                 code: Optional[int] = None) -> Batch:
+                 code: Optional[int] = None, truncation: Optional[float] = None) -> Batch:
         rng = torch.Generator(self.device).manual_seed(seed)
         G = self.G.eval_module
         xs = []
-        with self.players.evaluating():
-            w = G.weights().float()
-            for start in range(0, n, batch_size):
-                m = min(batch_size, n - start)
-                z = self.z(m, rng)
-                xs.append(G.sample(z, torch.multinomial(w, m, replacement=True, generator=rng)))
+        self.truncation = truncation
+        try:
+            with self.players.evaluating():
+                w = G.weights().float()
+                for start in range(0, n, batch_size):
+                    m = min(batch_size, n - start)
+                    z = self.z(m, rng)
+                    xs.append(G.sample(z, torch.multinomial(w, m, replacement=True, generator=rng)))
+        finally:
+            self.truncation = None
         return Batch(torch.cat(xs))
 
 

@@ -24,7 +24,7 @@ import torch
 
 from ganrun.data import Batch
 from ganrun.errors import GanrunError, oom_line
-from ganrun.kinds import KINDS, Part
+from ganrun.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
@@ -32,24 +32,29 @@ log = logging.getLogger(__name__)
 class Evaluator:
     """The metrics of the data's kind (ganrun/kinds.py), run on `eval.n` samples from fixed noise."""
 
-    def __init__(self, cfg_eval, data, device: torch.device):
-        self.n, self.seed = cfg_eval.n, cfg_eval.seed
+    def __init__(self, cfg_eval, data, device: torch.device, augmented: bool = False):
+        self.n, self.seed, self.truncation = cfg_eval.n, cfg_eval.seed, cfg_eval.get("truncation")
         cache = Path(cfg_eval.cache_dir).expanduser()
         # Evaluation must not move the training RNG (classifier training, random draws).
         self._rng_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=self._rng_devices):
             self.parts, notes = KINDS[data.kind].metrics(cfg_eval, data, device, cache)
+            if augmented and KINDS[data.kind].image_like:      # D saw augmented images: did G copy them?
+                from ganrun.metrics.leak import AugmentLeak
+
+                leak = AugmentLeak(data.reference(cfg_eval.ref_n).x, data.name)
+                self.parts.append(lambda batch: leak(batch.x))
         for level, note in notes:
             log.log(level, note)
 
     @torch.no_grad()
-    def __call__(self, generate: Callable[[int, int], Batch]) -> tuple[dict, dict]:
-        """Draw eval.n samples with generate(n, seed) and measure them: (values, protocol)."""
+    def __call__(self, generate: Callable[..., Batch]) -> tuple[dict, dict]:
+        """Draw eval.n samples with generate(n, seed, truncation=...) and measure them: (values, protocol)."""
         values: dict = {}
         protocol: dict = {}
         with torch.random.fork_rng(devices=self._rng_devices):
             try:
-                fake = generate(self.n, self.seed)
+                fake = generate(self.n, self.seed, truncation=self.truncation)
                 for part in self.parts:
                     v, p = part(fake)
                     values.update(v)
@@ -59,6 +64,14 @@ class Evaluator:
                     raise GanrunError(f"out of memory during evaluation: lower eval.n (now {self.n}) or "
                                       f"eval.ref_n") from None
                 raise
+        if self.truncation is not None:
+            protocol["truncation"] = (f"samples drawn with the truncation trick: noise components beyond "
+                                      f"{self.truncation} redrawn")
         # JSON has no NaN: a value that could not be measured is null in metrics.json.
         values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
         return values, protocol
+
+
+def augmented(cfg) -> bool:
+    """Whether D saw augmented images in this run (DiffAugment/ADA): the leak check applies."""
+    return cfg.tricks.get("diffaug", "none") not in ("none", "")

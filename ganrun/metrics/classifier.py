@@ -7,7 +7,11 @@ A small CNN is trained once on the real training split and cached under
 - is_<name>: the Inception Score with this classifier, exp(E_x KL(p(y|x) || p(y))), 10 splits,
 - classes_covered: how many classes the generated samples are predicted as,
 - class_kl: KL(generated class histogram || real class histogram), the Stacked-MNIST
-  style protocol of VEEGAN and PacGAN.
+  style protocol of VEEGAN and PacGAN,
+- confident / confident_real: the share of samples / of real held-out images that the classifier
+  gives one class a probability of at least 0.9 (a classifier is confident on much noise too:
+  read it beside the others),
+- precision, recall, density, coverage (ganrun/metrics/manifold.py) in the feature space.
 Samples drawn for given classes (conditional games) also get
 - cond_acc: the share of G(z, y) that the classifier assigns to y (the "classification accuracy
   score" idea),
@@ -148,6 +152,10 @@ class ClassifierMetrics:
         self.real_stats = gaussian_stats(real_features)
         self.real_features, self.real_labels = real_features, real.y
         self.n_real = len(real)
+        self.confident_real = None
+        if heldout is not None and heldout.num_classes:
+            _, held_logits = predict(self.model, heldout.reference(None).x)
+            self.confident_real, self.n_held = confident_share(held_logits), len(held_logits)
         counts = torch.bincount(real.y, minlength=data.num_classes).double()
         self.real_hist = (counts / counts.sum()).cpu()
 
@@ -164,7 +172,7 @@ class ClassifierMetrics:
         n, name, acc = len(fake), self.name, 100 * self.accuracy
         net = f"a small CNN trained on the {name} training split ({acc:.1f}% held-out accuracy)"
         values = {f"fd_{name}": fd, f"is_{name}": float(is_score),
-                  "classes_covered": int(on.sum()), "class_kl": class_kl}
+                  "classes_covered": int(on.sum()), "class_kl": class_kl, "confident": confident_share(logits)}
         protocol = {
             f"fd_{name}": f"Frechet distance of {n} samples to the {self.n_real} real training images in the "
                           f"128-d feature space of {net}",
@@ -172,7 +180,16 @@ class ClassifierMetrics:
             "classes_covered": f"classes (of {k}) predicted for at least one of {n} samples by {net}",
             "class_kl": f"KL(predicted class histogram of {n} samples || real training histogram), nats, "
                         f"classes by {net}",
+            "confident": f"share of {n} samples given one class a probability of at least {CONFIDENT} by {net}",
         }
+        if self.confident_real is not None:
+            values["confident_real"] = self.confident_real
+            protocol["confident_real"] = f"the same for the {self.n_held} real held-out images"
+        from ganrun.metrics.manifold import prdc_values
+
+        more, more_protocol = prdc_values(self.real_features, features, f"the 128-d feature space of {net}")
+        values.update(more)
+        protocol.update(more_protocol)
         if batch.y is not None:
             more, more_protocol = self.conditional(features, logits, batch.y, net)
             values.update(more)
@@ -201,6 +218,13 @@ class ClassifierMetrics:
                         f"images, in the feature space of {net}",
         }
         return values, protocol
+
+
+CONFIDENT = 0.9
+
+
+def confident_share(logits: Tensor) -> float:
+    return float((logits.float().softmax(1).max(1).values >= CONFIDENT).float().mean())
 
 
 def matched_accuracy(codes: Tensor, predicted: Tensor, classes: int) -> float:

@@ -99,7 +99,8 @@ class InceptionMetrics:
 
         n, n_real = len(fake), len(self.real)
         out = torch_fidelity.calculate_metrics(
-            input1=_Uint8Images(fake), input2=self.real, fid=True, isc=True, kid=True,
+            input1=_Uint8Images(fake), input2=self.real, fid=True, isc=True, kid=True, prc=True,
+            prc_neighborhood=3,
             feature_extractor=FEATURE_NET, feature_extractor_weights_path=str(self.weights),
             cuda=self.device.type == "cuda", batch_size=64, verbose=False, cache=True,
             cache_root=self.cache_root, input1_cache_name=None, input2_cache_name=self.cache_name,
@@ -107,12 +108,16 @@ class InceptionMetrics:
             save_cpu_ram=True)   # for the metrics used here: no DataLoader workers, the images are in memory
         values = {"fid": float(out["frechet_inception_distance"]),
                   "is": float(out["inception_score_mean"]),
-                  "kid": float(out["kernel_inception_distance_mean"])}
+                  "kid": float(out["kernel_inception_distance_mean"]),
+                  "precision_inception": float(out["precision"]), "recall_inception": float(out["recall"])}
         net = f"Inception-v3 ({FEATURE_NET}, {self.weights.name})"
         protocol = {
             "fid": f"FID of {n} samples against {n_real} real {self.name} training images, 2048-d pool "
                    f"features of {net}; real statistics cached as {self.cache_name}",
             "is": f"Inception Score of {n} samples, 10 splits, {net}",
+            "precision_inception": f"share of {n} samples inside the k=3 nearest-neighbour ball of some of "
+                                   f"{n_real} real images (Kynkäänniemi et al. 2019), 2048-d features of {net}",
+            "recall_inception": f"share of {n_real} real images inside the k=3 ball of some of {n} samples, {net}",
             "kid": f"KID (polynomial kernel, subsets of {min(1000, n, n_real)}) of {n} samples against "
                    f"{n_real} real training images, {net}",
         }

@@ -22,6 +22,7 @@ from torch import nn
 
 from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
+from ganrun.models.attention import SelfAttention
 from ganrun.models import (ConditionalBatchNorm, Conditioning, DOut, ReconstructionEnergy, add_spectral_norm,
                            packed_shape)
 
@@ -42,6 +43,7 @@ class DCGANConfig:
     d_norm: str = choice("auto", *NORMS)
     leak: float = bounded(0.2, ge=0)
     code_dim: int = bounded(64, ge=1)       # BEGAN's autoencoder bottleneck (loss=began only)
+    attention: int = bounded(0, ge=0, le=256)   # SAGAN's self-attention at this feature resolution (0: none)
 
 
 @dataclass
@@ -89,7 +91,7 @@ def init_dcgan_weights(module: nn.Module) -> None:
 
 
 def upsampling_body(in_channels: int, out_channels: int, width: int, n: int, norm: str,
-                    num_classes: int = 0) -> list[nn.Module]:
+                    num_classes: int = 0, attention: int = 0) -> list[nn.Module]:
     """z-like (in_channels x 1 x 1) -> 4x4 -> ... -> (out_channels x 2^(n+2) x 2^(n+2)), no output
     activation. With `num_classes`, batch norm is class-conditional."""
     def normed(c: int) -> nn.Module:
@@ -98,20 +100,33 @@ def upsampling_body(in_channels: int, out_channels: int, width: int, n: int, nor
     c = width * 2 ** (n - 1)
     layers: list[nn.Module] = [conv(norm, in_channels, c, 4, 1, 0, transpose=True), normed(c),
                                nn.ReLU(inplace=True)]
+    resolution = 4
     for _ in range(n - 1):
+        if attention == resolution:
+            layers.append(SelfAttention(c))
         layers += [conv(norm, c, c // 2, 4, 2, 1, transpose=True), normed(c // 2), nn.ReLU(inplace=True)]
         c //= 2
+        resolution *= 2
+    if attention == resolution:
+        layers.append(SelfAttention(c))
     layers.append(nn.ConvTranspose2d(c, out_channels, 4, 2, 1, bias=False))
     return layers
 
 
-def downsampling_body(in_channels: int, width: int, n: int, norm: str, leak: float) -> list[nn.Module]:
+def downsampling_body(in_channels: int, width: int, n: int, norm: str, leak: float,
+                      attention: int = 0) -> list[nn.Module]:
     """(in_channels x R x R) -> (width * 2^(n-1) x 4 x 4); no normalisation on the input layer."""
     c = width
     layers: list[nn.Module] = [conv("none", in_channels, c, 4, 2, 1), nn.LeakyReLU(leak, inplace=True)]
+    resolution = 2 ** (n + 1)
     for _ in range(n - 1):
+        if attention == resolution:
+            layers.append(SelfAttention(c))
         layers += [conv(norm, c, c * 2, 4, 2, 1), norm_layer(norm, c * 2), nn.LeakyReLU(leak, inplace=True)]
         c *= 2
+        resolution //= 2
+    if attention == resolution:
+        layers.append(SelfAttention(c))
     return layers
 
 
@@ -120,14 +135,14 @@ class Generator(nn.Module):
     embedding to z; cbn makes every batch norm class-conditional (the projection form's G)."""
 
     def __init__(self, latent_dim: int, data_shape: tuple[int, int, int], width: int, norm: str,
-                 cond: Conditioning = Conditioning()):
+                 cond: Conditioning = Conditioning(), attention: int = 0):
         super().__init__()
         self.latent_dim = latent_dim
         channels, resolution = data_shape[0], data_shape[1]
         embed = cond.embed_dim if cond.g == "concat" else 0
         self.net = nn.Sequential(*upsampling_body(latent_dim + cond.g_extra + embed, channels, width,
                                                   stages(resolution), norm,
-                                                  cond.num_classes if cond.g == "cbn" else 0),
+                                                  cond.num_classes if cond.g == "cbn" else 0, attention),
                                  nn.Tanh())
         self.cond = cond
         if embed:
@@ -150,12 +165,12 @@ class Discriminator(nn.Module):
     adds class logits from phi(x)."""
 
     def __init__(self, in_shape: tuple[int, int, int], width: int, norm: str, leak: float,
-                 cond: Conditioning = Conditioning()):
+                 cond: Conditioning = Conditioning(), attention: int = 0):
         super().__init__()
         n = stages(in_shape[1])
         c = width * 2 ** (n - 1)
         extra = cond.embed_dim if cond.d == "concat" else 0
-        self.net = nn.Sequential(*downsampling_body(in_shape[0] + extra, width, n, norm, leak),
+        self.net = nn.Sequential(*downsampling_body(in_shape[0] + extra, width, n, norm, leak, attention),
                                  nn.Conv2d(c, 1, 4, 1, 0, bias=True))
         self.cond = cond
         if cond.d == "concat":
@@ -219,7 +234,7 @@ def _finish(G: nn.Module, D: nn.Module, g_norm: str, d_norm: str) -> tuple[nn.Mo
 
 
 def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str, leak: float,
-          code_dim: int, *, data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False,
+          code_dim: int, attention: int, *, data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False,
           preferred_d_norm: str = "batch", cond: Conditioning = Conditioning()) -> tuple[nn.Module, nn.Module]:
     """G and D for images of `data_shape` = (C, R, R). `preferred_d_norm` is the loss's preference
     for D's normalisation, used when model.d_norm=auto (layer norm for gradient penalties)."""
@@ -231,12 +246,18 @@ def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str,
     if cond.g == "cbn" and g_norm != "batch":
         raise ConfigError(f"the projection form's G uses class-conditional batch norm, but model.g_norm="
                           f"{g_norm}: set model.g_norm=auto (or batch), or use game.form=cgan")
-    G = Generator(latent_dim, tuple(data_shape), g_width, g_norm, cond)
+    if attention and autoencoder:
+        raise ConfigError("model.attention with loss=began: BEGAN's autoencoder D has no attention block; "
+                          "use another loss or model.attention=0")
+    if attention and (attention < 4 or attention >= data_shape[1] or attention & (attention - 1)):
+        raise ConfigError(f"model.attention={attention}: choose a feature resolution inside the model (4 to "
+                          f"{data_shape[1] // 2}, a power of two) or 0")
+    G = Generator(latent_dim, tuple(data_shape), g_width, g_norm, cond, attention)
     d_shape = packed_shape(tuple(data_shape), pack)
     if autoencoder:
         D: nn.Module = ReconstructionEnergy(ConvAutoencoder(d_shape, d_width, d_norm, leak, code_dim))
     else:
-        D = Discriminator(d_shape, d_width, d_norm, leak, cond)
+        D = Discriminator(d_shape, d_width, d_norm, leak, cond, attention)
     return _finish(G, D, g_norm, d_norm)
 
 
