@@ -84,7 +84,7 @@ def test_orthogonal_regulariser_matches_its_formula():
             for j in range(len(w)):
                 if i != j:
                     expected += float(w[i].detach() @ w[j].detach()) ** 2       # ||W W^T * (1 - I)||_F^2
-    assert float(orthogonal_penalty(net)) == pytest.approx(expected, rel=1e-5)
+    assert orthogonal_penalty(net).item() == pytest.approx(expected, rel=1e-5)
     q, _ = torch.linalg.qr(torch.randn(6, 6))
     rows = torch.nn.Linear(6, 3, bias=False)
     with torch.no_grad():

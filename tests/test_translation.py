@@ -109,12 +109,12 @@ def test_pix2pix_losses_match_the_paper_by_hand(monkeypatch):
     d_terms, g_terms = game.step(1)
     fake = G0(a)
     d_expected = 0.5 * (F.softplus(-D0(torch.cat([a, b], 1))).mean() + F.softplus(D0(torch.cat([a, fake], 1))).mean())
-    assert float(d_terms["loss/D"]) == pytest.approx(float(d_expected.detach()), rel=1e-5)
+    assert d_terms["loss/D"].detach().item() == pytest.approx(float(d_expected.detach()), rel=1e-5)
     D1 = game.D.module               # G's loss is taken through D after its update
     l1 = (fake - b).abs().mean()
     g_expected = F.softplus(-D1(torch.cat([a, fake], 1))).mean() + 100 * l1
-    assert float(g_terms["loss/L1"]) == pytest.approx(float(l1.detach()), rel=1e-5)
-    assert float(g_terms["loss/G"]) == pytest.approx(float(g_expected.detach()), rel=1e-4)
+    assert g_terms["loss/L1"].detach().item() == pytest.approx(float(l1.detach()), rel=1e-5)
+    assert g_terms["loss/G"].detach().item() == pytest.approx(float(g_expected.detach()), rel=1e-4)
 
 
 def test_cyclegan_losses_match_the_paper_by_hand(monkeypatch):
@@ -130,10 +130,10 @@ def test_cyclegan_losses_match_the_paper_by_hand(monkeypatch):
     expected = (lsgan(D_B(fake_b)) + lsgan(D_A(fake_a))
                 + 10 * ((G_BA(fake_b) - a).abs().mean() + (G_AB(fake_a) - b).abs().mean())
                 + 5 * ((G_BA(a) - a).abs().mean() + (G_AB(b) - b).abs().mean()))
-    assert float(g_terms["loss/G"]) == pytest.approx(float(expected.detach()), rel=1e-4)
+    assert g_terms["loss/G"].detach().item() == pytest.approx(float(expected.detach()), rel=1e-4)
     # each D: real images of its domain against the fakes (the pool is empty at step 1), halved
     d_a = ((D_A(a) - 1) ** 2).mean() + (D_A(fake_a) ** 2).mean()
-    assert float(d_terms["loss/D_A"]) == pytest.approx(float(d_a.detach()), rel=1e-4)
+    assert d_terms["loss/D_A"].detach().item() == pytest.approx(float(d_a.detach()), rel=1e-4)
 
 
 # -- runs ------------------------------------------------------------------------
