@@ -86,6 +86,8 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
         if state.get("export"):
             raise GanrunError(f"{ckpt} is an export of one generator; give the run's checkpoint instead")
         for name, player in exp.players:
+            if name not in state["players"]:
+                raise GanrunError(f"{ckpt} has no weights for {name}, which a {cfg.game.type} run needs")
             player.ema = None
             load_weights(player.module, state["players"][name]["module"], name, ckpt)
         return Trained(cfg, exp, int(state["step"]), ckpt)

@@ -85,8 +85,9 @@ class ReplayBuffer(nn.Module):
         if self.samples.numel() == 0:
             self.samples = torch.empty(self.capacity, *fake.shape[1:], device=fake.device, dtype=fake.dtype)
         out = []
-        swaps = torch.rand(len(fake), device=fake.device).tolist()
-        slots = torch.randint(self.capacity, (len(fake),), device=fake.device).tolist()
+        # The draws come from the CPU generator: choosing slots never waits on the device.
+        swaps = torch.rand(len(fake)).tolist()
+        slots = torch.randint(self.capacity, (len(fake),)).tolist()
         for image, swap, slot in zip(fake, swaps, slots):
             if self.filled < self.capacity:
                 self.samples[self.filled] = image

@@ -182,6 +182,14 @@ def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path):
         assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     proc = ganrun(str(run), "--out", "s.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2 and "use ganrun-translate" in proc.stderr
+    # a checkpoint that lacks one of the run's networks is one line, not a KeyError
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    del state["players"]["D"]
+    torch.save(state, tmp_path / "no_d.pt")
+    proc = ganrun(str(tmp_path / "no_d.pt"), "--in", str(inp), "--out", str(tmp_path / "o"), cwd=tmp_path,
+                  script="ganrun-translate", check=False)
+    assert proc.returncode == 2 and "has no weights for D" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def _side_by_side(folder, n, size=(64, 32)):
