@@ -89,7 +89,7 @@ def test_orthogonal_regulariser_matches_its_formula():
     rows = torch.nn.Linear(6, 3, bias=False)
     with torch.no_grad():
         rows.weight.copy_(q[:3])                              # orthonormal rows: no penalty
-    assert float(orthogonal_penalty(rows)) == pytest.approx(0.0, abs=1e-10)
+    assert orthogonal_penalty(rows).item() == pytest.approx(0.0, abs=1e-10)
 
 
 def test_truncation_redraws_exactly_the_components_beyond_the_threshold():
