@@ -5,6 +5,10 @@ link to the newest one. Every file is written to a temporary name, fsynced
 and renamed, so a crash mid-write never leaves a half file under a real name.
 Loading uses `torch.load(weights_only=True)`: tensors and plain containers only,
 so a crafted checkpoint cannot run code.
+
+torch is imported inside the functions that need it: `ganrun`'s resolvers use this module
+(checkpoint names, the list of a run's checkpoints) while composing a config, before and
+without any training.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ganrun.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
 
 LAST = "last.pt"
 
@@ -88,6 +94,8 @@ def _atomic_write(path: Path, write, sync: bool = True) -> None:
 
 def atomic_save(obj: dict, path: Path) -> None:
     """torch.save, atomically."""
+    import torch
+
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
@@ -168,6 +176,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     # torch.save writes a zip archive; a file cut short loses the archive's directory at its end.
     if not zipfile.is_zipfile(p):
         raise CheckpointError(f"cannot read checkpoint {p}: it is truncated or not a PyTorch checkpoint")
+    import torch
+
     try:
         state = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # a damaged archive, or a pickle that wants to run code
@@ -185,6 +195,8 @@ SAMPLED = "G"           # the player whose network `ganrun-sample`, `ganrun-eval
 
 
 def _weights(value) -> bool:
+    import torch
+
     return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                            for k, v in value.items())
 

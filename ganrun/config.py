@@ -8,12 +8,17 @@ values of a string (`tricks.prior`: normal or uniform) are declared next to the 
 with `bounded(...)` and checked by `check_ranges`, also before anything is built.
 
 The top-level blocks (train, tricks, eval, device) are declared here. Each option of a
-config group that builds something (a model, a dataset, a loss, an optimizer) declares
-its schema next to its builder and registers the pair with `register(group, Schema,
-builder)`; the schema's `type` field names the option. ganrun builds a part only by
-looking its `type` up in that registry, so a stored config (in a checkpoint, an export
-or a run folder) can choose among ganrun's own builders and nothing else: no `_target_`
-or other class or function name is ever read from a file (`load_stored_config`).
+config group that builds something (a game, a model, a dataset, a loss, an optimizer)
+declares its schema in ganrun/schemas/<group>.py and registers it with its builder there:
+`register(group, Schema, "ganrun.module:name")`; the schema's `type` field names the option.
+ganrun builds a part only by looking its `type` up in that registry, so a stored config (in
+a checkpoint, an export or a run folder) can choose among ganrun's own builders and nothing
+else: no `_target_` or other class or function name is ever read from a file
+(`load_stored_config`).
+
+This module and ganrun/schemas/ import no torch: `ganrun --help`, `ganrun --cfg job` and a
+config error answer without it. A builder's module (which does import torch) is imported
+when the builder is first called.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -54,24 +58,51 @@ def choice(default: str, *allowed: str) -> Any:
 # --------------------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class Option:
-    group: str                       # model, dataset, loss, optimizer
+    group: str                       # game, model, dataset, loss, optimizer
     type: str                        # the option's name, the schema's `type` field
     schema: type                     # its dataclass
-    build: Callable[..., Any]        # called with the schema's fields (less `type`) and the context
+    builder: str | Callable[..., Any]   # "ganrun.module:name" (imported when first built) or the callable
     legacy_target: str               # the `_target_` that checkpoints of ganrun 0.1 stored for it
+
+    def build(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the builder with the schema's fields (less `type`) and the context."""
+        build = _load(self.builder) if isinstance(self.builder, str) else self.builder
+        return build(*args, **kwargs)
 
 
 REGISTRY: dict[str, dict[str, Option]] = {}
 _imported: list[bool] = []     # non-empty once the option modules are imported
-# Modules and packages whose modules register options; imported by register_configs().
-OPTION_MODULES = ("ganrun.models", "ganrun.data", "ganrun.losses", "ganrun.optimizers", "ganrun.games")
+# The modules that declare and register every option of ganrun (torch-free); imported by
+# register_configs() and whenever an option is looked up.
+OPTION_MODULES = ("ganrun.schemas.game", "ganrun.schemas.model", "ganrun.schemas.dataset",
+                  "ganrun.schemas.loss", "ganrun.schemas.optimizer")
 
 
-def register(group: str, schema: type, build: Callable[..., Any], legacy_target: str = "") -> None:
-    """Make `schema` an option of `group`, built by `build(**fields, **context)`."""
+def register(group: str, schema: type, build: str | Callable[..., Any], legacy_target: str = "") -> None:
+    """Make `schema` an option of `group`, built by `build(**fields, **context)`. `build` is the
+    callable itself, or "ganrun.module:name" for one in a module of ganrun that is imported only
+    when the option is first built (ganrun's own options: their modules import torch)."""
     name = schema.type
-    REGISTRY.setdefault(group, {})[name] = Option(
-        group, name, schema, build, legacy_target or f"{build.__module__}.{build.__qualname__}")
+    if isinstance(build, str):
+        _check_builder_name(build)
+        legacy = build.replace(":", ".")
+    else:
+        legacy = f"{build.__module__}.{build.__qualname__}"
+    REGISTRY.setdefault(group, {})[name] = Option(group, name, schema, build, legacy_target or legacy)
+
+
+def _check_builder_name(builder: str) -> None:
+    module, _, name = builder.partition(":")
+    if not (module == "ganrun" or module.startswith("ganrun.")) or not name.isidentifier():
+        raise ValueError(f"builder {builder!r}: expected 'ganrun.<module>:<name>', a builder of ganrun's own")
+
+
+def _load(builder: str) -> Callable[..., Any]:
+    """The callable that a registered "ganrun.module:name" names. These strings are written in
+    ganrun/schemas/, never read from a file: a stored config only chooses an option's `type`."""
+    _check_builder_name(builder)
+    module, _, name = builder.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _import_option_modules() -> None:
@@ -79,9 +110,7 @@ def _import_option_modules() -> None:
     if _imported:
         return
     for name in OPTION_MODULES:
-        module = importlib.import_module(name)
-        for sub in pkgutil.iter_modules(getattr(module, "__path__", [])):
-            importlib.import_module(f"{name}.{sub.name}")
+        importlib.import_module(name)
     _imported.append(True)
 
 
@@ -209,6 +238,11 @@ def register_configs() -> None:
     that lists the user-facing groups in `ganrun --help`."""
     _import_option_modules()
     cs = ConfigStore.instance()
+    # Hydra 1.3 deep-copies its config repository, this store included, for every lookup of a
+    # group's options: ~140 times for `ganrun --help`, over a second with ganrun's schemas. The
+    # copies only read the store (their re-initialised sources use the live one anyway), so they
+    # share it, as Hydra does since facebookresearch/hydra#2928.
+    cs.__deepcopy__ = lambda memo: cs
     cs.store(name="ganrun_schema", node=RunConfig)
     for group, options in REGISTRY.items():
         for name, opt in options.items():

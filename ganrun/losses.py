@@ -9,14 +9,12 @@ no per-loss branches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganrun.config import bounded, register
 from ganrun.models import DOut, score_of
 
 Terms = dict[str, Tensor]
@@ -317,69 +315,4 @@ class RelativisticAverage(GANLoss):
         return F.softplus(-(d_fake - d_real.mean())).mean() + F.softplus(d_real - d_fake.mean()).mean()
 
 
-# --------------------------------------------------------------------------- options (config group `loss`)
-# Each schema holds its loss's constants and their defaults; the YAML file of the option adds
-# the recipe (optimizer, n_critic) that goes with it.
-@dataclass
-class MinimaxLossConfig:
-    type: str = "mm"
-
-
-@dataclass
-class NonSaturatingLossConfig:
-    type: str = "ns"
-
-
-@dataclass
-class WGANLossConfig:
-    type: str = "wgan"
-    clip: float = bounded(0.01, ge=0)        # every D weight clipped to [-clip, clip]
-
-
-@dataclass
-class WGANGPLossConfig:
-    type: str = "wgan_gp"
-    gp_weight: float = bounded(10.0, ge=0)   # lambda
-
-
-@dataclass
-class LSGANLossConfig:
-    type: str = "lsgan"
-
-
-@dataclass
-class DRAGANLossConfig:
-    type: str = "dragan"
-    gp_weight: float = bounded(10.0, ge=0)   # lambda
-    perturb: float = bounded(0.5, ge=0)      # c in x + a * c * std(x) * u
-
-
-@dataclass
-class BEGANLossConfig:
-    type: str = "began"
-    gamma: float = bounded(0.5, gt=0, le=1)  # diversity ratio E[L(x~)] / E[L(x)] it aims for
-    lambda_k: float = bounded(0.001, ge=0)   # learning rate of k_t
-    k_init: float = bounded(0.0, ge=0, le=1)
-
-
-@dataclass
-class HingeLossConfig:
-    type: str = "hinge"
-
-
-@dataclass
-class RSGANLossConfig:
-    type: str = "rsgan"
-
-
-@dataclass
-class RaGANLossConfig:
-    type: str = "ragan"
-
-
-for _schema, _loss in [(MinimaxLossConfig, Minimax), (NonSaturatingLossConfig, NonSaturating),
-                       (WGANLossConfig, Wasserstein), (WGANGPLossConfig, WassersteinGP),
-                       (LSGANLossConfig, LeastSquares), (DRAGANLossConfig, DRAGAN), (BEGANLossConfig, BEGAN),
-                       (HingeLossConfig, Hinge), (RSGANLossConfig, RelativisticStandard),
-                       (RaGANLossConfig, RelativisticAverage)]:
-    register("loss", _schema, _loss)
+# loss=mm, ns, wgan, ... (the classes above): schema (keys, ranges, defaults) and registration in ganrun/schemas/loss.py

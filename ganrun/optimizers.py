@@ -1,48 +1,15 @@
 """Optimizers (config group `optimizer`: one for G, one for D) and learning-rate schedules.
 
-The optimizers are PyTorch's own; ganrun only declares their keys, ranges and defaults.
+The optimizers are PyTorch's own; ganrun only declares their keys, ranges and defaults
+(ganrun/schemas/optimizer.py, which builds them with the names below).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Tuple
-
 import torch
 
-from ganrun.config import bounded, register
-
-
-@dataclass
-class AdamConfig:
-    type: str = "adam"
-    lr: float = bounded(2e-4, gt=0)
-    betas: Tuple[float, float] = bounded((0.5, 0.999), ge=0, lt=1)
-    eps: float = bounded(1e-8, gt=0)
-    weight_decay: float = bounded(0.0, ge=0)
-
-
-@dataclass
-class RMSpropConfig:
-    type: str = "rmsprop"
-    lr: float = bounded(5e-5, gt=0)
-    alpha: float = bounded(0.99, ge=0, lt=1)
-    momentum: float = bounded(0.0, ge=0, lt=1)
-    eps: float = bounded(1e-8, gt=0)
-    weight_decay: float = bounded(0.0, ge=0)
-
-
-@dataclass
-class SGDConfig:
-    type: str = "sgd"
-    lr: float = bounded(1e-3, gt=0)
-    momentum: float = bounded(0.0, ge=0, lt=1)
-    weight_decay: float = bounded(0.0, ge=0)
-
-
-register("optimizer", AdamConfig, torch.optim.Adam, legacy_target="torch.optim.Adam")
-register("optimizer", RMSpropConfig, torch.optim.RMSprop, legacy_target="torch.optim.RMSprop")
-register("optimizer", SGDConfig, torch.optim.SGD, legacy_target="torch.optim.SGD")
+# The builders of optimizer=adam, rmsprop and sgd, as ganrun/schemas/optimizer.py names them.
+Adam, RMSprop, SGD = torch.optim.Adam, torch.optim.RMSprop, torch.optim.SGD
 
 
 def lr_schedule(opt: torch.optim.Optimizer, kind: str, steps: int) -> torch.optim.lr_scheduler.LambdaLR:

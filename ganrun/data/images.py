@@ -16,16 +16,13 @@ import logging
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 from urllib.parse import urlparse
 
 import torch
-from omegaconf import MISSING
 from torch import Tensor
 
-from ganrun.config import bounded, choice, register
 from ganrun.data import Batch, BaseData, Dataset
 from ganrun.errors import DataError
 from ganrun.pixels import resize_batch, to_unit_range
@@ -481,47 +478,7 @@ def torchvision_images(name: str, root: str, resolution: int, split: str, downlo
                       heldout if other else None, class_names=list(getattr(ds, "classes", [])))
 
 
-# --------------------------------------------------------------------------- options (config group `dataset`)
-@dataclass
-class DigitsConfig:
-    """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
-    type: str = "digits"
-    name: str = "digits"
-    resolution: int = bounded(32, ge=8, le=256)
-    split: str = choice("train", "test", "all")   # a fixed 80/20 split; metrics hold out `test`
-
-
-@dataclass
-class FolderConfig:
-    """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
-    type: str = "folder"
-    name: str = "folder"
-    root: str = MISSING
-    resolution: int = bounded(64, ge=8, le=1024)
-    channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
-    strict: bool = False               # true: stop at the first unreadable file instead of skipping it
-    workers: int = bounded(4, ge=0)    # decoding threads / DataLoader worker processes
-    memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
-    missing_hint: str = ""             # what to tell the user when `root` does not exist
-
-
-@dataclass
-class TorchvisionConfig:
-    """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
-    type: str = "torchvision"
-    name: str = MISSING
-    root: str = "${oc.env:GANRUN_DATA_DIR,data}"
-    resolution: int = bounded(32, ge=8, le=1024)
-    split: str = "train"
-    download: bool = True
-    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
-    workers: int = bounded(4, ge=0)
-    memory_limit_mb: int = bounded(1024, ge=0)
-
-
-register("dataset", DigitsConfig, digits)
-register("dataset", FolderConfig, folder)
-register("dataset", TorchvisionConfig, torchvision_images)
+# dataset=digits (digits), folder (folder), mnist, cifar10, ... (torchvision_images): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py
 
 
 # --------------------------------------------------------------------------- stacked digits
@@ -564,16 +521,4 @@ def stacked_digits(name: str, resolution: int, source: str, root: str, download:
     return StackedDigits(name, base)
 
 
-@dataclass
-class StackedDigitsConfig:
-    """Three digits as the colour channels: 1000 modes (Stacked MNIST)."""
-    type: str = "stacked"
-    name: str = "stacked_digits"
-    source: str = choice("digits", "mnist")             # the single digits: bundled, or MNIST
-    resolution: int = bounded(32, ge=8, le=256)
-    root: str = "${oc.env:GANRUN_DATA_DIR,data}"        # for source=mnist
-    download: bool = True
-    download_timeout: float = bounded(10.0, gt=0)
-
-
-register("dataset", StackedDigitsConfig, stacked_digits)
+# dataset=stacked_digits, stacked_mnist (stacked_digits): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py

@@ -8,12 +8,10 @@ kind: "points" (2-D mixtures), "density1d" (the 1-D Gaussian) or "curves" (sines
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ganrun.config import bounded, register
 from ganrun.data import Batch, BaseData
 
 
@@ -103,53 +101,4 @@ class Gaussian1d(BaseData):
         return (x - self.shift) / self.scale
 
 
-# --------------------------------------------------------------------------- options (config group `dataset`)
-@dataclass
-class RingConfig:
-    """PacGAN's ring: 8 modes at angles 2*pi*i/8 on a circle (GAN_NOTES §4)."""
-    type: str = "ring"
-    name: str = "ring"
-    modes: int = bounded(8, ge=1, le=100_000)
-    radius: float = bounded(1.0, gt=0)
-    std: float = bounded(0.01, gt=0)
-
-
-@dataclass
-class GridConfig:
-    """PacGAN's grid: 25 modes at {-4,-2,0,2,4}^2 (GAN_NOTES §4)."""
-    type: str = "grid"
-    name: str = "grid"
-    side: int = bounded(5, ge=1, le=300)
-    spacing: float = bounded(2.0, gt=0)
-    std: float = bounded(0.05, gt=0)
-
-
-@dataclass
-class SineConfig:
-    """The notes' 10 sine curves sin(a*t), a in linspace(1, 1.2, 10), 32 points (GAN_NOTES §3)."""
-    type: str = "sine"
-    name: str = "sine"
-    curves: int = bounded(10, ge=1, le=100_000)
-    a_min: float = 1.0
-    a_max: float = 1.2
-    t_min: float = -2.5
-    t_max: float = 3.5
-    length: int = bounded(32, ge=2, le=100_000)
-
-
-@dataclass
-class Gaussian1dConfig:
-    """A 1-D Gaussian target N(mean, std^2) (GAN_NOTES §4)."""
-    type: str = "gaussian1d"
-    name: str = "gaussian1d"
-    mean: float = 4.0
-    std: float = bounded(0.5, gt=0)
-    # Train on (x - mean) / std and map samples back: G's output layer then works
-    # at unit scale for any target (see GAN_NOTES §5 trick 1, "scale the data").
-    standardize: bool = True
-
-
-register("dataset", RingConfig, Ring)
-register("dataset", GridConfig, Grid)
-register("dataset", SineConfig, SineCurves)
-register("dataset", Gaussian1dConfig, Gaussian1d)
+# dataset=ring, grid, sine, gaussian1d (the classes above): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import tarfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -32,7 +31,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganrun.config import bounded, choice, register
 from ganrun.data import Batch, BaseData
 from ganrun.data.images import decode_all, find_images, split_indices, to_8bit, unreachable
 from ganrun.errors import ConfigError, DataError
@@ -297,29 +295,6 @@ def unpaired_folder(root: Path, split: str, size: int, channels: int, workers: i
 
 
 # --------------------------------------------------------------------------- options
-@dataclass
-class PairedConfig:
-    """pix2pix data: a built-in set, a paper's set (downloaded), or a folder (see the module)."""
-    type: str = "paired"
-    name: str = "edges2digits"        # edges2digits (built in), facades, maps, edges2shoes, ... or folder
-    root: str = "data"                # where downloaded sets live, or the folder itself (name=folder)
-    direction: str = choice("AtoB", "BtoA")
-    resolution: int = bounded(32, ge=16, le=1024)    # the crop the networks see
-    load_size: int = bounded(32, ge=16, le=2048)     # images are resized to this, then cropped (paper: 286 -> 256)
-    flip: bool = False                # mirror pairs half the time (the papers do; digits must not)
-    channels: int = bounded(0, one_of=(0, 1, 3))     # 0: the set's own (1 for digits, 3 for photos)
-    download: bool = True
-    download_timeout: float = bounded(10.0, gt=0)
-    workers: int = bounded(4, ge=0)
-
-
-@dataclass
-class UnpairedConfig(PairedConfig):
-    """CycleGAN data: two domains A and B."""
-    type: str = "unpaired"
-    name: str = "digits2bold"         # digits2bold (built in), horse2zebra, apple2orange, monet2photo, ... or folder
-
-
 def translation_data(name: str, root: str, direction: str, resolution: int, load_size: int, flip: bool,
                      channels: int, download: bool, download_timeout: float, workers: int, device,
                      paired: bool, split: str = "train") -> TranslationData:
@@ -382,5 +357,4 @@ def unpaired(**keys) -> TranslationData:
     return translation_data(**keys, paired=False)
 
 
-register("dataset", PairedConfig, paired)
-register("dataset", UnpairedConfig, unpaired)
+# dataset=paired (paired) and dataset=unpaired (unpaired): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py

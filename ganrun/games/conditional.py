@@ -18,14 +18,12 @@ fake ones are asked for classes drawn uniformly (or by the real class frequencie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganrun.config import bounded, choice, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.gan import GAN, GInputs, g_forward
@@ -35,17 +33,6 @@ from ganrun.models import Conditioning
 
 FORMS = {"cgan": ("concat", "concat", False), "acgan": ("concat", "none", True),
          "projection": ("cbn", "projection", False)}     # form -> (G, D, D classifies)
-
-
-@dataclass
-class ConditionalGameConfig:
-    type: str = "conditional"
-    form: str = choice("cgan", "projection", "acgan")
-    embed_dim: int = bounded(32, ge=1)                   # class embedding joined to z / to D's input (cgan)
-    aux_weight: float = bounded(1.0, ge=0)               # AC-GAN: weight of the class cross-entropies
-    aux_fake: bool = True                                # AC-GAN: D's classifier also learns on fakes (the paper)
-    fake_labels: str = choice("uniform", "frequency")    # classes asked of G: uniform, or as in the data
-    columns: int = bounded(8, ge=1, le=64)               # class grid: samples per class (one z per column)
 
 
 class ConditionalGAN(GAN):
@@ -141,4 +128,4 @@ def refuse_for_conditioned_d(cfg, loss, game: str) -> None:
                           f"features to share; choose another loss")
 
 
-register("game", ConditionalGameConfig, ConditionalGAN)
+# game=conditional (ConditionalGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ganrun.augment import Augment, parse_policy
-from ganrun.config import make, register
+from ganrun.config import make
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, latent
@@ -30,11 +30,6 @@ from ganrun.models import Conditioning, add_spectral_norm, score_of
 from ganrun.models.attention import orthogonal_penalty
 from ganrun.players import EMA, Player, Players, Precision
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
-
-
-@dataclass
-class GANGameConfig:
-    type: str = "gan"
 
 
 @dataclass
@@ -256,4 +251,4 @@ def g_forward(G: torch.nn.Module, g_in: GInputs) -> Tensor:
     return G(g_in.z) if g_in.y is None else G(g_in.z, g_in.y)
 
 
-register("game", GANGameConfig, GAN)
+# game=gan (GAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py

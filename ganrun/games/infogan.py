@@ -17,14 +17,12 @@ labelled data they only measure how well the categorical code found the classes 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganrun.config import bounded, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.conditional import refuse_for_conditioned_d
@@ -32,17 +30,6 @@ from ganrun.games.gan import GAN, GInputs, g_forward
 from ganrun.kinds import KINDS
 from ganrun.losses import Terms
 from ganrun.models import Conditioning
-
-
-@dataclass
-class InfoGANGameConfig:
-    type: str = "infogan"
-    categorical: int = bounded(10, ge=0, le=1000)    # K values of the categorical code (0: none)
-    continuous: int = bounded(2, ge=0, le=64)        # continuous codes, each U[-1, 1]
-    lambda_cat: float = bounded(1.0, ge=0)           # weight of the categorical term
-    lambda_cont: float = bounded(0.1, ge=0)          # weight of the continuous term (its NLL has another scale)
-    q_hidden: int = bounded(128, ge=1)               # Q's hidden layer on D's features
-    sweep: int = bounded(9, ge=2, le=33)             # traversal pictures: values of a continuous code, -2 to 2
 
 
 class QHead(nn.Module):
@@ -168,4 +155,4 @@ class InfoGAN(GAN):
         return g_in.codes[:, :self.categorical].argmax(1) if self.categorical else None
 
 
-register("game", InfoGANGameConfig, InfoGAN)
+# game=infogan (InfoGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py

@@ -18,26 +18,17 @@ discriminators'), loss/G_<i> and loss/D_<j> (each component's payoff, averaged o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from ganrun.config import bounded, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.gan import GAN
 from ganrun.kinds import KINDS
 from ganrun.losses import Terms, call
 from ganrun.tricks import DView, instance_noise_std
-
-
-@dataclass
-class MixGANGameConfig:
-    type: str = "mixgan"
-    components: int = bounded(5, ge=1, le=32)       # T generators and T discriminators (the paper's 5)
-    entropy: float = bounded(0.01, ge=0)            # weight of the entropy regulariser on the weights
 
 
 class Mixture(nn.Module):
@@ -203,4 +194,4 @@ class MixGAN(GAN):
         return Batch(torch.cat(xs))
 
 
-register("game", MixGANGameConfig, MixGAN)
+# game=mixgan (MixGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py

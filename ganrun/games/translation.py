@@ -15,14 +15,13 @@ Any loss of the family works (pix2pix's default is ns, CycleGAN's lsgan); D scor
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganrun.config import bounded, make, register
+from ganrun.config import make
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game
@@ -93,12 +92,6 @@ class Translation(Game):
         return None
 
 
-@dataclass
-class Pix2PixGameConfig:
-    type: str = "pix2pix"
-    lambda_l1: float = bounded(100.0, ge=0)       # weight of |G(a) - b|_1 in G's loss
-
-
 class Pix2Pix(Translation):
     model_type, kind = "pix2pix", "paired"
 
@@ -162,14 +155,6 @@ class Pix2Pix(Translation):
                               "train with dataset.direction=BtoA")
         with self.players.evaluating():
             return self.G.module(x)
-
-
-@dataclass
-class CycleGANGameConfig:
-    type: str = "cyclegan"
-    lambda_cycle: float = bounded(10.0, ge=0)      # lambda_A = lambda_B
-    lambda_identity: float = bounded(0.5, ge=0)    # identity weight, times lambda_cycle (0.5 x 10 = 5)
-    pool_size: int = bounded(50, ge=0)             # past fakes per D (0: none)
 
 
 class CycleGAN(Translation):
@@ -269,5 +254,4 @@ class CycleGAN(Translation):
             return G.module(x)
 
 
-register("game", Pix2PixGameConfig, Pix2Pix)
-register("game", CycleGANGameConfig, CycleGAN)
+# game=pix2pix (Pix2Pix) and game=cyclegan (CycleGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py

@@ -14,44 +14,17 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import nn
 
-from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
 from ganrun.models.attention import SelfAttention
 from ganrun.models import (ConditionalBatchNorm, Conditioning, DOut, ReconstructionEnergy, add_spectral_norm,
                            packed_shape)
 
 log = logging.getLogger(__name__)
-
-# auto: batch norm in G; in D, what the loss prefers (layer norm for gradient penalties)
-NORMS = ("batch", "layer", "instance", "spectral", "none")
-
-
-@dataclass
-class DCGANConfig:
-    """DCGAN for any power-of-two resolution 8-256 and any channel count (GAN_NOTES §3)."""
-    type: str = "dcgan"
-    latent_dim: int = bounded(100, ge=1)
-    g_width: int = bounded(64, ge=1)        # G's channels at its last hidden layer (doubling inwards)
-    d_width: int = bounded(64, ge=1)        # D's channels at its first layer (doubling inwards)
-    g_norm: str = choice("auto", *NORMS)
-    d_norm: str = choice("auto", *NORMS)
-    leak: float = bounded(0.2, ge=0)
-    code_dim: int = bounded(64, ge=1)       # BEGAN's autoencoder bottleneck (loss=began only)
-    attention: int = bounded(0, ge=0, le=256)   # SAGAN's self-attention at this feature resolution (0: none)
-
-
-@dataclass
-class DCGANNotesConfig:
-    """The notes' exact 64x64 anime-face pair (GAN_NOTES §3)."""
-    type: str = "dcgan_notes"
-    latent_dim: int = bounded(100, ge=1)
-    leak: float = bounded(0.2, ge=0)
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -321,5 +294,4 @@ def build_notes(latent_dim: int, leak: float, *, data_shape: tuple[int, ...], pa
     return _finish(G, D, "batch", "batch")
 
 
-register("model", DCGANConfig, build)
-register("model", DCGANNotesConfig, build_notes)
+# model=dcgan (build) and model=dcgan_notes (build_notes): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py

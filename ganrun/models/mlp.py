@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import nn
 
-from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
-from ganrun.models import ACTIVATIONS, Conditioning, DOut, ReconstructionEnergy, activation, packed_shape
-
-
-@dataclass
-class MLPConfig:
-    """Fully connected G and D; images are flattened (the original GAN paper's set-up)."""
-    type: str = "mlp"
-    latent_dim: int = bounded(8, ge=1)
-    g_hidden: List[int] = bounded([128, 128], ge=1)
-    d_hidden: List[int] = bounded([128, 128], ge=1)
-    g_activation: str = choice("relu", *ACTIVATIONS)
-    d_activation: str = choice("leaky_relu", *ACTIVATIONS, "maxout")
-    leak: float = bounded(0.2, ge=0)          # LeakyReLU slope
-    out_activation: str = choice("none", "tanh")   # tanh for data in [-1, 1]
-    g_norm: str = choice("none", "batch")     # batch: G's hidden layers are linear (no bias), BN, activation
-    pieces: int = bounded(5, ge=2, le=64)     # maxout: linear pieces per unit (d_activation=maxout)
-    init_std: float = bounded(0.0, ge=0)      # >0: weights ~ N(0, init_std^2), biases 0; 0: PyTorch's default
+from ganrun.models import Conditioning, DOut, ReconstructionEnergy, activation, packed_shape
 
 
 class Maxout(nn.Module):
@@ -158,4 +140,4 @@ def build(latent_dim: int, g_hidden: Sequence[int], d_hidden: Sequence[int], g_a
     return G, D
 
 
-register("model", MLPConfig, build)
+# model=mlp (build): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py

@@ -18,31 +18,15 @@ linear map of [its chunk, a shared class embedding of `model.shared_dim`].
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganrun.config import bounded, register
 from ganrun.errors import ConfigError
 from ganrun.models import ConditionalBatchNorm, Conditioning, DOut, add_spectral_norm, packed_shape
 from ganrun.models.attention import SelfAttention
-
-
-@dataclass
-class ResNetConfig:
-    """SNGAN's ResNet pair for 32, 64 and 128 px (GAN_NOTES §7.4)."""
-    type: str = "resnet"
-    latent_dim: int = bounded(128, ge=1)
-    g_width: int = bounded(256, ge=8)        # G's channels in every block (SNGAN CIFAR: 256)
-    d_width: int = bounded(128, ge=8)        # D's channels in every block (SNGAN CIFAR: 128)
-    g_spectral: bool = False                 # spectral norm in G too (SAGAN, BigGAN)
-    d_spectral: bool = True                  # spectral norm on every D layer (SNGAN)
-    attention: int = bounded(0, ge=0, le=256)   # SAGAN's self-attention at this feature resolution (0: none)
-    hierarchical: bool = False               # BigGAN: z split per block, joined to a shared class embedding
-    shared_dim: int = bounded(128, ge=1)     # BigGAN's shared class embedding size
 
 
 class VectorBatchNorm(nn.Module):
@@ -242,4 +226,4 @@ def build(latent_dim: int, g_width: int, d_width: int, g_spectral: bool, d_spect
     return G, D
 
 
-register("model", ResNetConfig, build)
+# model=resnet (build): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py

@@ -19,12 +19,10 @@ or instance without affine parameters (CycleGAN).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
 
 
@@ -148,29 +146,6 @@ def init_normal(net: nn.Module) -> nn.Module:
     return net
 
 
-@dataclass
-class Pix2PixModelConfig:
-    """pix2pix's pair: U-Net G, PatchGAN D on (input, output) pairs."""
-    type: str = "pix2pix"
-    g_width: int = bounded(64, ge=4)     # ngf
-    d_width: int = bounded(64, ge=4)     # ndf
-    d_layers: int = bounded(3, ge=1, le=6)   # n_layers_D: 3 gives 70x70 patches at 256 px
-    norm: str = choice("batch", "instance")
-    dropout: bool = True                 # dropout 0.5 in G's inner decoder layers (its noise)
-
-
-@dataclass
-class CycleGANModelConfig:
-    """CycleGAN's networks: two ResNet generators, two PatchGAN discriminators."""
-    type: str = "cyclegan"
-    g_width: int = bounded(64, ge=4)
-    d_width: int = bounded(64, ge=4)
-    d_layers: int = bounded(3, ge=1, le=6)
-    generator: str = choice("resnet", "unet")   # the official code's netG: resnet_Nblocks, or unet_R
-    blocks: int = bounded(0, ge=0, le=32)   # residual blocks; 0: 6 up to 128 px, 9 above (the paper)
-    norm: str = choice("instance", "batch")
-
-
 def _square(shape: tuple[int, ...], what: str) -> int:
     if len(shape) != 3 or shape[1] != shape[2]:
         raise ConfigError(f"{what} needs square images, not samples of shape {tuple(shape)}")
@@ -203,5 +178,4 @@ def cyclegan_networks(g_width: int, d_width: int, d_layers: int, generator: str,
             "D_B": init_normal(PatchDiscriminator(b, r, d_width, d_layers, norm))}
 
 
-register("model", Pix2PixModelConfig, pix2pix_networks)
-register("model", CycleGANModelConfig, cyclegan_networks)
+# model=pix2pix (pix2pix_networks) and model=cyclegan (cyclegan_networks): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py

@@ -1,0 +1,138 @@
+"""Options of the `dataset` group: toy distributions, image sets, translation data (ganrun/data/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from ganrun.config import bounded, choice, register
+
+
+@dataclass
+class RingConfig:
+    """PacGAN's ring: 8 modes at angles 2*pi*i/8 on a circle (GAN_NOTES §4)."""
+    type: str = "ring"
+    name: str = "ring"
+    modes: int = bounded(8, ge=1, le=100_000)
+    radius: float = bounded(1.0, gt=0)
+    std: float = bounded(0.01, gt=0)
+
+
+@dataclass
+class GridConfig:
+    """PacGAN's grid: 25 modes at {-4,-2,0,2,4}^2 (GAN_NOTES §4)."""
+    type: str = "grid"
+    name: str = "grid"
+    side: int = bounded(5, ge=1, le=300)
+    spacing: float = bounded(2.0, gt=0)
+    std: float = bounded(0.05, gt=0)
+
+
+@dataclass
+class SineConfig:
+    """The notes' 10 sine curves sin(a*t), a in linspace(1, 1.2, 10), 32 points (GAN_NOTES §3)."""
+    type: str = "sine"
+    name: str = "sine"
+    curves: int = bounded(10, ge=1, le=100_000)
+    a_min: float = 1.0
+    a_max: float = 1.2
+    t_min: float = -2.5
+    t_max: float = 3.5
+    length: int = bounded(32, ge=2, le=100_000)
+
+
+@dataclass
+class Gaussian1dConfig:
+    """A 1-D Gaussian target N(mean, std^2) (GAN_NOTES §4)."""
+    type: str = "gaussian1d"
+    name: str = "gaussian1d"
+    mean: float = 4.0
+    std: float = bounded(0.5, gt=0)
+    # Train on (x - mean) / std and map samples back: G's output layer then works
+    # at unit scale for any target (see GAN_NOTES §5 trick 1, "scale the data").
+    standardize: bool = True
+
+
+@dataclass
+class DigitsConfig:
+    """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
+    type: str = "digits"
+    name: str = "digits"
+    resolution: int = bounded(32, ge=8, le=256)
+    split: str = choice("train", "test", "all")   # a fixed 80/20 split; metrics hold out `test`
+
+
+@dataclass
+class FolderConfig:
+    """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
+    type: str = "folder"
+    name: str = "folder"
+    root: str = MISSING
+    resolution: int = bounded(64, ge=8, le=1024)
+    channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
+    strict: bool = False               # true: stop at the first unreadable file instead of skipping it
+    workers: int = bounded(4, ge=0)    # decoding threads / DataLoader worker processes
+    memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
+    missing_hint: str = ""             # what to tell the user when `root` does not exist
+
+
+@dataclass
+class TorchvisionConfig:
+    """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
+    type: str = "torchvision"
+    name: str = MISSING
+    root: str = "${oc.env:GANRUN_DATA_DIR,data}"
+    resolution: int = bounded(32, ge=8, le=1024)
+    split: str = "train"
+    download: bool = True
+    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
+    workers: int = bounded(4, ge=0)
+    memory_limit_mb: int = bounded(1024, ge=0)
+
+
+@dataclass
+class StackedDigitsConfig:
+    """Three digits as the colour channels: 1000 modes (Stacked MNIST)."""
+    type: str = "stacked"
+    name: str = "stacked_digits"
+    source: str = choice("digits", "mnist")             # the single digits: bundled, or MNIST
+    resolution: int = bounded(32, ge=8, le=256)
+    root: str = "${oc.env:GANRUN_DATA_DIR,data}"        # for source=mnist
+    download: bool = True
+    download_timeout: float = bounded(10.0, gt=0)
+
+
+@dataclass
+class PairedConfig:
+    """pix2pix data: a built-in set, a paper's set (downloaded), or a folder (see the module)."""
+    type: str = "paired"
+    name: str = "edges2digits"        # edges2digits (built in), facades, maps, edges2shoes, ... or folder
+    root: str = "data"                # where downloaded sets live, or the folder itself (name=folder)
+    direction: str = choice("AtoB", "BtoA")
+    resolution: int = bounded(32, ge=16, le=1024)    # the crop the networks see
+    load_size: int = bounded(32, ge=16, le=2048)     # images are resized to this, then cropped (paper: 286 -> 256)
+    flip: bool = False                # mirror pairs half the time (the papers do; digits must not)
+    channels: int = bounded(0, one_of=(0, 1, 3))     # 0: the set's own (1 for digits, 3 for photos)
+    download: bool = True
+    download_timeout: float = bounded(10.0, gt=0)
+    workers: int = bounded(4, ge=0)
+
+
+@dataclass
+class UnpairedConfig(PairedConfig):
+    """CycleGAN data: two domains A and B."""
+    type: str = "unpaired"
+    name: str = "digits2bold"         # digits2bold (built in), horse2zebra, apple2orange, monet2photo, ... or folder
+
+
+register("dataset", RingConfig, "ganrun.data.toy:Ring")
+register("dataset", GridConfig, "ganrun.data.toy:Grid")
+register("dataset", SineConfig, "ganrun.data.toy:SineCurves")
+register("dataset", Gaussian1dConfig, "ganrun.data.toy:Gaussian1d")
+register("dataset", DigitsConfig, "ganrun.data.images:digits")
+register("dataset", FolderConfig, "ganrun.data.images:folder")
+register("dataset", TorchvisionConfig, "ganrun.data.images:torchvision_images")
+register("dataset", StackedDigitsConfig, "ganrun.data.images:stacked_digits")
+register("dataset", PairedConfig, "ganrun.data.translation:paired")
+register("dataset", UnpairedConfig, "ganrun.data.translation:unpaired")

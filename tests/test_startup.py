@@ -1,0 +1,99 @@
+"""Answers that train nothing (`--help`, `--cfg job`, a config error) import no torch: the
+schemas and the registry of options are torch-free, and a builder's module is imported when a
+run first builds it (ganrun/config.py, ganrun/schemas/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ganrun.config import OPTION_MODULES, REGISTRY, Option, option, register
+
+HEAVY = ("torch", "torchvision", "tensorboard", "sklearn", "scipy", "matplotlib")
+# Runs `ganrun ARGS` in a fresh interpreter, then records its exit status and the heavy
+# packages that it imported.
+PROBE = """
+import json, sys
+out, sys.argv = sys.argv[1], ["ganrun", *json.loads(sys.argv[2])]
+from ganrun.cli import main
+try:
+    main()
+    code = 0
+except SystemExit as e:
+    code = e.code
+heavy = sorted({m.split(".")[0] for m in sys.modules} & set(%r))
+with open(out, "w") as f:
+    json.dump({"code": code, "heavy": heavy}, f)
+""" % (HEAVY,)
+
+
+def probe(args: list[str], cwd) -> tuple[dict, str]:
+    out = cwd / "probe.json"
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    done = subprocess.run([sys.executable, "-c", PROBE, str(out), json.dumps(args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert out.is_file(), f"ganrun {' '.join(args)} did not finish:\n{done.stdout}\n{done.stderr}"
+    return json.loads(out.read_text()), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("args, code, text", [
+    (["--help"], 0, "== Config groups"),
+    (["--cfg", "job"], 0, "batch_size:"),
+    (["--cfg", "job", "dataset=ring", "loss=wgan_gp", "experiment=pacgan_ring"], 0, "gp_weight:"),
+    (["trian.steps=5"], 2, "trian.steps: no such key (did you mean train.steps?)"),
+    (["loss=nonexistent"], 2, "loss=nonexistent: no such option"),
+    (["train.steps=abc"], 2, "train.steps: Value 'abc'"),
+    (["train.steps=0", "hydra.run.dir=run"], 2, "train.steps=0 is out of range"),     # found by validate()
+    (["dataset=folder", "hydra.run.dir=run"], 2, "dataset.root is required"),
+])
+def test_answers_that_train_nothing_import_no_torch(tmp_path, args, code, text):
+    result, output = probe(args, tmp_path)
+    assert result["code"] == code and text in output, output
+    assert result["heavy"] == [], f"ganrun {' '.join(args)} imported {result['heavy']}"
+
+
+def test_the_option_registry_imports_no_torch(tmp_path):
+    code = ("import sys; from ganrun.config import register_configs, option; register_configs(); "
+            "option('model', 'dcgan'); print(sorted({m.split('.')[0] for m in sys.modules} & set(%r)))" % (HEAVY,))
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_every_registered_builder_resolves_to_the_name_checkpoints_know(tmp_path):
+    """Each builder named as "ganrun.module:name" exists, and the `_target_` that checkpoints of
+    ganrun 0.1 stored for it is that builder's own name (torch's, for the optimizers)."""
+    option("model", "dcgan")       # imports the option modules
+    assert REGISTRY and set(REGISTRY) == {"game", "model", "dataset", "loss", "optimizer"}
+    for group, options in REGISTRY.items():
+        for name, opt in options.items():
+            if not isinstance(opt.builder, str):
+                continue              # registered with the callable itself (a test's option)
+            module, _, attr = opt.builder.partition(":")
+            assert module.startswith("ganrun.") and module not in OPTION_MODULES
+            built_by = getattr(__import__(module, fromlist=[attr]), attr)
+            assert callable(built_by), opt.builder
+            if group == "optimizer":     # PyTorch's own, stored under torch's public name
+                import torch
+
+                assert built_by is getattr(torch.optim, attr) and opt.legacy_target == f"torch.optim.{attr}"
+            else:
+                assert opt.legacy_target == f"{built_by.__module__}.{built_by.__qualname__}", (group, name)
+
+
+def test_a_builder_outside_ganrun_cannot_be_registered():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Schema:
+        type: str = "probe_startup"
+
+    for builder in ("os:system", "ganrunx.mod:f", "ganrun.models.dcgan", "ganrun.models.dcgan:not a name"):
+        with pytest.raises(ValueError, match="a builder of ganrun's own"):
+            register("model", Schema, builder)
+    assert "probe_startup" not in REGISTRY.get("model", {})
+    with pytest.raises(ValueError, match="a builder of ganrun's own"):
+        Option("model", "probe_startup", Schema, "os:system", "").build()
