@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganrun import distributed
 from ganrun.errors import ConfigError
 
 OPS = ("color", "translation", "cutout")       # DiffAugment's order
@@ -116,9 +117,10 @@ class Augment(nn.Module):
     def adjust(self, step: int) -> None:
         """ADA's rule, every `ada_interval` steps, from the mean r_t observed since the last time."""
         if self.adaptive and step % self.ada_interval == 0:
-            mean = self.r_sum / self.r_count.clamp(min=1)
+            r_sum, r_count = distributed.mean(self.r_sum), distributed.mean(self.r_count)   # all ranks agree
+            mean = r_sum / r_count.clamp(min=1)
             moved = (self.p + torch.sign(mean - self.ada_target) * self.ada_step).clamp(min=0)
-            self.p.copy_(torch.where(self.r_count > 0, moved, self.p))    # nothing observed: p stays
+            self.p.copy_(torch.where(r_count > 0, moved, self.p))    # nothing observed: p stays
             self.r_sum.zero_()
             self.r_count.zero_()
 

@@ -13,9 +13,11 @@ from typing import Any
 
 from hydra.core.utils import JobReturn
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 log = logging.getLogger("ganrun")
+JOBS_FILE = ".joblist"    # the sweep's job folders, one per line
 
 
 class GanrunCallbacks(Callback):
@@ -24,14 +26,22 @@ class GanrunCallbacks(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         # Jobs resumed with resume=auto live in their first sweep's folder: remember each one.
-        self.job_dirs.append(Path(config.hydra.runtime.output_dir))
+        # A parallel launcher runs jobs (and this hook) in worker processes, so the folder is
+        # also appended to a list in the sweep folder, which the sweep's own process reads.
+        job_dir = Path(config.hydra.runtime.output_dir)
+        self.job_dirs.append(job_dir)
+        if config.hydra.mode == RunMode.MULTIRUN:
+            with open(Path(config.hydra.sweep.dir) / JOBS_FILE, "a") as f:
+                f.write(f"{job_dir.absolute()}\n")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from ganrun.cli import FAILED_JOBS
         from ganrun.report import find_runs, report
 
         sweep = Path(config.hydra.sweep.dir)
-        runs = sorted({d for d in self.job_dirs if (d / "metrics.json").is_file()}) or find_runs(sweep)
+        listed = (sweep / JOBS_FILE).read_text().splitlines() if (sweep / JOBS_FILE).is_file() else []
+        job_dirs = self.job_dirs + [Path(line) for line in listed if line]
+        runs = sorted({d for d in job_dirs if (d / "metrics.json").is_file()}) or find_runs(sweep)
         table = report(sweep, runs)
         if table:
             log.info("comparison of the sweep's runs (mean ± std over seeds), also in %s:\n%s",

@@ -32,6 +32,7 @@ def main() -> None:
 def _main() -> int:
     sys.argv[1:] = quote_policies(sys.argv[1:])
     preflight(sys.argv[1:])
+    sys.argv[1:] += distributed_overrides(sys.argv[1:])
     full_error = bool(os.environ.get("HYDRA_FULL_ERROR"))
     # Hydra hands its own errors (a wrong type, a misspelt key) to us only when HYDRA_FULL_ERROR
     # is set; a user who sets it themselves gets Hydra's full report, as Hydra documents.
@@ -107,6 +108,30 @@ def preflight(args: list[str]) -> None:
                           f"writable folder or run ganrun from one")
 
 
+def distributed_overrides(args: list[str]) -> list[str]:
+    """Under torchrun (ganrun/distributed.py), every process composes the same run: the run folder
+    is rank 0's (its time stamp, sent to all), and the other ranks write nothing there (no .hydra/,
+    no log file: they log warnings to the console)."""
+    from ganrun import distributed
+
+    if not distributed.active() or any(a in ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info")
+                                       for a in args):
+        return []
+    if "-m" in args or "--multirun" in args:
+        raise ConfigError("a torchrun launch trains one run over several processes; run sweeps with ganrun -m "
+                          "(hydra/launcher=slurm runs each job on its own GPUs)")
+    from datetime import datetime
+
+    distributed.init()
+    extra = []
+    if not any(a.startswith("hydra.run.dir=") for a in args):
+        stamp = distributed.broadcast(datetime.now().strftime("outputs/%Y-%m-%d/%H-%M-%S-%f"))
+        extra.append(f"hydra.run.dir='${{ganrun_run_dir:${{resume}},{stamp}}}'")
+    if not distributed.is_main():
+        extra += ["hydra.output_subdir=null", "hydra/job_logging=ganrun_worker"]
+    return extra
+
+
 def unwritable(path: Path) -> Optional[str]:
     """Why a folder cannot be created and written at `path`, or None if it can."""
     probe = path.expanduser().absolute()
@@ -121,8 +146,8 @@ def unwritable(path: Path) -> Optional[str]:
     return None
 
 
-def task(cfg) -> None:
-    """One run (or one job of a sweep)."""
+def task(cfg) -> Optional[dict]:
+    """One run (or one job of a sweep); returns its metrics (None when it failed or stopped)."""
     import logging
     from pathlib import Path
 
@@ -138,6 +163,12 @@ def task(cfg) -> None:
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
     try:
         validate(cfg)
+        share_cores(hydra_cfg.launcher)
+        from ganrun import distributed
+
+        if distributed.active() and distributed.broadcast(str(run_dir)) != str(run_dir):
+            raise ConfigError(f"the processes of this run chose different run folders; give one with "
+                              f"hydra.run.dir=... (and a shared file system across machines)")
         from ganrun.resume import prepare
         from ganrun.train import train
 
@@ -149,7 +180,7 @@ def task(cfg) -> None:
             from ganrun.checkpoint import atomic_write_text
 
             atomic_write_text(run_dir / hydra_cfg.output_subdir / "config.yaml", OmegaConf.to_yaml(cfg))
-        train(cfg, run_dir, state)
+        return train(cfg, run_dir, state)     # metrics.json's content: a search's objective (ganrun/search.py)
     except Stopped as e:
         logfile.warning("%s", e)
         if sweep:
@@ -170,6 +201,25 @@ def task(cfg) -> None:
             from ganrun.train import record_failure
 
             record_failure(run_dir, line)
+
+
+def share_cores(launcher) -> None:
+    """Jobs that run side by side (hydra/launcher=parallel) split the machine's cores: each gives
+    torch cores / jobs threads. Two jobs of two threads each on two cores run many times slower
+    than two of one thread (they spin waiting for each other's cores)."""
+    if not str(launcher.get("_target_", "")).endswith("JoblibLauncher"):
+        return
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    n_jobs = int(launcher.get("n_jobs") or -1)
+    jobs = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)   # joblib's rule: -1 all cores, -2 all but one
+    threads = max(1, cores // min(jobs, cores))
+    torch.set_num_threads(threads)
+    import logging
+
+    logging.getLogger("ganrun.logfile").info("parallel launcher: %d job(s) at once on %d core(s), %d torch "
+                                             "thread(s) each", jobs, cores, threads)
 
 
 if __name__ == "__main__":

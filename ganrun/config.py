@@ -153,6 +153,8 @@ class TrainConfig:
     # warnings of the health monitor that end the run early (ganrun/health.py): none, collapse
     # (D has won, modes dropped, duplicates) or any
     stop_on: str = choice("none", "collapse", "any")
+    # several processes (torchrun): batch norm over the global batch (CUDA only); off: per process
+    sync_bn: bool = False
 
 
 @dataclass

@@ -50,6 +50,9 @@ class Stopped(GanrunError):
         self.signum = signum
         self.exit_code = 128 + signum
 
+    def __reduce__(self):          # a parallel launcher's worker sends it back to the sweep
+        return type(self), (str(self), self.signum)
+
 
 class SweepStopped(BaseException):
     """A stop signal ended a sweep inside one of its jobs. A BaseException, so that Hydra's
@@ -58,6 +61,9 @@ class SweepStopped(BaseException):
     def __init__(self, stopped: Stopped, sweep_dir: str):
         super().__init__(str(stopped))
         self.stopped, self.sweep_dir = stopped, sweep_dir
+
+    def __reduce__(self):
+        return type(self), (self.stopped, self.sweep_dir)
 
 
 def short_path(name) -> str:
@@ -95,6 +101,8 @@ def user_error(e: BaseException) -> Optional[tuple[int, str]]:
     """(exit status, line) for an error the user can act on; None for a bug."""
     if isinstance(e, GanrunError):
         return e.exit_code, one_line(e)
+    if type(e).__name__ == "InstantiationException" and isinstance(e.__cause__, GanrunError):
+        return user_error(e.__cause__)      # raised in a Hydra plugin ganrun gives (hydra/sweeper=search)
     hydra_line = _hydra_error_line(e)      # first: Hydra's missing-option error is also an OSError
     if hydra_line:
         return 2, hydra_line

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ganrun import distributed
 from ganrun.config import make, validate
 from ganrun.data import Dataset
 from ganrun.errors import ConfigError
@@ -83,12 +84,31 @@ def build(cfg: DictConfig, data: Optional[Dataset] = None) -> Experiment:
     `data` stands in for the dataset where only its shape and kind matter (sampling a trained G)."""
     validate(cfg)
     device = resolve_device(cfg.device.type)
+    if distributed.active() and device.type == "cuda":
+        device = torch.device("cuda", distributed.local_rank())    # one GPU per process
+        torch.cuda.set_device(device)
     seed_everything(cfg.seed)
     if data is None:
         data = make("dataset", cfg.dataset, device=device)
     game = make("game", cfg.game, cfg=cfg, data=data, device=device)
     game.players.track("data", data)           # the position in a streamed dataset
+    if distributed.active():
+        join_ranks(cfg, game, device)
     return Experiment(cfg, device, data, game)
+
+
+def join_ranks(cfg: DictConfig, game: Game, device: torch.device) -> None:
+    """Several processes train this run (ganrun/distributed.py). Every rank built the same networks
+    from the same seed; from here each draws its own data and noise (rank 0 keeps the seed's own
+    stream, so one process is the plain run). train.sync_bn: batch norm over the global batch."""
+    if cfg.train.sync_bn:
+        if device.type != "cuda":
+            raise ConfigError("train.sync_bn=true needs CUDA (PyTorch's SyncBatchNorm runs on GPUs only); "
+                              "on CPU each process keeps its own batch statistics: set train.sync_bn=false")
+        for _, player in game.players:
+            player.module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(player.module)
+    if distributed.rank() > 0:
+        seed_everything(cfg.seed + distributed.rank() * distributed.RANK_SEED_STRIDE)
 
 
 def plain_config(cfg: DictConfig) -> dict:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganrun import distributed
 from ganrun.models import DOut, score_of
 
 Terms = dict[str, Tensor]
@@ -277,7 +278,8 @@ class BEGAN(GANLoss):
 
     @torch.no_grad()
     def after_d_step(self, D, terms):
-        self.k.add_(self.lambda_k * (self.gamma * terms["D/real"] - terms["D/fake"])).clamp_(0.0, 1.0)
+        balance = distributed.mean(self.gamma * terms["D/real"] - terms["D/fake"])   # the same k on every rank
+        self.k.add_(self.lambda_k * balance).clamp_(0.0, 1.0)
 
 
 class Hinge(GANLoss):

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Optional, Protocol
 import torch
 from torch import nn
 
+from ganrun import distributed
 from ganrun.errors import CheckpointError
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -187,7 +188,7 @@ class Players:
     def update(self, players: Player | list[Player], loss: torch.Tensor) -> bool:
         """One optimizer step of `players` (one, or several sharing this loss: InfoGAN's D and Q)
         on `loss`; False when train.nonfinite=skip skipped it."""
-        if self.skip_nonfinite and not bool(torch.isfinite(loss)):
+        if self.skip_nonfinite and not distributed.all_true(bool(torch.isfinite(loss))):
             self.skipped += 1
             return False
         group = [players] if isinstance(players, Player) else players
@@ -195,6 +196,8 @@ class Players:
             p.optimizer.zero_grad(set_to_none=True)
         scaler = group[0].scaler           # one scale for one backward pass
         scaler.scale(loss).backward()
+        if distributed.active():           # several processes: every rank steps with the mean gradient
+            distributed.average_gradients([q for p in group for q in p.params])
         for p in group:
             self._note_grad(p, scaler)
             scaler.step(p.optimizer)
@@ -236,8 +239,12 @@ class Players:
 
     def state_dict(self) -> dict:
         return {"players": {name: p.state_dict() for name, p in self.players.items()},
-                "state": {name: part.state_dict() for name, part in self.parts.items()},
-                "skipped": self.skipped}
+                "state": self.parts_state(), "skipped": self.skipped}
+
+    def parts_state(self) -> dict:
+        """The stateful parts other than the networks: all that differs between the processes of a
+        data-parallel run (RNG streams, buffers, data position), saved for each rank."""
+        return {name: part.state_dict() for name, part in self.parts.items()}
 
     def load_state_dict(self, state: dict, source: str) -> None:
         stored = state.get("players", {})
@@ -247,7 +254,10 @@ class Players:
                                   f"game or model")
         for name, player in self.players.items():
             player.load_state_dict(stored[name], name, source)
-        parts = state.get("state", {})
+        self.load_parts(state.get("state", {}), source)
+        self.skipped = int(state.get("skipped", 0))
+
+    def load_parts(self, parts: dict, source: str) -> None:
         for name, part in self.parts.items():
             if name not in parts:
                 if name in self.optional:
@@ -260,4 +270,3 @@ class Players:
             except Exception as e:
                 raise CheckpointError(f"{source}: its {name} state does not fit this run "
                                       f"({type(e).__name__}: {str(e).strip()[:100]})") from None
-        self.skipped = int(state.get("skipped", 0))

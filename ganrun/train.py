@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from ganrun import visualize
+from ganrun import distributed, visualize
 from ganrun.checkpoint import FORMAT, LAST, atomic_write_text, remove_stale_temporaries, save_checkpoint
 from ganrun.errors import Diverged, GanrunError, Stopped
 from ganrun.experiment import Experiment, GlobalRNG, build, plain_config
@@ -40,10 +40,12 @@ step_log = logging.getLogger("ganrun.logfile")   # to <run>/ganrun.log only, not
 
 def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -> dict:
     run_dir = Path(run_dir)
-    (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-    for folder in (run_dir, run_dir / "checkpoints"):    # left by a run killed mid-write
-        if folder.is_dir():
-            remove_stale_temporaries(folder)
+    main = distributed.is_main()      # several processes (torchrun): rank 0 alone writes
+    if main:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        for folder in (run_dir, run_dir / "checkpoints"):    # left by a run killed mid-write
+            if folder.is_dir():
+                remove_stale_temporaries(folder)
     exp = build(cfg)
     game, players, steps = exp.game, exp.players, cfg.train.steps
     # A skipped update (train.nonfinite=skip, or fp16's scaler skipping an overflow) still
@@ -57,15 +59,17 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
     run = Schedules(exp, run_dir, means, health)
     if resume_state is not None:
         run.restore(resume_state)
-    atomic_write_text(run_dir / "config.json", json.dumps(plain_config(cfg), indent=2) + "\n")
+    if main:
+        atomic_write_text(run_dir / "config.json", json.dumps(plain_config(cfg), indent=2) + "\n")
     if run.start >= steps or run.stopped_early_at() == run.start:
-        return run.already_trained()
+        return run.already_trained() if main else {}
 
     log.info("run folder: %s", run_dir)
     run.open()
     with StopSignals() as stop, run_folder_watch(run_dir):
         log.info("training %s with game=%s on %s with loss=%s on %s for %d steps%s", cfg.model.type,
-                 cfg.game.type, exp.data.name, cfg.loss.type, exp.device, steps,
+                 cfg.game.type, exp.data.name, cfg.loss.type,
+                 f"{exp.device} x {run.world} processes" if run.world > 1 else exp.device, steps,
                  f" from step {run.start}" if run.start else "")
         for step in range(run.start + 1, steps + 1):
             means.step += 1
@@ -73,9 +77,11 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
                 means.add(terms)
             if run.after_step(step, stop):      # train.stop_on: a health warning ends the run here
                 break
+        if run.world > 1:
+            run.check_ranks_in_step()
         # The final evaluation counts as part of the last step: a signal during it waits for it
         # (a second one exits at once, and resuming the run then redoes the evaluation).
-        return run.finish(step)
+        return run.finish(step) if main else {}
 
 
 class Schedules:
@@ -94,14 +100,28 @@ class Schedules:
         self.count_skipped = t.nonfinite == "skip"
         self.start, self.wall_before, self.last = 0, 0.0, {}
         self.saved_at = -1
+        self.main, self.world = distributed.is_main(), distributed.world_size()
+        self.ranks_in_step: Optional[bool] = None
 
     def restore(self, state: dict) -> None:
-        self.exp.players.load_state_dict(state, state.get("source", "the checkpoint"))
+        source = state.get("source", "the checkpoint")
+        self.exp.players.load_state_dict(state, source)
         self.start, self.wall_before = state["step"], state.get("wall_s", 0.0)
+        if distributed.rank() > 0:            # this rank's own RNG streams, buffers, data position
+            ranks = state.get("ranks") or []
+            if distributed.rank() <= len(ranks):
+                self.exp.players.load_parts(ranks[distributed.rank() - 1], source)
+            else:
+                log.warning("%s was written by %d process(es); rank %d starts fresh random streams (the run "
+                            "goes on, not exactly as it would have)", source, len(ranks) + 1, distributed.rank())
         self.last = dict(state.get("last_logged") or {})
 
     def open(self) -> None:
         exp = self.exp
+        if not self.main:             # other ranks only train: nothing to draw, write or measure
+            self.bar = tqdm(disable=True)
+            self.t0 = time.perf_counter()
+            return
         self.evaluator = Evaluator(exp.cfg.eval, exp.data, exp.device, augmented(exp.cfg))
         with self.own_rng():
             self.fixed = exp.game.fixed_inputs(exp.cfg.seed)
@@ -121,12 +141,16 @@ class Schedules:
         """The schedules due after `step`; True when the health monitor ends the run here."""
         self.bar.update(1)
         final = step == self.steps
+        # Several processes stop at the same step, on a signal that reached any of them.
+        stopping = distributed.any_rank(stop.requested) if self.world > 1 else stop.requested
         due_log = step % self.log_every == 0 or final
         due_sample = step % self.sample_every == 0 or final
-        due_ckpt = step % self.ckpt_every == 0 or final or stop.requested
+        due_ckpt = step % self.ckpt_every == 0 or final or stopping
         due_eval = bool(self.eval_every) and step % self.eval_every == 0 and not final
         if not (due_log or due_sample or due_ckpt or due_eval):
             return False
+        if not self.main:
+            return self.after_step_other_rank(step, final, due_log, due_ckpt, stopping, stop)
         if not self.run_dir.is_dir():
             close_quietly(self.writer)
             raise GanrunError(f"the run folder {self.run_dir} was removed while training; stopped at "
@@ -142,20 +166,52 @@ class Schedules:
             values, _ = self.evaluate(step)
             step_log.info("step %d  eval  %s", step, "  ".join(
                 f"{k}={v:.4g}" for k, v in values.items() if v is not None))
-        if stop.requested and not final:
+        if self.world > 1 and due_log:       # rank 0's health monitor decides for all
+            self.stop_early = distributed.broadcast(self.stop_early)
+        if (stop.requested if self.world == 1 else stopping) and not final:
             # The signal may have come during any of the blocks above: save at this step unless
-            # that was done after it arrived.
-            if self.saved_at != step or stop.arrived_after_save:
+            # that was done after it arrived (several processes: the next step's agreement catches it).
+            if self.saved_at != step or (self.world == 1 and stop.arrived_after_save):
                 self.path = self.save(step, stop)
             self.bar.close()
             self.writer.close()
-            raise stopped(self.run_dir, step, self.path, stop.signum)
+            error = stopped(self.run_dir, step, self.path, stop.signum or signal.SIGTERM)
+            stop.pass_on()
+            raise error
         if self.stop_early and not final:
             if not due_ckpt:
                 self.path = self.save(step, stop)
             log.warning("stopping at step %d (train.stop_on=%s): %s", step, self.health.stop_on, self.stop_early)
             return True
         return False
+
+    def after_step_other_rank(self, step: int, final: bool, due_log: bool, due_ckpt: bool, stopping: bool,
+                              stop: StopSignals) -> bool:
+        """Rank > 0 of several processes: take part in each checkpoint (its own state goes to rank 0)
+        and in rank 0's decisions to stop, in the order rank 0 makes them; write nothing."""
+        if due_log:
+            self.means.pop()                 # rank 0 logs its own means
+        if due_ckpt:
+            self.save(step, stop)
+        if due_log:
+            self.stop_early = distributed.broadcast(None)
+        if stopping and not final:
+            raise Stopped(f"rank {distributed.rank()} stopped at step {step} with rank 0",
+                          stop.signum or signal.SIGTERM)
+        if self.stop_early and not final:
+            if not due_ckpt:
+                self.save(step, stop)
+            return True
+        return False
+
+    def check_ranks_in_step(self) -> None:
+        """After training: every rank's networks must hold the same weights (they took the same steps)."""
+        digests = distributed.gather(distributed.fingerprint(self.exp.players.modules()))
+        if self.main:
+            self.ranks_in_step = len(set(digests)) == 1
+            if not self.ranks_in_step:
+                log.warning("the %d processes ended with different weights: their steps were not the same "
+                            "(a bug; please report it with the command line)", self.world)
 
     def log(self, step: int) -> None:
         self.means.add(self.exp.players.pop_grad_norms())
@@ -209,11 +265,17 @@ class Schedules:
             stop.arrived_after_save = False
         self.saved_at = step
         exp = self.exp
+        if self.world > 1:     # every rank's own state, gathered on rank 0 (exact resume of each stream)
+            others = distributed.gather(None if self.main else on_cpu(exp.players.parts_state()))
+            if not self.main:
+                return self.run_dir / "checkpoints" / LAST
         state = {"format": FORMAT, "step": step, "config": plain_config(exp.cfg), "data_shape": list(exp.data.shape),
                  "data_kind": exp.data.kind, "class_names": list(exp.data.class_names), "wall_s": self.wall(),
                  "last_logged": dict(self.last), **exp.players.state_dict()}
         if hasattr(exp.data, "source_shape"):         # image-to-image runs: the inputs' shape too
             state["source_shape"] = list(exp.data.source_shape)
+        if self.world > 1:
+            state["ranks"] = others[1:]
         return save_checkpoint(state, self.run_dir / "checkpoints", step, self.keep_last)
 
     def evaluate(self, step: int) -> tuple[dict, dict]:
@@ -260,6 +322,7 @@ class Schedules:
         if hasattr(self, "bar"):
             self.bar.close()
         values, protocol = self.evaluate(steps)
+        write_hparams(self.writer, self.exp.cfg, values)
         self.writer.close()
         metrics = {"steps": steps, "loss_d": self.last.get("loss/D"), "loss_g": self.last.get("loss/G"), **values,
                    "wall_s": round(self.wall(), 3), "status": "stopped_early" if self.stop_early else "finished"}
@@ -267,6 +330,9 @@ class Schedules:
             metrics["stop_reason"] = self.stop_early
         if self.count_skipped:
             metrics["skipped"] = self.exp.players.skipped
+        if self.world > 1:
+            metrics["processes"] = self.world
+            metrics["ranks_in_step"] = self.ranks_in_step
         metrics["warnings"] = list(self.health.said)
         metrics["protocol"] = protocol
         atomic_write_text(self.run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -303,6 +369,34 @@ def weights_finite(*modules: torch.nn.Module) -> bool:
     """All parameters finite (one fused reduction and one sync)."""
     params = [p.detach() for m in modules for p in m.parameters()]
     return bool(torch.stack(torch._foreach_norm(params, float("inf"))).isfinite().all())
+
+
+def write_hparams(writer: SummaryWriter, cfg: DictConfig, values: dict) -> None:
+    """TensorBoard's HPARAMS tab: the run's settings (every scalar key of its config, flattened)
+    beside its final metrics (the metrics/<name> scalars just logged), so a sweep's runs compare
+    in one table. Written into the run's own TensorBoard folder (SummaryWriter.add_hparams
+    would open a second, timestamped sub-run)."""
+    from torch.utils.tensorboard.summary import hparams
+
+    from ganrun.resume import flatten
+
+    settings = {}
+    for key, value in flatten(plain_config(cfg)).items():
+        settings[key] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    metrics = {f"metrics/{k}": v for k, v in values.items() if isinstance(v, (int, float))}
+    for summary in hparams(settings, metrics):
+        writer.file_writer.add_summary(summary)
+
+
+def on_cpu(tree):
+    """A state tree with its tensors moved to the CPU (to be sent to rank 0 and saved)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.cpu()
+    if isinstance(tree, dict):
+        return {k: on_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(on_cpu(v) for v in tree)
+    return tree
 
 
 def close_quietly(writer: SummaryWriter) -> None:

@@ -68,9 +68,21 @@ class RunningMeans:
         self.first_bad = {k: v.to(self.step.device) for k, v in state["first_bad"].items()}
 
 
+def preemption_signal() -> Optional[signal.Signals]:
+    """Under submitit (hydra/launcher=slurm), the signal SLURM sends `signal_delay_s` before a
+    job's time limit or preemption (USR2 unless SUBMITIT_PREEMPT_SIGNAL names another); submitit's
+    handler for it requeues the job. None outside submitit."""
+    if not os.environ.get("SUBMITIT_EXECUTOR"):
+        return None
+    name = os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2").upper()
+    return getattr(signal, name if name.startswith("SIG") else "SIG" + name, None)
+
+
 class StopSignals:
-    """SIGINT and SIGTERM (what SLURM sends before preemption) ask the loop to save a checkpoint
-    and stop at the next step boundary; a second signal exits at once."""
+    """SIGINT and SIGTERM ask the loop to save a checkpoint and stop at the next step boundary; a
+    second signal exits at once. Under submitit, its preemption signal does the same, and once
+    the checkpoint is saved, submitit's own handler requeues the job (`pass_on`): the requeued job
+    continues with resume=auto."""
 
     def __init__(self):
         self.signum: Optional[int] = None
@@ -93,9 +105,18 @@ class StopSignals:
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
+            preempt = preemption_signal()
+            for s in (signal.SIGINT, signal.SIGTERM) + ((preempt,) if preempt else ()):
                 self._previous[s] = signal.signal(s, self._handle)
         return self
+
+    def pass_on(self) -> None:
+        """After the checkpoint: hand a preemption signal to submitit's handler (which requeues the
+        job and exits)."""
+        previous = self._previous.get(self.signum)
+        if self.signum == preemption_signal() and callable(previous):
+            log.warning("checkpoint saved; submitit requeues the job (it continues with resume=auto)")
+            previous(self.signum, None)
 
     def __exit__(self, *exc) -> None:
         for s, handler in self._previous.items():

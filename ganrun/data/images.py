@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 import torch
 from torch import Tensor
 
+from ganrun import distributed
 from ganrun.data import Batch, BaseData, Dataset
 from ganrun.errors import DataError
 from ganrun.pixels import resize_batch, to_unit_range
@@ -235,11 +236,13 @@ class EndlessBatches(torch.utils.data.Sampler):
     which is what a resumed run needs.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
-        if n < batch_size:
-            raise DataError(f"the dataset has {n} images, fewer than train.batch_size={batch_size}")
+    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0, world: int = 1):
+        if n // world < batch_size:
+            raise DataError(f"the dataset has {n} images, fewer than train.batch_size={batch_size}"
+                            + (f" per process ({world} processes)" if world > 1 else ""))
         self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
-        self.per_epoch = n // batch_size
+        self.rank, self.world = rank, world      # several processes: each takes its share of every epoch
+        self.per_epoch = n // world // batch_size
 
     def __iter__(self):
         b, epoch, perm = self.start, -1, None
@@ -248,6 +251,7 @@ class EndlessBatches(torch.utils.data.Sampler):
             if e != epoch:
                 epoch = e
                 perm = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 100_003 + e))
+                perm = perm[self.rank::self.world]
             yield perm[i * self.batch_size:(i + 1) * self.batch_size].tolist()
             b += 1
 
@@ -280,7 +284,8 @@ class StreamedImages(BaseData):
     def _start(self):
         loader = torch.utils.data.DataLoader(
             self.files, batch_sampler=EndlessBatches(len(self.files), self.batch_size, self.seed,
-                                                     self.batches_served),
+                                                     self.batches_served, distributed.rank(),
+                                                     distributed.world_size()),
             num_workers=self.workers, pin_memory=self.device.type == "cuda",
             persistent_workers=self.workers > 0, prefetch_factor=4 if self.workers > 0 else None,
             # its own generator: starting the workers must not draw from the training RNG, or a
