@@ -155,6 +155,9 @@ class TrainConfig:
     stop_on: str = choice("none", "collapse", "any")
     # several processes (torchrun): batch norm over the global batch (CUDA only); off: per process
     sync_bn: bool = False
+    # speed options (README "Performance"); off, a run's numbers on CPU are exactly the same
+    channels_last: bool = False   # NHWC weights for conv nets (faster convolutions on recent GPUs)
+    compile: bool = False         # torch.compile G and D (D stays eager under a gradient penalty)
 
 
 @dataclass
@@ -203,6 +206,10 @@ class DeviceConfig:
     type: str = choice("auto", "cpu", "cuda", "mps")     # auto: cuda, else mps, else cpu
     # bf16: autocast to bfloat16; fp16: autocast to float16 with a gradient scaler per player
     precision: str = choice("fp32", "bf16", "fp16")
+    # CUDA only: TF32 matmuls/convolutions (Ampere and later) and cuDNN's autotuner (picks the
+    # fastest convolution for each shape; GPU results then vary slightly from run to run)
+    tf32: bool = True
+    benchmark: bool = True
 
 
 @dataclass

@@ -84,6 +84,9 @@ def build(cfg: DictConfig, data: Optional[Dataset] = None) -> Experiment:
     `data` stands in for the dataset where only its shape and kind matter (sampling a trained G)."""
     validate(cfg)
     device = resolve_device(cfg.device.type)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(cfg.device.tf32)
+        torch.backends.cudnn.benchmark = bool(cfg.device.benchmark)
     if distributed.active() and device.type == "cuda":
         device = torch.device("cuda", distributed.local_rank())    # one GPU per process
         torch.cuda.set_device(device)
@@ -109,6 +112,34 @@ def join_ranks(cfg: DictConfig, game: Game, device: torch.device) -> None:
             player.module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(player.module)
     if distributed.rank() > 0:
         seed_everything(cfg.seed + distributed.rank() * distributed.RANK_SEED_STRIDE)
+
+
+def speed_options(exp: Experiment) -> list[str]:
+    """train.channels_last and train.compile on the trained networks (G_ema, used only for
+    pictures and metrics, stays as it is); returns what was done, for the log."""
+    done = []
+    trained = [(name, p) for name, p in exp.players if p.optimizer is not None]
+    if exp.cfg.train.channels_last:
+        for _, player in trained:
+            player.module.to(memory_format=torch.channels_last)    # 4-D weights only; the rest is unchanged
+        done.append("channels_last weights")
+    if exp.cfg.train.compile:
+        from torch import _dynamo
+
+        # Where compiling a network fails (no C++ compiler, an unsupported op), it runs eagerly
+        # with a warning instead of stopping the run.
+        _dynamo.config.suppress_errors = True
+        # torch.compile cannot differentiate twice: a gradient penalty needs D eager.
+        penalty = getattr(getattr(exp.game, "loss", None), "gp_weight", 0) > 0
+        names = []
+        for name, player in trained:
+            if penalty and name.startswith("D"):
+                continue
+            player.module.compile()       # in place: the state_dict keys (and checkpoints) are unchanged
+            names.append(name)
+        done.append(f"torch.compile of {', '.join(names)}" + (" (D eager: gradient penalty)" if penalty else "")
+                    + "; the first steps are slow while it compiles")
+    return done
 
 
 def plain_config(cfg: DictConfig) -> dict:

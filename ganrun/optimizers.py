@@ -6,10 +6,21 @@ The optimizers are PyTorch's own; ganrun only declares their keys, ranges and de
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
 # The builders of optimizer=adam, rmsprop and sgd, as ganrun/schemas/optimizer.py names them.
-Adam, RMSprop, SGD = torch.optim.Adam, torch.optim.RMSprop, torch.optim.SGD
+RMSprop, SGD = torch.optim.RMSprop, torch.optim.SGD
+
+
+def Adam(params, fused: Optional[bool] = None, **keys) -> torch.optim.Adam:
+    """torch.optim.Adam, fused (one kernel updates every parameter) by default when the
+    parameters are on a GPU; elsewhere PyTorch's default (for-each) implementation."""
+    params = list(params)
+    if fused is None:
+        fused = bool(params) and all(p.is_cuda for p in params)
+    return torch.optim.Adam(params, fused=fused or None, **keys)   # None: keep torch's for-each default
 
 
 def lr_schedule(opt: torch.optim.Optimizer, kind: str, steps: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from ganrun import distributed, visualize
 from ganrun.checkpoint import FORMAT, LAST, atomic_write_text, remove_stale_temporaries, save_checkpoint
 from ganrun.errors import Diverged, GanrunError, Stopped
-from ganrun.experiment import Experiment, GlobalRNG, build, plain_config
+from ganrun.experiment import Experiment, GlobalRNG, build, plain_config, speed_options
 from ganrun.health import HealthMonitor
 from ganrun.kinds import KINDS
 from ganrun.metrics import Evaluator, augmented
@@ -47,6 +47,8 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
             if folder.is_dir():
                 remove_stale_temporaries(folder)
     exp = build(cfg)
+    for line in speed_options(exp):
+        log.info("train: %s", line)
     game, players, steps = exp.game, exp.players, cfg.train.steps
     # A skipped update (train.nonfinite=skip, or fp16's scaler skipping an overflow) still
     # advances the LR schedule, which counts steps, not updates: torch's warning is expected.

@@ -79,7 +79,8 @@ def test_every_registered_builder_resolves_to_the_name_checkpoints_know(tmp_path
             if group == "optimizer":     # PyTorch's own, stored under torch's public name
                 import torch
 
-                assert built_by is getattr(torch.optim, attr) and opt.legacy_target == f"torch.optim.{attr}"
+                built = built_by([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+                assert isinstance(built, getattr(torch.optim, attr)) and opt.legacy_target == f"torch.optim.{attr}"
             else:
                 assert opt.legacy_target == f"{built_by.__module__}.{built_by.__qualname__}", (group, name)
 

@@ -4,7 +4,7 @@ ranges and defaults ganrun declares here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 from ganrun.config import bounded, register
 
@@ -16,6 +16,7 @@ class AdamConfig:
     betas: Tuple[float, float] = bounded((0.5, 0.999), ge=0, lt=1)
     eps: float = bounded(1e-8, gt=0)
     weight_decay: float = bounded(0.0, ge=0)
+    fused: Optional[bool] = None    # one kernel for all parameters; null: on when they are on a GPU
 
 
 @dataclass
