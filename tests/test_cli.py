@@ -136,7 +136,7 @@ def folders(tmp_path_factory):
     (["train.stpes=5"], "ganrun: error: train.stpes: no such key (did you mean train.steps?)"),
     (["+train.stpes=5"], "ganrun: error: train.stpes: no such key (did you mean train.steps?)"),
     (["optimizer.d.momentum=0.9"], "ganrun: error: optimizer.d.momentum: no such key (optimizer.d has lr, "
-                                   "betas, eps, weight_decay)"),
+                                   "betas, eps, weight_decay, fused)"),
     (["loss=nss"], "ganrun: error: loss=nss: no such option (did you mean ns?); choose one of began, "
                    "dragan, hinge"),
     (["-m", "loss=ns,nss"], "ganrun: error: loss=nss: no such option"),
