@@ -96,6 +96,10 @@ def preflight(args: list[str]) -> None:
         if arg.startswith("~") and key[1:] != "experiment" and not key[1:].startswith("hydra"):
             raise ConfigError(f"{arg}: ganrun's config keys and groups cannot be deleted; set a value "
                               f"instead (`ganrun --cfg job` shows them)")
+    shows = [a for a in args if a in ("--cfg", "-c", "--info", "-i")]
+    if shows and ("-m" in args or "--multirun" in args):
+        raise ConfigError(f"{shows[0]} prints a config and runs nothing, -m runs a sweep: give one of them "
+                          f"(without -m, {shows[0]} shows the config of the values given)")
     resume = given.get("resume")
     if resume and resume not in ("auto", "null") and "$" not in resume and not Path(resume).expanduser().exists():
         raise ConfigError(f"resume={resume}: no such run folder or checkpoint file")

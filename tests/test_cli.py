@@ -135,6 +135,7 @@ def folders(tmp_path_factory):
     (["dataset=folder", "data.root=x"], "ganrun: error: data.root: no such key (did you mean dataset.root?)"),
     (["train.stpes=5"], "ganrun: error: train.stpes: no such key (did you mean train.steps?)"),
     (["+train.stpes=5"], "ganrun: error: train.stpes: no such key (did you mean train.steps?)"),
+    (["-m", "seed=0,1", "--cfg", "job"], "ganrun: error: --cfg prints a config and runs nothing, -m runs a sweep"),
     (["optimizer.d.momentum=0.9"], "ganrun: error: optimizer.d.momentum: no such key (optimizer.d has lr, "
                                    "betas, eps, weight_decay, fused)"),
     (["loss=nss"], "ganrun: error: loss=nss: no such option (did you mean ns?); choose one of began, "
