@@ -166,7 +166,9 @@ class Players:
         from ganrun.optimizers import lr_schedule
 
         optimizer = make("optimizer", optimizer_cfg, params=module.parameters()) if optimizer_cfg is not None else None
-        scheduler = lr_schedule(optimizer, schedule, steps) if optimizer is not None and schedule else None
+        # a constant schedule is no schedule: nothing to step every step
+        scheduled = optimizer is not None and schedule and schedule != "constant"
+        scheduler = lr_schedule(optimizer, schedule, steps) if scheduled else None
         player = Player(module, optimizer, scheduler, self.precision.scaler(), ema)
         player.name = name
         self.players[name] = player
@@ -206,9 +208,12 @@ class Players:
 
     def _note_grad(self, player: Player, scaler: torch.amp.GradScaler) -> None:
         norm = player.grad_norm(scaler)
-        total = self.grad_sums.setdefault(player.name, [torch.zeros((), device=norm.device), 0])
-        total[0] = total[0] + norm
-        total[1] += 1
+        total = self.grad_sums.get(player.name)
+        if total is None:                  # the window's first update starts the sum (no zeros tensor per update)
+            self.grad_sums[player.name] = [norm, 1]
+        else:
+            total[0] = total[0] + norm
+            total[1] += 1
 
     def pop_grad_norms(self) -> dict[str, torch.Tensor]:
         """health/grad_<name>: each player's mean gradient norm since the last call (on the device)."""
