@@ -26,7 +26,11 @@ PENDING: list[Exception] = []
 
 def main() -> None:
     """The console script."""
-    sys.exit(entry_point("ganrun", _main))
+    from ganrun import distributed
+
+    code = entry_point("ganrun", _main)
+    distributed.shutdown(clean=code == 0)
+    sys.exit(code)
 
 
 def _main() -> int:

@@ -63,6 +63,20 @@ def init() -> None:
         dist.init_process_group(backend="gloo")
 
 
+def shutdown(clean: bool) -> None:
+    """Leave the process group at the end of the command. After a run that went well, every
+    rank waits for the others (rank 0 still evaluates): a rank that exits with the group still
+    open aborts in gloo's threads, and torchrun then stops the rest."""
+    if not active():
+        return
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        if clean:
+            dist.barrier()
+        dist.destroy_process_group()
+
+
 def broadcast(value: Any) -> Any:
     """Rank 0's `value`, on every rank (a small picklable object)."""
     import torch.distributed as dist
@@ -102,24 +116,22 @@ def mean(t):
 
 def any_rank(flag: bool) -> bool:
     """True on every rank when `flag` is true on one (a stop signal, a health stop)."""
-    import torch
-    import torch.distributed as dist
-
-    if not active():
-        return flag
-    t = torch.tensor([int(flag)])
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return _agree(flag, "MAX")
 
 
 def all_true(flag: bool) -> bool:
+    """True on every rank when `flag` is true on all (a finite loss everywhere)."""
+    return _agree(flag, "MIN")
+
+
+def _agree(flag: bool, op: str) -> bool:
     import torch
     import torch.distributed as dist
 
     if not active():
         return flag
     t = torch.tensor([int(flag)])
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
     return bool(t.item())
 
 
