@@ -158,6 +158,7 @@ class Players:
         self.skipped = 0                       # updates skipped because their loss was not finite
         self.grad_sums: dict[str, list] = {}   # health/grad_<name>: sum and count since the last log
         self.optional: set[str] = set()
+        self.world = distributed.world_size()  # processes of a torchrun launch (read once, not per update)
 
     def add(self, name: str, module: nn.Module, optimizer_cfg=None, schedule: Optional[str] = None,
             steps: int = 0, ema: Optional[EMA] = None) -> Player:
@@ -190,7 +191,7 @@ class Players:
     def update(self, players: Player | list[Player], loss: torch.Tensor) -> bool:
         """One optimizer step of `players` (one, or several sharing this loss: InfoGAN's D and Q)
         on `loss`; False when train.nonfinite=skip skipped it."""
-        if self.skip_nonfinite and not distributed.all_true(bool(torch.isfinite(loss))):
+        if self.skip_nonfinite and not distributed.all_true(bool(torch.isfinite(loss))):   # a sync anyway
             self.skipped += 1
             return False
         group = [players] if isinstance(players, Player) else players
@@ -198,7 +199,7 @@ class Players:
             p.optimizer.zero_grad(set_to_none=True)
         scaler = group[0].scaler           # one scale for one backward pass
         scaler.scale(loss).backward()
-        if distributed.active():           # several processes: every rank steps with the mean gradient
+        if self.world > 1:                 # several processes: every rank steps with the mean gradient
             distributed.average_gradients([q for p in group for q in p.params])
         for p in group:
             self._note_grad(p, scaler)
