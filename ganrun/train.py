@@ -154,9 +154,23 @@ class Schedules:
         if not self.main:
             return self.after_step_other_rank(step, final, due_log, due_ckpt, stopping, stop)
         if not self.run_dir.is_dir():
-            close_quietly(self.writer)
-            raise GanrunError(f"the run folder {self.run_dir} was removed while training; stopped at "
-                              f"step {step} (its checkpoints went with it)")
+            raise self.folder_removed(step)
+        try:
+            return self.after_step_main(step, stop, final, stopping, due_log, due_sample, due_ckpt, due_eval)
+        except (OSError, RuntimeError):
+            # TensorBoard's writer thread re-raises its own failure at the next add_*: when the
+            # folder is gone that failure means only this, said in one line.
+            if self.run_dir.is_dir():
+                raise
+            raise self.folder_removed(step) from None
+
+    def folder_removed(self, step: int) -> GanrunError:
+        close_quietly(self.writer)
+        return GanrunError(f"the run folder {self.run_dir} was removed while training; stopped at "
+                           f"step {step} (its checkpoints went with it)")
+
+    def after_step_main(self, step: int, stop: StopSignals, final: bool, stopping: bool, due_log: bool,
+                        due_sample: bool, due_ckpt: bool, due_eval: bool) -> bool:
         self.check_finite(step)
         if due_log:
             self.log(step)

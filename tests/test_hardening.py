@@ -377,5 +377,28 @@ def test_a_run_folder_removed_while_training_stops_in_one_line(monkeypatch, tmp_
             shutil.rmtree(self.run_dir)
 
     monkeypatch.setattr(train_module.Schedules, "pictures", remove_then_draw)
-    with pytest.raises(GanrunError, match=f"^the run folder {run} was removed while training; stopped at step 5"):
+    # Noticed at step 4 when TensorBoard's writer thread failed first, else at the next schedule (5).
+    with pytest.raises(GanrunError, match=f"^the run folder {run} was removed while training; stopped at step [45] "):
+        train(compose_config(RING), run)
+
+
+def test_a_writer_failing_because_the_run_folder_was_removed_is_the_same_one_line(monkeypatch, tmp_path):
+    """The race above, made certain: the writer re-raises its thread's FileNotFoundError at step 4's
+    evaluation (as torch's SummaryWriter does) after the folder went."""
+    import shutil
+
+    run = tmp_path / "run"
+    real = train_module.Schedules.pictures
+
+    def remove_then_draw(self, step):
+        real(self, step)
+        if step == 4:
+            shutil.rmtree(self.run_dir)
+
+            def failed(*args, **kwargs):
+                raise FileNotFoundError(2, "No such file or directory", str(run / "tb"))
+            monkeypatch.setattr(self.writer, "add_scalar", failed)
+
+    monkeypatch.setattr(train_module.Schedules, "pictures", remove_then_draw)
+    with pytest.raises(GanrunError, match=f"^the run folder {run} was removed while training; stopped at step 4 "):
         train(compose_config(RING), run)
