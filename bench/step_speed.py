@@ -241,12 +241,12 @@ def profile(overrides: list[str], steps: int, tmp: Path) -> None:
 
 
 PIECES = [   # key, what ganrun does per step beyond the bare loop, where
-    ("grad", "grad-norm bookkeeping for health/grad_*: _foreach_norm, stack, norm, add, per update",
-     "players.py Players.update -> _note_grad, Player.grad_norm"),
-    ("terms", "logged D terms: D/real, D/fake, loss/gp, extra_terms, health/d_acc_*, r_t, per D update",
-     "losses.py GANLoss.d_terms"),
-    ("sums", "running sums on the device: detach, float, add (+isfinite, where for loss/D, loss/G)",
-     "train.py train() -> watch.py RunningMeans.add"),
+    ("grad", "grad-norm bookkeeping for health/grad_*: a _foreach_norm per update of a logging step",
+     "players.py Players.update -> _note_grad, Player.grad_norms"),
+    ("terms", "logged D terms: D/real, D/fake, loss/gp, extra_terms, health/d_acc_*, r_t (statistics at log time)",
+     "losses.py GANLoss.d_terms, terms.py"),
+    ("sums", "the logging window: a detach and an append per term, settled and read every log_every steps",
+     "train.py train() -> watch.py RunningMeans.add, .pop"),
     ("sched", "constant LR schedules stepped (a LambdaLR per player)", "gan.py GAN.step -> players.py Players.after_step"),
     ("dview", "DView in front of D (one more module call per D forward)", "gan.py GAN.__init__ (d_view) -> tricks.py DView.forward"),
     ("freeze", "D frozen for G's update, unfrozen after (skips D's weight grads there)",
@@ -292,8 +292,12 @@ def ganrun_step_fn(cfg, off: list[str]):
     def step():
         k[0] += 1
         means.step += 1
+        game.players.note_grads = k[0] % 100 == 0      # as the loop does (train.log_every=100)
         for terms in game.step(k[0]):
             means.add(terms)
+        if k[0] % 100 == 0:              # the window's statistics, as the loop logs them (train.log_every=100)
+            means.add(game.players.pop_grad_norms())
+            means.pop()
 
     return step, exp.device
 
@@ -408,6 +412,14 @@ def alone_us(cfg, tmp: Path) -> dict:
         for terms in logged:
             means.add(terms)
 
+    def window():                 # a logging window's adds, then its statistics read (per step)
+        for _ in range(100):
+            add_sums()
+        means.pop()
+
+    def count_step():
+        means.step += 1
+
     def toggle():
         for p in game.d_players:
             p.requires_grad(True)
@@ -423,9 +435,9 @@ def alone_us(cfg, tmp: Path) -> dict:
     grad_us = n_critic * per_call_us(lambda: players._note_grad(D, D.scaler)) + \
         per_call_us(lambda: players._note_grad(G, G.scaler))
     players.pop_grad_norms()
-    out = {"grad": grad_us, "terms": terms_us * n_critic, "sums": per_call_us(add_sums),
+    out = {"grad": grad_us, "terms": terms_us * n_critic, "sums": per_call_us(window, 5) / 100,
            "sched": per_call_us(players.after_step), "dview": dview_us * d_calls, "freeze": per_call_us(toggle),
-           "step": per_call_us(lambda: means.step.add_(1))}
+           "step": per_call_us(count_step)}
     run = Schedules(exp, tmp / f"pieces_{time.monotonic_ns()}", means, HealthMonitor("none", 1000))
     run.bar = tqdm(disable=True)
     out["idle"] = per_call_us(lambda: run.after_step(1, type("Stop", (), {"requested": False})()), 1000)
@@ -461,7 +473,7 @@ def pieces(overrides: list[str], tmp: Path, rounds: int) -> None:
     for key, what, where in PIECES + [("most", "all of the above but the freeze", "")]:
         floor = sum(alone[k] for k in variants[key])
         print(f"{what:92s} {ops['full'] - ops[key]:5.0f} {diff['full'] - diff[key]:8.0f} {floor:7.1f}  {where}")
-    for what, key, where in (("means.step += 1 (a device tensor, per step)", "step", "train.py train()"),
+    for what, key, where in (("means.step += 1 (per step)", "step", "train.py train()"),
                              ("schedules on a step with nothing due", "idle", "train.py Schedules.after_step"),
                              ("a logging step (check_finite: one sync; log: one sync, TensorBoard) / log_every",
                               "log", "train.py Schedules.check_finite, .log, .heldout_gap")):

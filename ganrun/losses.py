@@ -9,16 +9,16 @@ no per-loss branches.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganrun import distributed
+from ganrun import distributed, terms as stats
 from ganrun.models import DOut, score_of
-
-Terms = dict[str, Tensor]
+from ganrun.terms import Terms, later, now
 
 
 def bce(logits: Tensor, target: Tensor) -> Tensor:
@@ -81,9 +81,9 @@ class GANLoss(nn.Module):
         """Loss-specific scalars to log after each D step."""
         return {}
 
-    @torch.no_grad()
     def after_d_step(self, D: nn.Module, terms: Terms) -> None:
-        """Runs after each optimizer step of D (weight clipping, BEGAN's k update)."""
+        """Runs after each optimizer step of D (weight clipping, BEGAN's k update; an override that changes
+        weights or buffers does it under torch.no_grad())."""
 
     def link(self, scores: Tensor) -> Tensor:
         """Turns raw D scores into what plots call D(x): a probability where the loss has one."""
@@ -116,17 +116,18 @@ class GANLoss(nn.Module):
         """D's loss terms from its outputs on real and fake (computed once, e.g. for several fakes)."""
         d_real, d_fake = score_of(out_real), score_of(out_fake)
         loss = self.d_loss(d_real, d_fake)
-        terms: Terms = {"D/real": d_real.detach().mean(), "D/fake": d_fake.detach().mean()}
+        # The statistics of D's scores are computed at log time, for the whole window (ganrun/terms.py).
+        s_real, s_fake = d_real.detach(), d_fake.detach()
+        terms: Terms = {"D/real": later(stats.mean, s_real), "D/fake": later(stats.mean, s_fake)}
         penalty = self.penalty(D, real, fake, y_real)
         if penalty is not None:
-            terms["loss/gp"] = penalty.detach()
+            terms["loss/gp"] = penalty
             loss = loss + penalty
-        terms.update(self.extra_terms(d_real.detach(), d_fake.detach()))
+        terms.update(self.extra_terms(s_real, s_fake))
         if not self.autoencoder:            # training-health signals (ganrun/health.py)
-            real, fake = d_real.detach(), d_fake.detach()
-            terms["health/d_acc_real"] = (real > 0).float().mean()
-            terms["health/d_acc_fake"] = (fake < 0).float().mean()
-            terms["health/r_t"] = real.sign().mean()
+            terms["health/d_acc_real"] = later(stats.share_positive, s_real)
+            terms["health/d_acc_fake"] = later(stats.share_negative, s_fake)
+            terms["health/r_t"] = later(stats.mean_sign, s_real)
         terms["loss/D"] = loss
         return terms
 
@@ -149,9 +150,12 @@ def gradient_penalty(D: nn.Module, x_hat: Tensor, y: Tensor | None = None) -> Te
     """E[(||grad D(x_hat)||_2 - 1)^2], the norm over all non-batch dimensions of each D input
     row (with PacGAN packing, a pack is one row). The graph is kept so the penalty trains D.
     Computed in float32 even under mixed precision: float16 gradients of D could underflow."""
-    with torch.autocast(x_hat.device.type, enabled=False):
-        x_hat = x_hat.detach().float().requires_grad_(True)
-        out = score_of(call(D, x_hat, y)).float()
+    mixed = torch.is_autocast_enabled(x_hat.device.type)
+    with torch.autocast(x_hat.device.type, enabled=False) if mixed else contextlib.nullcontext():
+        x_hat = x_hat.detach()
+        x_hat = (x_hat if x_hat.dtype == torch.float32 else x_hat.float()).requires_grad_(True)
+        out = score_of(call(D, x_hat, y))
+        out = out if out.dtype == torch.float32 else out.float()
         (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
         norm = grad.reshape(len(out), -1).norm(2, dim=1)
         return ((norm - 1) ** 2).mean()
@@ -194,19 +198,19 @@ class Wasserstein(GANLoss):
         self.clip = clip
 
     def d_loss(self, d_real, d_fake):
-        return -d_real.mean() + d_fake.mean()
+        return d_fake.mean() - d_real.mean()       # -E[D(x)] + E[D(x~)]
 
     def g_loss(self, d_fake, d_real):
         return -d_fake.mean()
 
     def extra_terms(self, d_real, d_fake):
-        return {"loss/wasserstein": d_real.mean() - d_fake.mean()}   # E[D(x)] - E[D(x~)]
+        return {"loss/wasserstein": later(stats.mean_difference, d_real, d_fake)}   # E[D(x)] - E[D(x~)]
 
-    @torch.no_grad()
     def after_d_step(self, D, terms):
         if self.clip > 0:
-            for p in D.parameters():
-                p.clamp_(-self.clip, self.clip)
+            with torch.no_grad():
+                for p in D.parameters():
+                    p.clamp_(-self.clip, self.clip)
 
 
 class WassersteinGP(Wasserstein):
@@ -278,7 +282,7 @@ class BEGAN(GANLoss):
 
     @torch.no_grad()
     def after_d_step(self, D, terms):
-        balance = distributed.mean(self.gamma * terms["D/real"] - terms["D/fake"])   # the same k on every rank
+        balance = distributed.mean(self.gamma * now(terms["D/real"]) - now(terms["D/fake"]))   # the same k on every rank
         self.k.add_(self.lambda_k * balance).clamp_(0.0, 1.0)
 
 

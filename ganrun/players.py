@@ -107,20 +107,23 @@ class Player:
         """The network for samples and metrics: the moving average when one is kept."""
         return self.ema.module if self.ema is not None else self.module
 
+    def zero_grad(self) -> None:
+        """Forget the last update's gradients (what optimizer.zero_grad(set_to_none=True) does,
+        without its profiler bookkeeping on every update)."""
+        for p in self.params:
+            p.grad = None
+
     def requires_grad(self, flag: bool) -> None:
         """Frozen (False), its weights collect no gradients: another player's update skips them."""
         for p in self.params:
             p.requires_grad_(flag)
 
-    def grad_norm(self, scaler: torch.amp.GradScaler) -> torch.Tensor:
-        """The norm of this player's gradients (unscaled by the scaler of the backward pass that made
-        them), on the device: no sync."""
+    def grad_norms(self, scaler: torch.amp.GradScaler) -> list[torch.Tensor]:
+        """The norm of each of this player's gradients (unscaled by the scaler of the backward pass
+        that made them), on the device: no sync. Their total is taken at log time (`total_norms`)."""
         if scaler.is_enabled():
             scaler.unscale_(self.optimizer)
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if not grads:
-            return torch.zeros((), device=self.params[0].device if self.params else None)
-        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        return torch._foreach_norm([p.grad for p in self.params if p.grad is not None])
 
     def state_dict(self) -> dict:
         return {"module": self.module.state_dict(),
@@ -156,7 +159,10 @@ class Players:
         self.players: dict[str, Player] = {}
         self.parts: dict[str, Stateful] = {}
         self.skipped = 0                       # updates skipped because their loss was not finite
-        self.grad_sums: dict[str, list] = {}   # health/grad_<name>: sum and count since the last log
+        self.grad_norms: dict[str, list] = {}  # health/grad_<name>: each noted update's per-tensor norms
+        # The training loop notes them on the updates of its logging steps only: a norm per update
+        # costs about 4% of a small MLP's step (bench/step_speed.py --pieces).
+        self.note_grads = True
         self.optional: set[str] = set()
         self.world = distributed.world_size()  # processes of a torchrun launch (read once, not per update)
 
@@ -196,30 +202,27 @@ class Players:
             return False
         group = [players] if isinstance(players, Player) else players
         for p in group:
-            p.optimizer.zero_grad(set_to_none=True)
+            p.zero_grad()
         scaler = group[0].scaler           # one scale for one backward pass
         scaler.scale(loss).backward()
         if self.world > 1:                 # several processes: every rank steps with the mean gradient
             distributed.average_gradients([q for p in group for q in p.params])
         for p in group:
-            self._note_grad(p, scaler)
+            if self.note_grads:
+                self._note_grad(p, scaler)
             scaler.step(p.optimizer)
         scaler.update()
         return True
 
     def _note_grad(self, player: Player, scaler: torch.amp.GradScaler) -> None:
-        norm = player.grad_norm(scaler)
-        total = self.grad_sums.get(player.name)
-        if total is None:                  # the window's first update starts the sum (no zeros tensor per update)
-            self.grad_sums[player.name] = [norm, 1]
-        else:
-            total[0] = total[0] + norm
-            total[1] += 1
+        self.grad_norms.setdefault(player.name, []).append(player.grad_norms(scaler))
 
     def pop_grad_norms(self) -> dict[str, torch.Tensor]:
-        """health/grad_<name>: each player's mean gradient norm since the last call (on the device)."""
-        out = {f"health/grad_{name}": s / n for name, (s, n) in self.grad_sums.items() if n}
-        self.grad_sums = {}
+        """health/grad_<name>: each player's mean gradient norm over the updates noted since the last
+        call (on the device)."""
+        out = {f"health/grad_{name}": total_norms(updates, self.precision.device).mean()
+               for name, updates in self.grad_norms.items()}
+        self.grad_norms = {}
         return out
 
     def after_step(self) -> None:
@@ -276,3 +279,12 @@ class Players:
             except Exception as e:
                 raise CheckpointError(f"{source}: its {name} state does not fit this run "
                                       f"({type(e).__name__}: {str(e).strip()[:100]})") from None
+
+
+def total_norms(updates: list[list[torch.Tensor]], device: torch.device) -> torch.Tensor:
+    """The total gradient norm of each update, [n], from each update's per-tensor norms."""
+    if len({len(norms) for norms in updates}) == 1 and updates[0]:     # one stack for the whole window
+        flat = torch.stack([n for norms in updates for n in norms]).float()
+        return torch.linalg.vector_norm(flat.reshape(len(updates), -1), dim=1)
+    zero = torch.zeros((), device=device)        # an update whose weights had no gradients
+    return torch.stack([torch.linalg.vector_norm(torch.stack(norms).float()) if norms else zero for norms in updates])

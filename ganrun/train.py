@@ -75,6 +75,7 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
                  f" from step {run.start}" if run.start else "")
         for step in range(run.start + 1, steps + 1):
             means.step += 1
+            players.note_grads = run.logs_at(step)      # health/grad_*: the logging step's updates
             for terms in game.step(step):
                 means.add(terms)
             if run.after_step(step, stop):      # train.stop_on: a health warning ends the run here
@@ -139,13 +140,16 @@ class Schedules:
         self.bar = tqdm(total=self.steps, initial=self.start, desc="train", unit="step", dynamic_ncols=True,
                         disable=True if self.quiet else None)
 
+    def logs_at(self, step: int) -> bool:
+        return step % self.log_every == 0 or step == self.steps
+
     def after_step(self, step: int, stop: StopSignals) -> bool:
         """The schedules due after `step`; True when the health monitor ends the run here."""
         self.bar.update(1)
         final = step == self.steps
         # Several processes stop at the same step, on a signal that reached any of them.
         stopping = distributed.any_rank(stop.requested) if self.world > 1 else stop.requested
-        due_log = step % self.log_every == 0 or final
+        due_log = self.logs_at(step)
         due_sample = step % self.sample_every == 0 or final
         due_ckpt = step % self.ckpt_every == 0 or final or stopping
         due_eval = bool(self.eval_every) and step % self.eval_every == 0 and not final
@@ -205,8 +209,9 @@ class Schedules:
                               stop: StopSignals) -> bool:
         """Rank > 0 of several processes: take part in each checkpoint (its own state goes to rank 0)
         and in rank 0's decisions to stop, in the order rank 0 makes them; write nothing."""
-        if due_log:
-            self.means.pop()                 # rank 0 logs its own means
+        if due_log:                          # rank 0 logs its own means
+            self.means.pop()
+            self.exp.players.pop_grad_norms()
         if due_ckpt:
             self.save(step, stop)
         if due_log:

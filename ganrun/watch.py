@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import signal
 import sys
@@ -13,6 +14,9 @@ from pathlib import Path
 from typing import Optional
 
 import torch
+from torch import Tensor
+
+from ganrun.terms import Later, Terms, values
 
 log = logging.getLogger("ganrun.train")
 
@@ -20,52 +24,94 @@ WATCHED = ("loss/D", "loss/G")   # the totals: any non-finite term makes them no
 
 
 class RunningMeans:
-    """Sums of detached scalars kept on the device; `pop()` reads them all with one sync.
+    """The logging window: each update's terms, kept on the device; `pop()` reads their means with
+    one sync.
 
-    It also notes, on the device, the first step at which a watched loss was not finite,
-    so divergence is caught at the next logging or checkpoint step without a per-step sync.
+    A term is kept as the update gave it (detached), and its per-update values are computed for the
+    whole window at once when the window is settled (at every logging, checkpoint or evaluation
+    step): a training step pays a detach and a list append per term. Settled values, not sums, are
+    what a checkpoint holds, so a resumed run logs the same means as an uninterrupted one. The first
+    step at which a watched loss was not finite is found when the window is settled, so divergence is
+    caught at the next schedule without a per-step sync.
     """
 
     def __init__(self, device: torch.device):
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-        self.step = torch.zeros((), dtype=torch.long, device=device)
-        self.first_bad = {k: torch.full((), -1, dtype=torch.long, device=device) for k in WATCHED}
+        self.device = device
+        self.step = 0                               # the training step the next terms belong to
+        self.pending: dict[str, list] = {}          # this window's terms, not yet computed
+        self.settled: dict[str, list[Tensor]] = {}  # per-update values [n] already computed
+        self.counts: dict[str, int] = {}            # updates seen per term in this window
+        self.steps: dict[str, list[int]] = {k: [] for k in WATCHED}   # the step of each watched value
+        self.first_bad: dict[str, int] = {}         # watched term -> first step it was not finite
 
-    def add(self, terms: dict[str, torch.Tensor]) -> None:
+    def add(self, terms: Terms) -> None:
         for k, v in terms.items():
-            v = v.detach().float()
-            self.sums[k] = self.sums[k] + v if k in self.sums else v
+            kept = self.pending.get(k)
+            if kept is None:
+                kept = self.pending[k] = []
+            kept.append(v if isinstance(v, Later) else v.detach())
             self.counts[k] = self.counts.get(k, 0) + 1
-            if k in self.first_bad:
-                fresh = (self.first_bad[k] < 0) & ~torch.isfinite(v)
-                self.first_bad[k] = torch.where(fresh, self.step, self.first_bad[k])
+            if k in self.steps:
+                self.steps[k].append(self.step)
+
+    def settle(self) -> None:
+        """Compute the pending terms' per-update values (on the device, no sync)."""
+        for k, items in self.pending.items():
+            self.settled.setdefault(k, []).append(values(items))
+        self.pending = {}
+
+    def window(self, k: str) -> Tensor:
+        parts = self.settled[k]
+        if len(parts) > 1:
+            self.settled[k] = parts = [torch.cat(parts)]
+        return parts[0]
 
     def pop(self) -> dict[str, float]:
-        if not self.sums:
+        self.settle()
+        if not self.settled:
             return {}
-        keys = list(self.sums)
-        values = torch.stack([self.sums[k] for k in keys]).tolist()
-        means = {k: v / self.counts[k] for k, v in zip(keys, values)}
-        self.sums, self.counts = {}, {}
+        keys = list(self.settled)
+        sums = torch.stack([self.window(k).sum() for k in keys]).tolist()
+        means = {k: v / self.counts[k] for k, v in zip(keys, sums)}
+        self.note_first_bad({k: means[k] for k in WATCHED if k in means})
+        self.settled, self.counts = {}, {}
+        self.steps = {k: [] for k in WATCHED}
         return means
 
     def divergence(self) -> Optional[tuple[str, int]]:
         """(watched loss, first step) if a watched loss was not finite, else None (one sync)."""
-        steps = torch.stack(list(self.first_bad.values())).tolist()
-        bad = [(k, s) for k, s in zip(self.first_bad, steps) if s >= 0]
-        return min(bad, key=lambda ks: ks[1]) if bad else None
+        self.settle()
+        watched = [k for k in WATCHED if k in self.settled]
+        if watched:
+            sums = torch.stack([self.window(k).sum() for k in watched]).tolist()
+            self.note_first_bad(dict(zip(watched, sums)))
+        return min(self.first_bad.items(), key=lambda ks: ks[1]) if self.first_bad else None
+
+    def note_first_bad(self, sums: dict[str, float]) -> None:
+        """A sum is finite only when every value in it is: look for the first bad one only then."""
+        for k, total in sums.items():
+            if k not in self.first_bad and not math.isfinite(total):
+                at = int((~torch.isfinite(self.window(k))).nonzero()[0, 0])
+                self.first_bad[k] = self.steps[k][at]
 
     def state_dict(self) -> dict:
-        return {"sums": dict(self.sums), "counts": dict(self.counts), "step": self.step,
+        self.settle()
+        return {"values": {k: self.window(k) for k in self.settled}, "counts": dict(self.counts),
+                "step": self.step, "steps": {k: list(v) for k, v in self.steps.items()},
                 "first_bad": dict(self.first_bad)}
 
     def load_state_dict(self, state: dict) -> None:
-        device = self.step.device
-        self.sums = {k: v.to(device) for k, v in state["sums"].items()}
+        if "sums" in state:            # written before ganrun kept per-update values: each sum is one value
+            state = {"values": {k: v.reshape(1) for k, v in state["sums"].items()}, "counts": state["counts"],
+                     "step": int(state["step"]), "first_bad": {k: int(v) for k, v in state["first_bad"].items()
+                                                               if int(v) >= 0}}
+            state["steps"] = {k: [state["step"]] * (k in state["values"]) for k in WATCHED}
+        self.pending = {}
+        self.settled = {k: [v.to(self.device)] for k, v in state["values"].items()}
         self.counts = dict(state["counts"])
-        self.step = state["step"].to(device)
-        self.first_bad = {k: v.to(self.step.device) for k, v in state["first_bad"].items()}
+        self.step = int(state["step"])
+        self.steps = {k: list(state["steps"].get(k, [])) for k in WATCHED}
+        self.first_bad = dict(state["first_bad"])
 
 
 def preemption_signal() -> Optional[signal.Signals]:

@@ -370,7 +370,7 @@ def test_restored_state_lands_on_the_training_device_not_the_checkpoints():
     means.add({"loss/D": torch.tensor(1.0)})
     moved = RunningMeans(torch.device("meta"))
     moved.load_state_dict(means.state_dict())
-    assert moved.sums["loss/D"].device.type == "meta"
+    assert moved.window("loss/D").device.type == "meta"
 
 
 def test_an_exported_generator_cannot_be_resumed(tmp_path, run_dir):

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ganrun.data import Dataset
-from ganrun.losses import Terms
+from ganrun.terms import Terms
 from ganrun.players import Players
 
 

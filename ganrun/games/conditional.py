@@ -28,7 +28,7 @@ from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.gan import GAN, GInputs, g_forward
 from ganrun.kinds import KINDS
-from ganrun.losses import Terms
+from ganrun.terms import Terms
 from ganrun.models import Conditioning
 
 FORMS = {"cgan": ("concat", "concat", False), "acgan": ("concat", "none", True),

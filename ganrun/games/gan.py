@@ -25,10 +25,11 @@ from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, latent
 from ganrun.kinds import KINDS
-from ganrun.losses import GANLoss, Labels, Terms, call
+from ganrun.losses import GANLoss, Labels, call
 from ganrun.models import Conditioning, add_spectral_norm, score_of
 from ganrun.models.attention import orthogonal_penalty
 from ganrun.players import EMA, Player, Players, Precision
+from ganrun.terms import Terms, now
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
 
 
@@ -163,7 +164,7 @@ class GAN(Game):
                 loss.after_d_step(self.D.module, d_terms)
                 logged.append(d_terms)
                 if self.augment is not None and "health/r_t" in d_terms:
-                    self.augment.observe(d_terms["health/r_t"])
+                    self.augment.observe(now(d_terms["health/r_t"]))
         if self.augment is not None:
             self.augment.adjust(step)
 

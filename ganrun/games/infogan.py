@@ -28,7 +28,7 @@ from ganrun.errors import ConfigError
 from ganrun.games.conditional import refuse_for_conditioned_d
 from ganrun.games.gan import GAN, GInputs, g_forward
 from ganrun.kinds import KINDS
-from ganrun.losses import Terms
+from ganrun.terms import Terms
 from ganrun.models import Conditioning
 
 

@@ -27,7 +27,8 @@ from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.gan import GAN
 from ganrun.kinds import KINDS
-from ganrun.losses import Terms, call
+from ganrun.losses import call
+from ganrun.terms import Terms, now
 from ganrun.tricks import DView, instance_noise_std
 
 
@@ -133,7 +134,8 @@ class MixGAN(GAN):
         out: Terms = {}
         for (k, j), terms in pairs.items():
             weight = w_u[k] * w_v[j]
-            for name, value in terms.items():
+            for name, term in terms.items():
+                value = now(term)           # the mix needs every value at once
                 part = weight * value if name == total else (weight * value).detach()
                 out[name] = out[name] + part if name in out else part
         side = 0 if total == "loss/G" else 1

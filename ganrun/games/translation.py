@@ -25,7 +25,8 @@ from ganrun.config import make
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game
-from ganrun.losses import GANLoss, Labels, Terms
+from ganrun.losses import GANLoss, Labels
+from ganrun.terms import Terms
 from ganrun.players import Player, Players, Precision
 from ganrun.tricks import ReplayBuffer
 
