@@ -108,3 +108,23 @@ def test_the_logged_d_terms_of_a_loss_are_the_statistics_of_its_scores():
         assert out["health/d_acc_real"] == pytest.approx(0.75) and out["health/d_acc_fake"] == pytest.approx(0.75)
         assert out["health/r_t"] == pytest.approx(0.5)
     assert out["loss/wasserstein"] == pytest.approx(1.75)          # E[D(x)] - E[D(x~)]
+
+
+def test_gradient_norms_are_taken_on_the_logging_steps_updates_only(monkeypatch, tmp_path):
+    from conftest import compose_config
+    from ganrun.players import Players
+    from ganrun.train import train
+
+    noted = []
+    real = Players._note_grad
+
+    def counting(self, player, scaler):
+        noted.append(player.name)
+        real(self, player, scaler)
+
+    monkeypatch.setattr(Players, "_note_grad", counting)
+    train(compose_config(["dataset=ring", "train.steps=10", "train.log_every=4", "train.n_critic=2", "quiet=true",
+                          "device=cpu", "eval.n=100", "train.sample_every=100", "train.ckpt_every=100"]),
+          tmp_path / "run")
+    # steps 4, 8 and the last (10) log: two D updates and one G update each
+    assert sorted(noted) == ["D"] * 6 + ["G"] * 3
