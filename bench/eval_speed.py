@@ -242,10 +242,12 @@ def main() -> None:
                   f"cached), {again:.1f} s from the cache")
 
         print("real-data caches: classifier weights: eval.cache_dir/classifiers/<dataset>-train-<C>x<R>x<R>-"
-              "<classes>cls-v<N>.pt (dataset, size, extractor version); Inception statistics: "
-              "eval.cache_dir/torch-fidelity, keyed by dataset, split, size, count and weights hash; "
-              "recomputed by every Evaluator: the classifier's real features and statistics and the "
-              "memorisation references (times above, 'build: ...')")
+              "<classes>cls-<data digest>-v<N>.pt (dataset, size, the images and labels themselves, extractor "
+              "version), its real features and held-out logits beside it (<same>-features.pt, checked against "
+              "the classifier's weights; also kept in memory); Inception statistics: eval.cache_dir/torch-fidelity, "
+              "keyed by dataset, split, size, count, data digest and weights hash; recomputed by every Evaluator: "
+              "the Gaussian statistics of the cached features and the memorisation references (times above, "
+              "'build: ...')")
 
 
 if __name__ == "__main__":

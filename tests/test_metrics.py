@@ -122,6 +122,38 @@ def test_the_classifier_is_cached_and_reloaded(digits_metrics, tmp_path):
                                                  again.model.state_dict().values()))
 
 
+def test_the_real_images_features_are_computed_once_per_classifier(digits_metrics, monkeypatch):
+    from ganrun.metrics import classifier
+
+    train, test, first = digits_metrics
+    cache = __import__("os").environ["GANRUN_CACHE_DIR"]
+    calls = []
+    real_predict = classifier.predict
+    monkeypatch.setattr(classifier, "predict", lambda model, x, **kw: calls.append(len(x)) or real_predict(model, x, **kw))
+    classifier._REFERENCE.clear()                   # a new process: the file beside the classifier serves
+    again = ClassifierMetrics(train, test, cache, torch.device("cpu"))
+    assert calls == [] and torch.equal(again.real_features, first.real_features)
+    assert again.confident_real == first.confident_real
+    path = classifier.load_or_train(train, test, cache, torch.device("cpu")).path
+    features = path.with_name(path.stem + "-features.pt")
+    stale = torch.load(features, weights_only=True)
+    torch.save(dict(stale, classifier="another"), features)   # written for another classifier: computed again
+    classifier._REFERENCE.clear()
+    ClassifierMetrics(train, test, cache, torch.device("cpu"))
+    assert calls == [len(train.reference(None)), len(test)]
+
+
+def test_two_datasets_of_one_name_and_shape_get_their_own_classifier(tmp_path):
+    from ganrun.data import Batch as B
+    from ganrun.metrics.classifier import cache_path, data_digest
+
+    torch.manual_seed(0)
+    x, y = torch.rand(20, 1, 8, 8), torch.randint(10, (20,))
+    a, b = data_digest(B(x, y)), data_digest(B(x.flip(0), y))
+    assert a != b and a == data_digest(B(x.clone(), y.clone()))
+    assert cache_path(tmp_path, "folder", (1, 8, 8), 10, a) != cache_path(tmp_path, "folder", (1, 8, 8), 10, b)
+
+
 # --------------------------------------------------------------------------- memorisation
 def test_copies_of_training_images_are_flagged_as_memorised():
     torch.manual_seed(0)

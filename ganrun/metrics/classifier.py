@@ -24,9 +24,11 @@ and samples drawn with an InfoGAN categorical code get
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from pathlib import Path
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -57,9 +59,29 @@ class DigitClassifier(nn.Module):
         return features, self.head(features)
 
 
-def cache_path(cache_dir: Path, name: str, shape: tuple[int, ...], n_classes: int) -> Path:
+def cache_path(cache_dir: Path, name: str, shape: tuple[int, ...], n_classes: int, digest: str) -> Path:
+    """The classifier's file: named by the data's name and shape, and by a digest of its images and
+    labels (two folders of the same name and size never share a classifier)."""
     c, r = shape[0], shape[-1]
-    return Path(cache_dir).expanduser() / "classifiers" / f"{name}-train-{c}x{r}x{r}-{n_classes}cls-v{VERSION}.pt"
+    return Path(cache_dir).expanduser() / "classifiers" / f"{name}-train-{c}x{r}x{r}-{n_classes}cls-{digest}-v{VERSION}.pt"
+
+
+def data_digest(*batches: Optional[Batch]) -> str:
+    """A short digest of the images and labels of these batches (None: skipped)."""
+    h = hashlib.blake2b(digest_size=6)
+    for batch in batches:
+        for t in (batch.x, batch.y) if batch is not None else ():
+            if t is not None:
+                h.update(str((tuple(t.shape), t.dtype)).encode())
+                h.update(t.detach().cpu().contiguous().numpy())     # the buffer itself: no copy
+    return h.hexdigest()
+
+
+def state_digest(model: nn.Module) -> str:
+    h = hashlib.blake2b(digest_size=6)
+    for t in model.state_dict().values():
+        h.update(t.detach().cpu().contiguous().numpy())
+    return h.hexdigest()
 
 
 def _shifted(x: Tensor, gen: torch.Generator) -> Tensor:
@@ -100,25 +122,33 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, seed: int =
     return model.eval()
 
 
-def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> tuple[nn.Module, float]:
-    """The dataset's classifier and its held-out accuracy, from the cache or trained now."""
+class Classifier(NamedTuple):
+    model: nn.Module
+    accuracy: float                       # on the held-out split (nan without one)
+    path: Path                            # its cache file
+    real: Batch                           # the real training images it was trained on
+    held: Optional[Batch]                 # the held-out images, if labelled
+
+
+def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Classifier:
+    """The dataset's classifier, from the cache or trained now."""
     n_classes = data.num_classes
-    path = cache_path(cache_dir, data.name, data.shape, n_classes)
+    real = data.reference(None)
+    held = heldout.reference(None) if heldout is not None and heldout.num_classes else None
+    path = cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held))
     model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
     if path.is_file():
         try:
             state = torch.load(path, map_location=device, weights_only=True)
             model.load_state_dict(state["model"])
-            return model.eval(), float(state["heldout_accuracy"])
+            return Classifier(model.eval(), float(state["heldout_accuracy"]), path, real, held)
         except Exception as e:
             log.warning("ignoring the unreadable classifier cache %s (%s); training a new one", path,
                         str(e).splitlines()[0] if str(e) else type(e).__name__)
     log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
-    real = data.reference(None)
     model = train_classifier(real.x, real.y, n_classes)
     accuracy = float("nan")
-    if heldout is not None and heldout.num_classes:
-        held = heldout.reference(None)
+    if held is not None:
         _, logits = predict(model, held.x)
         accuracy = float((logits.argmax(1) == held.y).float().mean())
     log.info("%s classifier: %.1f%% accuracy on the held-out split", data.name, 100 * accuracy)
@@ -128,7 +158,41 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> tuple
         atomic_save({"model": model.state_dict(), "heldout_accuracy": accuracy}, path)
     except OSError as e:
         log.warning("could not cache the classifier in %s (%s)", path, e)
-    return model, accuracy
+    return Classifier(model, accuracy, path, real, held)
+
+
+_REFERENCE: dict[tuple[Path, str], dict] = {}     # this process's reference features, by cache file
+
+
+def reference_features(classifier: Classifier) -> dict:
+    """The classifier's features of the real training images ("features", CPU) and, with a held-out
+    split, its logits of the held-out images ("held_logits"): computed once per classifier and
+    cached beside its file (and in memory), since every run's evaluations compare against them."""
+    stamp = state_digest(classifier.model)           # a retrained classifier never meets old features
+    key = (classifier.path, stamp)
+    if key in _REFERENCE:
+        return _REFERENCE[key]
+    path = classifier.path.with_name(classifier.path.stem + "-features.pt")
+    try:
+        cached = torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+    except Exception as e:
+        log.warning("ignoring the unreadable feature cache %s (%s)", path, str(e).splitlines()[0] if str(e) else
+                    type(e).__name__)
+        cached = None
+    if cached is not None and cached.get("classifier") == stamp:
+        out = {"features": cached["features"], "held_logits": cached.get("held_logits")}
+    else:
+        features, _ = predict(classifier.model, classifier.real.x)
+        held_logits = predict(classifier.model, classifier.held.x)[1].cpu() if classifier.held is not None else None
+        out = {"features": features.cpu(), "held_logits": held_logits}
+        from ganrun.checkpoint import atomic_save
+
+        try:
+            atomic_save({"classifier": stamp, **out}, path)
+        except OSError as e:
+            log.warning("could not cache the real images' features in %s (%s)", path, e)
+    _REFERENCE[key] = out
+    return out
 
 
 def gaussian_stats(features: Tensor) -> dict:
@@ -146,15 +210,16 @@ class ClassifierMetrics:
 
     def __init__(self, data, heldout, cache_dir: Path, device: torch.device):
         self.name, self.class_names = data.name, data.class_names
-        self.model, self.accuracy = load_or_train(data, heldout, cache_dir, device)
-        real = data.reference(None)
-        real_features, _ = predict(self.model, real.x)
+        classifier = load_or_train(data, heldout, cache_dir, device)
+        self.model, self.accuracy, real = classifier.model, classifier.accuracy, classifier.real
+        reference = reference_features(classifier)
+        real_features = reference["features"].to(device)
         self.real_stats = gaussian_stats(real_features)
         self.real_features, self.real_labels = real_features, real.y
         self.n_real = len(real)
         self.confident_real = None
-        if heldout is not None and heldout.num_classes:
-            _, held_logits = predict(self.model, heldout.reference(None).x)
+        if reference["held_logits"] is not None:
+            held_logits = reference["held_logits"]
             self.confident_real, self.n_held = confident_share(held_logits), len(held_logits)
         counts = torch.bincount(real.y, minlength=data.num_classes).double()
         self.real_hist = (counts / counts.sum()).cpu()
@@ -246,7 +311,7 @@ class StackedModes:
     def __init__(self, data, cache_dir: Path, device: torch.device):
         base = data.base
         self.name, self.base_name = data.name, base.name
-        self.model, self.accuracy = load_or_train(base, base.heldout(), cache_dir, device)
+        self.model, self.accuracy = load_or_train(base, base.heldout(), cache_dir, device)[:2]
 
     def __call__(self, batch: Batch) -> tuple[dict, dict]:
         x = batch.x

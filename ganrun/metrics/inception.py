@@ -91,7 +91,11 @@ class InceptionMetrics:
         self.real = _Uint8Images(real)
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:10]
         r = real.shape[-1]
-        self.cache_name = f"ganrun-{name}-{split}-{r}px-n{len(real)}-w{digest}"
+        from ganrun.data import Batch
+        from ganrun.metrics.classifier import data_digest
+
+        # named by the images themselves too: two folders of one name and size never share statistics
+        self.cache_name = f"ganrun-{name}-{split}-{r}px-n{len(real)}-d{data_digest(Batch(real))}-w{digest}"
         self.cache_root = str(Path(cache_dir).expanduser() / "torch-fidelity")
 
     def __call__(self, fake: Tensor) -> tuple[dict, dict]:

@@ -65,7 +65,7 @@ class DomainClassifier:
 
     def __init__(self, domain, heldout, cache: Path, device: torch.device):
         self.name = domain.name
-        self.model, self.accuracy = load_or_train(domain, heldout, cache, device)
+        self.model, self.accuracy = load_or_train(domain, heldout, cache, device)[:2]
         features, _ = predict(self.model, domain.reference(None).x)
         self.real_stats, self.n_real = gaussian_stats(features), len(features)
 
