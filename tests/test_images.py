@@ -105,6 +105,14 @@ def test_large_folders_stream_through_workers_in_a_reproducible_order(image_fold
     assert all(torch.equal(x, y) for x, y in zip(later, [c.sample(4).x for _ in range(3)]))
 
 
+def test_streaming_never_starts_more_workers_than_usable_cpus(image_folder, monkeypatch, caplog):
+    monkeypatch.setattr(images.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    caplog.set_level("INFO", logger="ganrun")
+    data = make_data("folder", root=str(image_folder), resolution=8, workers=4, memory_limit_mb=0)
+    assert data.workers == 1 and "dataset.workers=4, but only 1 CPU(s) are usable" in caplog.text
+    assert data.sample(4).x.shape == (4, 3, 8, 8)
+
+
 @pytest.mark.parametrize("name", ["mnist", "cifar10"])
 def test_torchvision_sets_offline_fail_with_what_to_do(name, tmp_path, monkeypatch):
     def no_network(*args, **kwargs):

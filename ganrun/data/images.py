@@ -13,6 +13,7 @@ the sub-folder names, sorted, are the classes).
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -267,7 +268,13 @@ class StreamedImages(BaseData):
         self.files = FileImages(files, resolution, channels, strict)
         self.labels = labels
         self.class_names = list(class_names)
-        self.workers = workers
+        # More worker processes than usable CPUs only compete for them (torch warns); the batches
+        # are the same whatever their number (the order is fixed by the sampler, decoding is exact).
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        if workers > cpus:
+            log.info("dataset.workers=%d, but only %d CPU(s) are usable: streaming with %d worker process(es)",
+                     workers, cpus, cpus)
+        self.workers = min(workers, cpus)
         # The shuffling seed comes from the run's seeded RNG: same run seed, same data order.
         self.seed = int(torch.randint(2 ** 31 - 1, (1,)))
         self.batch_size: Optional[int] = None      # fixed by the first training draw
