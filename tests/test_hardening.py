@@ -365,40 +365,37 @@ def test_resume_from_a_loose_checkpoint_records_the_config_it_really_runs(tmp_pa
     assert "steps: 4" in recorded
 
 
-def test_a_run_folder_removed_while_training_stops_in_one_line(monkeypatch, tmp_path):
+def remove_the_run_folder_at_step_4(monkeypatch, writer_fails: bool) -> None:
+    """Remove the run folder inside step 4's pictures; with `writer_fails`, TensorBoard's writer
+    then re-raises its thread's FileNotFoundError at its next add_scalar (as torch's SummaryWriter
+    does when its thread failed first)."""
     import shutil
 
-    run = tmp_path / "run"
     real = train_module.Schedules.pictures
 
     def remove_then_draw(self, step):
         real(self, step)
         if step == 4:
             shutil.rmtree(self.run_dir)
+            if writer_fails:
+                def failed(*args, **kwargs):
+                    raise FileNotFoundError(2, "No such file or directory", str(self.run_dir / "tb"))
+                monkeypatch.setattr(self.writer, "add_scalar", failed)
 
     monkeypatch.setattr(train_module.Schedules, "pictures", remove_then_draw)
+
+
+def test_a_run_folder_removed_while_training_stops_in_one_line(monkeypatch, tmp_path):
+    run = tmp_path / "run"
+    remove_the_run_folder_at_step_4(monkeypatch, writer_fails=False)
     # Noticed at step 4 when TensorBoard's writer thread failed first, else at the next schedule (5).
     with pytest.raises(GanrunError, match=f"^the run folder {run} was removed while training; stopped at step [45] "):
         train(compose_config(RING), run)
 
 
 def test_a_writer_failing_because_the_run_folder_was_removed_is_the_same_one_line(monkeypatch, tmp_path):
-    """The race above, made certain: the writer re-raises its thread's FileNotFoundError at step 4's
-    evaluation (as torch's SummaryWriter does) after the folder went."""
-    import shutil
-
+    """The race above, made certain: the writer fails at step 4's evaluation."""
     run = tmp_path / "run"
-    real = train_module.Schedules.pictures
-
-    def remove_then_draw(self, step):
-        real(self, step)
-        if step == 4:
-            shutil.rmtree(self.run_dir)
-
-            def failed(*args, **kwargs):
-                raise FileNotFoundError(2, "No such file or directory", str(run / "tb"))
-            monkeypatch.setattr(self.writer, "add_scalar", failed)
-
-    monkeypatch.setattr(train_module.Schedules, "pictures", remove_then_draw)
+    remove_the_run_folder_at_step_4(monkeypatch, writer_fails=True)
     with pytest.raises(GanrunError, match=f"^the run folder {run} was removed while training; stopped at step 4 "):
         train(compose_config(RING), run)
