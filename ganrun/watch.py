@@ -91,8 +91,9 @@ class RunningMeans:
         """A sum is finite only when every value in it is: look for the first bad one only then."""
         for k, total in sums.items():
             if k not in self.first_bad and not math.isfinite(total):
-                at = int((~torch.isfinite(self.window(k))).nonzero()[0, 0])
-                self.first_bad[k] = self.steps[k][at]
+                bad = (~torch.isfinite(self.window(k))).nonzero()
+                if len(bad):                # (finite values whose float32 sum overflowed are not a divergence)
+                    self.first_bad[k] = self.steps[k][int(bad[0, 0])]
 
     def state_dict(self) -> dict:
         self.settle()

@@ -57,6 +57,11 @@ def test_the_first_non_finite_step_is_found_when_the_window_is_settled():
     means.step = 5
     means.add({"loss/G": torch.tensor(float("nan"))})
     assert means.divergence() == ("loss/D", 3), "the earliest step is kept across windows"
+    huge = RunningMeans(torch.device("cpu"))
+    for step in (1, 2):
+        huge.step = step
+        huge.add({"loss/D": torch.tensor(3e38)})      # finite, but their float32 sum is not
+    assert huge.divergence() is None
 
 
 def test_a_window_saved_mid_way_logs_the_same_means_as_one_never_saved():
