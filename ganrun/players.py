@@ -123,7 +123,8 @@ class Player:
         that made them), on the device: no sync. Their total is taken at log time (`total_norms`)."""
         if scaler.is_enabled():
             scaler.unscale_(self.optimizer)
-        return torch._foreach_norm([p.grad for p in self.params if p.grad is not None])
+        grads = [p.grad for p in self.params if p.grad is not None]
+        return torch._foreach_norm(grads) if grads else []      # (no gradients: a norm of 0 at log time)
 
     def state_dict(self) -> dict:
         return {"module": self.module.state_dict(),

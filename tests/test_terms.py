@@ -100,6 +100,15 @@ def test_gradient_norms_are_totals_over_each_updates_tensors():
     assert total_norms(ragged, torch.device("cpu")).tolist() == [5.0, 0.0]
 
 
+def test_a_player_whose_weights_got_no_gradient_logs_a_norm_of_zero():
+    from ganrun.players import Players, Precision
+
+    players = Players(Precision("fp32", torch.device("cpu")))
+    frozen = players.add("F", torch.nn.Linear(2, 1))
+    players._note_grad(frozen, frozen.scaler)           # no backward has run: every grad is None
+    assert players.pop_grad_norms()["health/grad_F"].item() == 0.0
+
+
 def test_the_logged_d_terms_of_a_loss_are_the_statistics_of_its_scores():
     from ganrun import losses as L
 
