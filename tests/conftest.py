@@ -22,6 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 # One folder per test run, shared by parallel workers (cache files are written atomically).
 _run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}"
 os.environ["GANRUN_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"ganrun-test-cache-{_run_id}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's cache folder goes with it (tens of MB of classifiers per run otherwise pile up
+    in the temporary folder); the controlling process removes it once the workers are done."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        import shutil
+
+        shutil.rmtree(os.environ["GANRUN_CACHE_DIR"], ignore_errors=True)
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Parallel test workers share the cores: one thread each (subprocesses inherit it).
     os.environ["OMP_NUM_THREADS"] = "1"

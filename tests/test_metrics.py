@@ -154,6 +154,17 @@ def test_two_datasets_of_one_name_and_shape_get_their_own_classifier(tmp_path):
     assert cache_path(tmp_path, "folder", (1, 8, 8), 10, a) != cache_path(tmp_path, "folder", (1, 8, 8), 10, b)
 
 
+def test_a_dataset_of_another_name_with_the_same_images_shares_the_classifier(digits_metrics, monkeypatch):
+    """edges2digits' B domain is the digits themselves: their classifier is found, not trained again."""
+    from ganrun.metrics import classifier
+
+    train, test, first = digits_metrics
+    monkeypatch.setattr(train, "name", "digits-again")
+    monkeypatch.setattr(classifier, "train_classifier", lambda *a, **k: pytest.fail("trained again"))
+    again = classifier.load_or_train(train, test, __import__("os").environ["GANRUN_CACHE_DIR"], torch.device("cpu"))
+    assert again.path.name.startswith("digits-train-") and again.accuracy == first.accuracy
+
+
 # --------------------------------------------------------------------------- memorisation
 def test_copies_of_training_images_are_flagged_as_memorised():
     torch.manual_seed(0)

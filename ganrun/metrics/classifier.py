@@ -66,6 +66,15 @@ def cache_path(cache_dir: Path, name: str, shape: tuple[int, ...], n_classes: in
     return Path(cache_dir).expanduser() / "classifiers" / f"{name}-train-{c}x{r}x{r}-{n_classes}cls-{digest}-v{VERSION}.pt"
 
 
+def same_data(path: Path) -> Path:
+    """`path`, or the cached classifier of another dataset name with the very same images and labels
+    (e.g. a translation domain that is the digits themselves): one classifier per data, not per name."""
+    if path.is_file() or not path.parent.is_dir():
+        return path
+    tail = path.name.split("-train-", 1)[1]
+    return next(iter(sorted(path.parent.glob(f"*-train-{tail}"))), path)
+
+
 def data_digest(*batches: Optional[Batch]) -> str:
     """A short digest of the images and labels of these batches (None: skipped)."""
     h = hashlib.blake2b(digest_size=6)
@@ -135,7 +144,7 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
     n_classes = data.num_classes
     real = data.reference(None)
     held = heldout.reference(None) if heldout is not None and heldout.num_classes else None
-    path = cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held))
+    path = same_data(cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held)))
     model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
     if path.is_file():
         try:
