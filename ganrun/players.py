@@ -143,8 +143,14 @@ class Player:
             own = getattr(self, part)
             if own is None or state.get(part) is None:
                 continue
+            # which implementation runs (for-each, fused) is this run's choice, not the file's
+            chosen = [{k: g.get(k) for k in ("foreach", "fused")} for g in own.param_groups] \
+                if part == "optimizer" else None
             try:
                 own.load_state_dict(state[part])
+                if chosen:
+                    for group, keys in zip(own.param_groups, chosen):
+                        group.update(keys)
             except Exception as e:      # a hand-edited or foreign file: any shape of wrongness
                 raise CheckpointError(f"{source}: the {part} state of {name} does not fit this run "
                                       f"({type(e).__name__}: {str(e).strip()[:100]})") from None
@@ -161,9 +167,9 @@ class Players:
         self.parts: dict[str, Stateful] = {}
         self.skipped = 0                       # updates skipped because their loss was not finite
         self.grad_norms: dict[str, list] = {}  # health/grad_<name>: each noted update's per-tensor norms
-        # The training loop notes them on the updates of its logging steps only: a norm per update
-        # costs about 4% of a small MLP's step (bench/step_speed.py --pieces).
-        self.note_grads = True
+        # The training loop turns this on for the updates of its logging steps only (a norm per update
+        # costs about 4% of a small MLP's step, bench/step_speed.py --pieces); off, nothing is kept.
+        self.note_grads = False
         self.optional: set[str] = set()
         self.world = distributed.world_size()  # processes of a torchrun launch (read once, not per update)
 

@@ -68,7 +68,7 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
 
     log.info("run folder: %s", run_dir)
     run.open()
-    with StopSignals() as stop, run_folder_watch(run_dir):
+    with StopSignals() as stop, run_folder_watch(run.folder_gone):
         log.info("training %s with game=%s on %s with loss=%s on %s for %d steps%s", cfg.model.type,
                  cfg.game.type, exp.data.name, cfg.loss.type,
                  f"{exp.device} x {run.world} processes" if run.world > 1 else exp.device, steps,
@@ -105,6 +105,7 @@ class Schedules:
         self.saved_at = -1
         self.main, self.world = distributed.is_main(), distributed.world_size()
         self.ranks_in_step: Optional[bool] = None
+        self.folder_id: Optional[tuple[int, int]] = None     # the run folder's identity once open
 
     def restore(self, state: dict) -> None:
         source = state.get("source", "the checkpoint")
@@ -125,6 +126,7 @@ class Schedules:
             self.bar = tqdm(disable=True)
             self.t0 = time.perf_counter()
             return
+        self.folder_id = folder_identity(self.run_dir)
         self.evaluator = Evaluator(exp.cfg.eval, exp.data, exp.device, augmented(exp.cfg))
         with self.own_rng():
             self.fixed = exp.game.fixed_inputs(exp.cfg.seed)
@@ -157,16 +159,22 @@ class Schedules:
             return False
         if not self.main:
             return self.after_step_other_rank(step, final, due_log, due_ckpt, stopping, stop)
-        if not self.run_dir.is_dir():
+        if self.folder_gone():
             raise self.folder_removed(step)
         try:
             return self.after_step_main(step, stop, final, stopping, due_log, due_sample, due_ckpt, due_eval)
-        except (OSError, RuntimeError):
+        except (OSError, RuntimeError) as e:
             # TensorBoard's writer thread re-raises its own failure at the next add_*: when the
             # folder is gone that failure means only this, said in one line.
-            if self.run_dir.is_dir():
+            if not self.folder_gone():
                 raise
-            raise self.folder_removed(step) from None
+            raise self.folder_removed(step) from e
+
+    def folder_gone(self) -> bool:
+        """The run folder was removed while training, even if a write (a picture, a checkpoint) has
+        made a new one since: then its TensorBoard folder, made only at the start, is missing."""
+        return self.folder_id is not None and (folder_identity(self.run_dir) != self.folder_id
+                                               or not (self.run_dir / "tb").is_dir())
 
     def folder_removed(self, step: int) -> GanrunError:
         close_quietly(self.writer)
@@ -418,6 +426,15 @@ def on_cpu(tree):
     if isinstance(tree, (list, tuple)):
         return type(tree)(on_cpu(v) for v in tree)
     return tree
+
+
+def folder_identity(path: Path) -> Optional[tuple[int, int]]:
+    """(device, inode) of a folder, None when it is missing: a removed folder made again differs."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def close_quietly(writer: SummaryWriter) -> None:

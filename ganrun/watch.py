@@ -10,8 +10,7 @@ import os
 import signal
 import sys
 import threading
-from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -171,13 +170,13 @@ class StopSignals:
 
 
 @contextlib.contextmanager
-def run_folder_watch(run_dir: Path):
+def run_folder_watch(folder_gone: Callable[[], bool]):
     """While training: if the run folder is removed, TensorBoard's writer thread fails to write
     and would print a traceback; the loop says it in one line at its next schedule instead."""
     previous = threading.excepthook
 
     def hook(args):
-        if not run_dir.is_dir():
+        if folder_gone():
             return
         previous(args)
 

@@ -365,7 +365,7 @@ def test_resume_from_a_loose_checkpoint_records_the_config_it_really_runs(tmp_pa
     assert "steps: 4" in recorded
 
 
-def remove_the_run_folder_at_step_4(monkeypatch, writer_fails: bool) -> None:
+def remove_the_run_folder_at_step_4(monkeypatch, writer_fails: bool, made_again: bool = False) -> None:
     """Remove the run folder inside step 4's pictures; with `writer_fails`, TensorBoard's writer
     then re-raises its thread's FileNotFoundError at its next add_scalar (as torch's SummaryWriter
     does when its thread failed first)."""
@@ -377,6 +377,8 @@ def remove_the_run_folder_at_step_4(monkeypatch, writer_fails: bool) -> None:
         real(self, step)
         if step == 4:
             shutil.rmtree(self.run_dir)
+            if made_again:              # as a later write (a picture, a checkpoint) would make it
+                (self.run_dir / "samples").mkdir(parents=True)
             if writer_fails:
                 def failed(*args, **kwargs):
                     raise FileNotFoundError(2, "No such file or directory", str(self.run_dir / "tb"))
@@ -393,9 +395,11 @@ def test_a_run_folder_removed_while_training_stops_in_one_line(monkeypatch, tmp_
         train(compose_config(RING), run)
 
 
-def test_a_writer_failing_because_the_run_folder_was_removed_is_the_same_one_line(monkeypatch, tmp_path):
-    """The race above, made certain: the writer fails at step 4's evaluation."""
+@pytest.mark.parametrize("made_again", [False, True])
+def test_a_writer_failing_because_the_run_folder_was_removed_is_the_same_one_line(made_again, monkeypatch, tmp_path):
+    """The race above, made certain: the writer fails at step 4's evaluation; also when a write has
+    made a new, empty run folder in between."""
     run = tmp_path / "run"
-    remove_the_run_folder_at_step_4(monkeypatch, writer_fails=True)
+    remove_the_run_folder_at_step_4(monkeypatch, writer_fails=True, made_again=made_again)
     with pytest.raises(GanrunError, match=f"^the run folder {run} was removed while training; stopped at step 4 "):
         train(compose_config(RING), run)

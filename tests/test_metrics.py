@@ -141,6 +141,11 @@ def test_the_real_images_features_are_computed_once_per_classifier(digits_metric
     classifier._REFERENCE.clear()
     ClassifierMetrics(train, test, cache, torch.device("cpu"))
     assert calls == [len(train.reference(None)), len(test)]
+    for odd in ([1, 2], torch.zeros(3), dict(stale, features=torch.zeros(5, 128))):   # loadable, but not features
+        torch.save(odd, features)
+        classifier._REFERENCE.clear()
+        again = ClassifierMetrics(train, test, cache, torch.device("cpu"))
+        assert torch.equal(again.real_features, first.real_features)
 
 
 def test_two_datasets_of_one_name_and_shape_get_their_own_classifier(tmp_path):
@@ -151,6 +156,7 @@ def test_two_datasets_of_one_name_and_shape_get_their_own_classifier(tmp_path):
     x, y = torch.rand(20, 1, 8, 8), torch.randint(10, (20,))
     a, b = data_digest(B(x, y)), data_digest(B(x.flip(0), y))
     assert a != b and a == data_digest(B(x.clone(), y.clone()))
+    assert data_digest(B(x.bfloat16(), None)) != data_digest(B(x.half(), None))     # any dtype (numpy has no bf16)
     assert cache_path(tmp_path, "folder", (1, 8, 8), 10, a) != cache_path(tmp_path, "folder", (1, 8, 8), 10, b)
 
 

@@ -142,3 +142,20 @@ def test_gradient_norms_are_taken_on_the_logging_steps_updates_only(monkeypatch,
           tmp_path / "run")
     # steps 4, 8 and the last (10) log: two D updates and one G update each
     assert sorted(noted) == ["D"] * 6 + ["G"] * 3
+
+
+def test_a_resumed_optimizer_keeps_this_runs_implementation_not_the_checkpoints():
+    """A checkpoint written before ganrun chose for-each optimizers on the CPU holds foreach=None in
+    its param groups; loading it must not switch this run back to the slow per-parameter loop."""
+    from omegaconf import OmegaConf
+
+    from ganrun.players import Players, Precision
+
+    node = OmegaConf.create({"type": "adam", "lr": 2e-4, "betas": [0.5, 0.999], "eps": 1e-8, "weight_decay": 0.0})
+    players = Players(Precision("fp32", torch.device("cpu")))
+    G = players.add("G", torch.nn.Linear(2, 1), node)
+    assert G.optimizer.param_groups[0]["foreach"] is True
+    state = G.state_dict()
+    state["optimizer"]["param_groups"][0]["foreach"] = None
+    G.load_state_dict(state, "G", "old.pt")
+    assert G.optimizer.param_groups[0]["foreach"] is True

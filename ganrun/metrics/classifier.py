@@ -82,15 +82,20 @@ def data_digest(*batches: Optional[Batch]) -> str:
         for t in (batch.x, batch.y) if batch is not None else ():
             if t is not None:
                 h.update(str((tuple(t.shape), t.dtype)).encode())
-                h.update(t.detach().cpu().contiguous().numpy())     # the buffer itself: no copy
+                h.update(raw_bytes(t))
     return h.hexdigest()
 
 
 def state_digest(model: nn.Module) -> str:
     h = hashlib.blake2b(digest_size=6)
     for t in model.state_dict().values():
-        h.update(t.detach().cpu().contiguous().numpy())
+        h.update(raw_bytes(t))
     return h.hexdigest()
+
+
+def raw_bytes(t: Tensor) -> np.ndarray:
+    """A tensor's bytes, whatever its dtype (numpy has no bfloat16); no copy for a contiguous CPU tensor."""
+    return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
 
 
 def _shifted(x: Tensor, gen: torch.Generator) -> Tensor:
@@ -170,6 +175,16 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
     return Classifier(model, accuracy, path, real, held)
 
 
+def fits(cached, stamp: str, classifier: Classifier) -> bool:
+    """A features file written for this classifier and these images (anything else is recomputed)."""
+    if not isinstance(cached, dict) or cached.get("classifier") != stamp:
+        return False
+    features, held = cached.get("features"), cached.get("held_logits")
+    n_held = len(classifier.held) if classifier.held is not None else None
+    return isinstance(features, torch.Tensor) and features.dim() == 2 and len(features) == len(classifier.real) \
+        and (held is None if n_held is None else isinstance(held, torch.Tensor) and len(held) == n_held)
+
+
 _REFERENCE: dict[tuple[Path, str], dict] = {}     # this process's reference features, by cache file
 
 
@@ -188,7 +203,7 @@ def reference_features(classifier: Classifier) -> dict:
         log.warning("ignoring the unreadable feature cache %s (%s)", path, str(e).splitlines()[0] if str(e) else
                     type(e).__name__)
         cached = None
-    if cached is not None and cached.get("classifier") == stamp:
+    if fits(cached, stamp, classifier):
         out = {"features": cached["features"], "held_logits": cached.get("held_logits")}
     else:
         features, _ = predict(classifier.model, classifier.real.x)
