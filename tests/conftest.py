@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Evaluation caches (classifiers, reference statistics) go to a folder of this test session,
 # never the user's ~/.cache; subprocesses inherit it.
 # One folder per test run, shared by parallel workers (cache files are written atomically).
-_run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"{os.getpid()}"
-os.environ["GANRUN_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"ganrun-test-cache-{_run_id}")
+# The controlling process names the session; parallel workers inherit the name with its environment.
+os.environ.setdefault("GANRUN_TEST_SESSION", os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)
+os.environ["GANRUN_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"ganrun-test-cache-{os.environ['GANRUN_TEST_SESSION']}")
 
 
 def pytest_sessionfinish(session, exitstatus):
