@@ -122,7 +122,7 @@ def test_the_classifier_is_cached_and_reloaded(digits_metrics, tmp_path):
                                                  again.model.state_dict().values()))
 
 
-def test_the_real_images_features_are_computed_once_per_classifier(digits_metrics, monkeypatch):
+def test_the_real_images_features_are_computed_once_per_classifier(digits_metrics, monkeypatch, caplog):
     from ganrun.metrics import classifier
 
     train, test, first = digits_metrics
@@ -146,6 +146,13 @@ def test_the_real_images_features_are_computed_once_per_classifier(digits_metric
         classifier._REFERENCE.clear()
         again = ClassifierMetrics(train, test, cache, torch.device("cpu"))
         assert torch.equal(again.real_features, first.real_features)
+    features.write_bytes(b"not a torch file")                   # unreadable: said, then computed again
+    classifier._REFERENCE.clear()
+    caplog.clear()
+    again = ClassifierMetrics(train, test, cache, torch.device("cpu"))
+    assert torch.equal(again.real_features, first.real_features)
+    assert f"ignoring the unreadable feature cache {features}" in caplog.text
+    assert torch.load(features, weights_only=True)["classifier"] == stale["classifier"], "written again"
 
 
 def test_two_datasets_of_one_name_and_shape_get_their_own_classifier(tmp_path):

@@ -136,6 +136,22 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, seed: int =
     return model.eval()
 
 
+def read_cache(path: Path, device, what: str, instead: str):
+    """A cache file's content (tensors only: weights_only), or None when missing or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        unreadable(path, e, what, instead)
+        return None
+
+
+def unreadable(path: Path, e: Exception, what: str, instead: str) -> None:
+    log.warning("ignoring the unreadable %s %s (%s); %s", what, path,
+                str(e).splitlines()[0] if str(e) else type(e).__name__, instead)
+
+
 class Classifier(NamedTuple):
     model: nn.Module
     accuracy: float                       # on the held-out split (nan without one)
@@ -151,14 +167,13 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
     held = heldout.reference(None) if heldout is not None and heldout.num_classes else None
     path = same_data(cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held)))
     model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
-    if path.is_file():
+    state = read_cache(path, device, "classifier cache", "training a new one")
+    if state is not None:
         try:
-            state = torch.load(path, map_location=device, weights_only=True)
             model.load_state_dict(state["model"])
             return Classifier(model.eval(), float(state["heldout_accuracy"]), path, real, held)
         except Exception as e:
-            log.warning("ignoring the unreadable classifier cache %s (%s); training a new one", path,
-                        str(e).splitlines()[0] if str(e) else type(e).__name__)
+            unreadable(path, e, "classifier cache", "training a new one")
     log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
     model = train_classifier(real.x, real.y, n_classes)
     accuracy = float("nan")
@@ -197,12 +212,7 @@ def reference_features(classifier: Classifier) -> dict:
     if key in _REFERENCE:
         return _REFERENCE[key]
     path = classifier.path.with_name(classifier.path.stem + "-features.pt")
-    try:
-        cached = torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
-    except Exception as e:
-        log.warning("ignoring the unreadable feature cache %s (%s)", path, str(e).splitlines()[0] if str(e) else
-                    type(e).__name__)
-        cached = None
+    cached = read_cache(path, "cpu", "feature cache", "computing the features again")
     if fits(cached, stamp, classifier):
         out = {"features": cached["features"], "held_logits": cached.get("held_logits")}
     else:
