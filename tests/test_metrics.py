@@ -220,7 +220,11 @@ def random_inception_weights(tmp_path_factory):
         model = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
     finally:
         fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url = original_load, original_url
-    torch.save(model.state_dict(), path)
+    state = model.state_dict()
+    for k in state:     # batch-norm gains of 1 shrink the features to ~1e-7 through the 90-odd layers
+        if k.endswith("bn.weight"):
+            state[k].fill_(2.0)
+    torch.save(state, path)
     return path
 
 
@@ -228,12 +232,30 @@ def test_the_inception_path_runs_end_to_end_with_a_weights_file(random_inception
     metrics = train_run(run_dir, ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8",
                                   "eval.n=40", "eval.ref_n=40", "eval.inception=true",
                                   f"eval.inception_weights={random_inception_weights}"])
-    assert {"fid", "is", "kid"} <= set(metrics)
-    assert all(math.isfinite(metrics[k]) for k in ("fid", "is", "kid"))
+    family = [f"{k}_inception" for k in ("precision", "recall", "density", "coverage")]
+    assert {"fid", "is", "kid", *family} <= set(metrics)
+    assert all(math.isfinite(metrics[k]) for k in ("fid", "is", "kid", *family))
     assert metrics["fid"] > 0 and metrics["is"] >= 1.0
     assert "40 samples against 40 real digits" in metrics["protocol"]["fid"]
+    assert "Inception-v3" in metrics["protocol"]["coverage_inception"]
     scalar_tags, _ = scalar_and_image_tags(run_dir / "tb")
-    assert {"metrics/fid", "metrics/is", "metrics/kid"} <= scalar_tags
+    assert {"metrics/fid", "metrics/is", "metrics/kid", "metrics/density_inception"} <= scalar_tags
+
+
+def test_inception_precision_recall_density_coverage_on_constructed_sets(random_inception_weights, tmp_path):
+    """Real against itself: every sample sits on a real image and every real image is reached (1, 1, 1);
+    a set collapsed onto one real image keeps its precision and reaches that image alone (its balls
+    have radius 0). Twelve images a set: Inception on a CPU costs about 0.2 s an image."""
+    from ganrun.metrics.inception import InceptionMetrics
+
+    real = torch.rand(12, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    metrics = InceptionMetrics(random_inception_weights, real, "noise", "train", tmp_path, torch.device("cpu"))
+    same, _ = metrics(real.clone())
+    assert same["precision_inception"] == 1 and same["recall_inception"] == 1 and same["coverage_inception"] == 1
+    assert same["density_inception"] >= 1      # each sample in its twin's ball, and maybe in others'
+    collapsed, _ = metrics(real[:1].repeat(12, 1, 1, 1))
+    assert collapsed["precision_inception"] == 1
+    assert collapsed["recall_inception"] == pytest.approx(1 / 12)
 
 
 def test_missing_inception_weights_skip_the_metrics_with_one_clear_message(tmp_path, caplog):

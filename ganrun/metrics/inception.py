@@ -1,4 +1,5 @@
-"""FID, IS and KID with the standard Inception weights, through torch-fidelity.
+"""FID, IS, KID and the precision/recall/density/coverage family with the standard Inception
+weights, through torch-fidelity (and prdc for density and coverage).
 
 The weights come from `eval.inception_weights` when set, else from torch's hub cache
 (where torch-fidelity keeps them), else they are downloaded after checking within
@@ -99,30 +100,44 @@ class InceptionMetrics:
         self.cache_root = str(Path(cache_dir).expanduser() / "torch-fidelity")
 
     def __call__(self, fake: Tensor) -> tuple[dict, dict]:
-        import torch_fidelity
+        # torch-fidelity's calculate_metrics, step by step with its own functions (its metrics.py),
+        # so that both sets' 2048-d features are at hand for density and coverage too: each set is
+        # passed through Inception once, the real one only when its features are not cached.
+        from torch_fidelity.metric_fid import fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
+        from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+        from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+        from torch_fidelity.utils import (create_feature_extractor, extract_featuresdict_from_input_id_cached,
+                                          get_cacheable_input_name, resolve_feature_layer_for_metric)
+
+        from ganrun.metrics.manifold import prdc_values
 
         n, n_real = len(fake), len(self.real)
-        out = torch_fidelity.calculate_metrics(
-            input1=_Uint8Images(fake), input2=self.real, fid=True, isc=True, kid=True, prc=True,
-            prc_neighborhood=3,
+        kwargs = dict(
+            input1=_Uint8Images(fake), input2=self.real, fid=True, isc=True, kid=True,
             feature_extractor=FEATURE_NET, feature_extractor_weights_path=str(self.weights),
             cuda=self.device.type == "cuda", batch_size=64, verbose=False, cache=True,
             cache_root=self.cache_root, input1_cache_name=None, input2_cache_name=self.cache_name,
             kid_subset_size=min(1000, n, n_real), isc_splits=10, samples_shuffle=False,
             save_cpu_ram=True)   # for the metrics used here: no DataLoader workers, the images are in memory
-        values = {"fid": float(out["frechet_inception_distance"]),
-                  "is": float(out["inception_score_mean"]),
-                  "kid": float(out["kernel_inception_distance_mean"]),
-                  "precision_inception": float(out["precision"]), "recall_inception": float(out["recall"])}
+        logits, pool = (resolve_feature_layer_for_metric(m, **kwargs) for m in ("isc", "fid"))
+        extractor = create_feature_extractor(FEATURE_NET, sorted({logits, pool}), **kwargs)
+        feats = {i: extract_featuresdict_from_input_id_cached(i, extractor, **kwargs) for i in (1, 2)}
+        stats = [fid_featuresdict_to_statistics_cached(feats[i], get_cacheable_input_name(i, **kwargs), extractor,
+                                                       pool, **kwargs) for i in (1, 2)]
+        fid = fid_statistics_to_metric(*stats, False)
+        isc = isc_featuresdict_to_metric(feats[1], logits, **kwargs)
+        kid = kid_featuresdict_to_metric(feats[1], feats[2], pool, **kwargs)
         net = f"Inception-v3 ({FEATURE_NET}, {self.weights.name})"
+        values = {"fid": float(fid["frechet_inception_distance"]), "is": float(isc["inception_score_mean"]),
+                  "kid": float(kid["kernel_inception_distance_mean"])}
         protocol = {
             "fid": f"FID of {n} samples against {n_real} real {self.name} training images, 2048-d pool "
                    f"features of {net}; real statistics cached as {self.cache_name}",
             "is": f"Inception Score of {n} samples, 10 splits, {net}",
-            "precision_inception": f"share of {n} samples inside the k=3 nearest-neighbour ball of some of "
-                                   f"{n_real} real images (Kynkäänniemi et al. 2019), 2048-d features of {net}",
-            "recall_inception": f"share of {n_real} real images inside the k=3 ball of some of {n} samples, {net}",
             "kid": f"KID (polynomial kernel, subsets of {min(1000, n, n_real)}) of {n} samples against "
                    f"{n_real} real training images, {net}",
         }
+        family, lines = prdc_values(feats[2][pool], feats[1][pool], f"the 2048-d features of {net}", "_inception")
+        values.update(family)
+        protocol.update(lines)
         return values, protocol
