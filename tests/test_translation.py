@@ -152,6 +152,10 @@ def test_a_cyclegan_run_resumes_exactly_with_all_four_networks_and_both_pools(tm
     for pool in ("pool_A", "pool_B"):
         saved_a, saved_b = a["state"][pool]["_extra_state"], b["state"][pool]["_extra_state"]
         assert saved_a["filled"] == 6 and torch.equal(saved_a["samples"], saved_b["samples"])
+    # both directions are measured, each by the classifier of its target domain
+    metrics = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    for key in ("cycle_A", "cycle_B", "class_kept_AB", "class_kept_BA", "fd_A", "fd_B"):
+        assert metrics[key] is not None and key in metrics["protocol"], key
 
 
 def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path, capsys):
