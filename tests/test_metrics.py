@@ -230,13 +230,13 @@ def random_inception_weights(tmp_path_factory):
 
 def test_the_inception_path_runs_end_to_end_with_a_weights_file(random_inception_weights, run_dir):
     metrics = train_run(run_dir, ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8",
-                                  "eval.n=40", "eval.ref_n=40", "eval.inception=true",
+                                  "eval.n=20", "eval.ref_n=20", "eval.inception=true",
                                   f"eval.inception_weights={random_inception_weights}"])
     family = [f"{k}_inception" for k in ("precision", "recall", "density", "coverage")]
     assert {"fid", "is", "kid", *family} <= set(metrics)
     assert all(math.isfinite(metrics[k]) for k in ("fid", "is", "kid", *family))
     assert metrics["fid"] > 0 and metrics["is"] >= 1.0
-    assert "40 samples against 40 real digits" in metrics["protocol"]["fid"]
+    assert "20 samples against 20 real digits" in metrics["protocol"]["fid"]
     assert "Inception-v3" in metrics["protocol"]["coverage_inception"]
     scalar_tags, _ = scalar_and_image_tags(run_dir / "tb")
     assert {"metrics/fid", "metrics/is", "metrics/kid", "metrics/density_inception"} <= scalar_tags
