@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import sys
 from typing import Callable, Optional
@@ -175,6 +176,8 @@ def _hydra_error_line(e: BaseException) -> Optional[str]:
     if not isinstance(e, (ConfigCompositionException, OverrideParseException, OmegaConfBaseException)):
         return None
     cause = e.__cause__ if e.__cause__ is not None else e
+    if cause is e and isinstance(e.__context__, OmegaConfBaseException):
+        cause = e.__context__      # an error inside a config file (a preset's keys) comes as the context
     if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
         group, _, name = e.missing_cfg_file.rpartition("/")
         return (f"{group}={name}: no such option{did_you_mean(name, e.options)}; "
@@ -189,6 +192,14 @@ def _hydra_error_line(e: BaseException) -> Optional[str]:
         if not hint and parent and known:
             hint = f" ({parent} has {', '.join(k for k in known if not k.startswith('_') and k != 'type')})"
         full_key = cause.full_key
+        preset = re.match(r"In '([\w-]+)/([\w-]+)'", _first(str(e)))
+        if preset and parent and preset.group(1) != parent.split(".")[0]:
+            # a preset sets a key of another group, whose option the command line changed
+            source, group = f"{preset.group(1)}={preset.group(2)}", parent.split(".")[0]
+            typed = next((a.lstrip("+") for a in sys.argv[1:] if a.lstrip("+").startswith(group + "=")), None)
+            chosen = typed or f"the chosen {group}"
+            return (f"{source} sets {full_key}, which {chosen} does not have: leave {group}= to the preset"
+                    f"{' (drop ' + typed + ')' if typed else ''} or drop {source}")
         if not parent and hint:
             # a misspelt top-level key: name the override the user typed (data.root, not data)
             typed = next((a.split("=", 1)[0].lstrip("+") for a in sys.argv[1:]

@@ -142,6 +142,10 @@ def folders(tmp_path_factory):
                    "dragan, hinge"),
     (["-m", "loss=ns,nss"], "ganrun: error: loss=nss: no such option"),
     (["train.steps=[1,"], "ganrun: error: cannot read the overrides: no viable alternative at input"),
+    # a preset that sets keys of a model the command line replaced
+    (["experiment=sagan", "model=dcgan"], "ganrun: error: experiment=sagan sets model.g_spectral, which "
+                                          "model=dcgan does not have: leave model= to the preset (drop "
+                                          "model=dcgan) or drop experiment=sagan"),
 ])
 def test_user_mistakes_are_one_line_with_the_fix(args, message, folders, tmp_path):
     args = [a.format(root=folders) for a in args]
