@@ -18,7 +18,7 @@ import math
 import sys
 from pathlib import Path
 
-from ganrun.errors import entry_point
+from ganrun.errors import GanrunError, entry_point
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -89,6 +89,9 @@ def evaluate(args: argparse.Namespace) -> int:
     check_truncation(args.truncation)
     trained = load_trained(args.checkpoint, args.device, with_data=True)
     settings = eval_settings(trained, args)
+    if settings.truncation is not None and not trained.exp.game.draws_noise:
+        raise GanrunError(f"--truncation does not apply to a {trained.cfg.game.type} run: its generator "
+                          f"translates images and draws no noise z; leave --truncation out")
     evaluator = Evaluator(settings, trained.data, trained.device, augmented(trained.cfg))
     values, protocol = evaluator(trained.generate)
     out = Path(args.out) if args.out else default_out(trained.path, trained.step)

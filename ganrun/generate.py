@@ -81,6 +81,8 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
         data = ImageSpace(cfg.dataset.name, shape, dev, state["class_names"], kind, state.get("source_shape"))
     elif not KINDS[kind].image_like:
         data = make("dataset", cfg.dataset, device=dev)      # toy data: generated, cheap
+    if kind in ("paired", "unpaired"):
+        cfg.eval.truncation = None      # no noise z to truncate (earlier builds accepted and ignored it)
     exp = build(cfg, data)
     if all_players or kind in ("paired", "unpaired"):    # every network (image-to-image runs use them all)
         if state.get("export"):

@@ -15,6 +15,7 @@ from PIL import Image
 from conftest import FAST, compose_config, ganrun, scalar_and_image_tags
 from ganrun.checkpoint import load_checkpoint
 from ganrun.data.translation import TranslationData, built_in, outline
+from ganrun.errors import ConfigError
 from ganrun.experiment import build
 from ganrun.metrics.translation import paired_scores
 from ganrun.models.translation import PatchDiscriminator, ResNetGenerator, UNetGenerator
@@ -195,6 +196,12 @@ def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path, capsys
                            "translates one way only")]:
         assert message in one_line(translate_cmd.main, [str(run), *args])
     assert "use ganrun-translate" in one_line(sample_cmd.main, [str(run), "--out", str(tmp_path / "s.png")])
+    # no noise z: the truncation trick is refused, not claimed in the protocol and ignored
+    from ganrun import evaluate as eval_cmd
+
+    assert "draws no noise z" in one_line(eval_cmd.main, [str(run), "--truncation", "0.5"])
+    with pytest.raises(ConfigError, match="eval.truncation does not apply to game=pix2pix"):
+        build(compose_config(["experiment=pix2pix", "eval.truncation=0.5"]))
     # a checkpoint that lacks one of the run's networks is one line, not a KeyError
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     del state["players"]["D"]

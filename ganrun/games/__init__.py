@@ -25,6 +25,7 @@ class Game:
     players: Players
     data: Dataset
     device: torch.device
+    draws_noise = True      # G maps noise z to samples (the truncation trick applies); not so for translation
 
     def step(self, step: int) -> list[Terms]:
         """One training step (`step` counts from 1); returns the terms to log, in order."""

@@ -50,6 +50,7 @@ class Translation(Game):
 
     model_type = ""
     kind = ""
+    draws_noise = False     # G translates an image: no z, so no truncation trick
 
     def __init__(self, cfg, data, device: torch.device):
         self.cfg, self.data, self.device = cfg, data, device
@@ -65,7 +66,8 @@ class Translation(Game):
                                 ("tricks.ada", t.ada), ("tricks.replay", t.replay > 0), ("tricks.ema", t.ema > 0),
                                 ("tricks.joint_batches", t.joint_batches), ("tricks.spectral_norm", t.spectral_norm),
                                 ("tricks.instance_noise", t.instance_noise > 0), ("tricks.ortho", t.ortho > 0),
-                                ("train.n_critic", cfg.train.n_critic > 1)] if on]
+                                ("train.n_critic", cfg.train.n_critic > 1),
+                                ("eval.truncation", cfg.eval.truncation is not None)] if on]
         if used:
             raise ConfigError(f"{used[0]} does not apply to game={cfg.game.type}; leave it at its default")
         self.batch_size = cfg.train.batch_size
