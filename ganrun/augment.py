@@ -126,6 +126,7 @@ class Augment(nn.Module):
 
 
 def ada_adjust(p: float, r_t: float, target: float, batch: int, interval: int, kimg: float) -> float:
-    """ADA's rule for one adjustment, in plain numbers (the closed form the tests check against)."""
+    """ADA's rule for one adjustment, in plain numbers (the closed form the tests check against).
+    p is kept at 0 or above and, as in StyleGAN2-ADA's training loop, not capped at 1."""
     sign = (r_t > target) - (r_t < target)
     return max(0.0, p + sign * batch * interval / (kimg * 1000))

@@ -376,3 +376,10 @@ def test_eval_errors_name_the_commands_own_options(run_dir, capsys):
         assert eval_main([str(run_dir), "--device", "cuda"]) == 2
         assert capsys.readouterr().err.strip() == ("ganrun-eval: error: --device cuda but no CUDA GPU is visible "
                                                    "to PyTorch: use --device cpu or --device auto")
+
+
+def test_a_classifier_without_a_held_out_split_says_so_instead_of_nan_percent():
+    from ganrun.metrics.classifier import held_out_accuracy
+
+    assert held_out_accuracy(0.9731) == "97.3% held-out accuracy"
+    assert held_out_accuracy(float("nan")) == "no held-out split to measure it on"

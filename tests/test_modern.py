@@ -179,6 +179,21 @@ def test_precision_recall_density_coverage_on_constructed_sets():
     assert precision_recall(real, far) == (0.0, 0.0) and density_coverage(real, far) == (0.0, 0.0)
 
 
+def test_too_few_real_images_for_the_kth_neighbour_give_null_metrics_that_say_why():
+    """A folder of 4 or 6 images: no k-th neighbour (k = 3 for P/R, 5 for D/C), so null, not a crash."""
+    from ganrun.metrics.manifold import prdc_values
+
+    fake = torch.randn(20, 8)
+    values, protocol = prdc_values(torch.randn(6, 8), fake, "a test space")
+    assert values["precision"] is not None and values["recall"] is not None
+    assert values["density"] is None and values["coverage"] is None
+    assert "needs at least 7 images" in protocol["coverage"]
+    values, protocol = prdc_values(torch.randn(3, 8), fake, "a test space")
+    assert all(v is None for v in values.values()) and "at least 4" in protocol["precision"]
+    values, _ = prdc_values(torch.randn(7, 8), fake, "a test space")
+    assert all(v is not None for v in values.values())
+
+
 def test_the_leak_check_sees_translation_borders_and_cutout_squares():
     g = torch.Generator().manual_seed(0)
     clean = torch.rand(100, 3, 32, 32, generator=g) * 0.5 + 0.5          # nothing near 0
@@ -186,6 +201,13 @@ def test_the_leak_check_sees_translation_borders_and_cutout_squares():
     torch.manual_seed(0)
     assert border_rate(translation(clean)) > 0.5
     assert square_rate(cutout(clean)) > 0.5
+    grey = torch.zeros(100, 3, 32, 32)           # an untrained G's output: flat everywhere, not a leak
+    assert border_rate(grey) == 0 and square_rate(grey) == 0
+    # only the augmentations in the policy are checked
+    from ganrun.metrics.leak import AugmentLeak
+
+    values, protocol = AugmentLeak(clean, "noise", ("color", "cutout"))(cutout(clean))
+    assert set(values) == {"leak_cutout", "leak_cutout_real"} == set(protocol) and values["leak_cutout"] > 0.5
 
 
 # -- runs ------------------------------------------------------------------------

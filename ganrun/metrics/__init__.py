@@ -32,17 +32,17 @@ log = logging.getLogger(__name__)
 class Evaluator:
     """The metrics of the data's kind (ganrun/kinds.py), run on `eval.n` samples from fixed noise."""
 
-    def __init__(self, cfg_eval, data, device: torch.device, augmented: bool = False):
+    def __init__(self, cfg_eval, data, device: torch.device, augmented: tuple[str, ...] = ()):
         self.n, self.seed, self.truncation = cfg_eval.n, cfg_eval.seed, cfg_eval.get("truncation")
         cache = Path(cfg_eval.cache_dir).expanduser()
         # Evaluation must not move the training RNG (classifier training, random draws).
         self._rng_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=self._rng_devices):
             self.parts, notes = KINDS[data.kind].metrics(cfg_eval, data, device, cache)
-            if augmented and KINDS[data.kind].image_like:      # D saw augmented images: did G copy them?
-                from ganrun.metrics.leak import AugmentLeak
+            if KINDS[data.kind].image_like and {"translation", "cutout"} & set(augmented):
+                from ganrun.metrics.leak import AugmentLeak      # D saw their artefacts: did G copy them?
 
-                leak = AugmentLeak(data.reference(cfg_eval.ref_n).x, data.name)
+                leak = AugmentLeak(data.reference(cfg_eval.ref_n).x, data.name, augmented)
                 self.parts.append(lambda batch: leak(batch.x))
         for level, note in notes:
             log.log(level, note)
@@ -72,6 +72,8 @@ class Evaluator:
         return values, protocol
 
 
-def augmented(cfg) -> bool:
-    """Whether D saw augmented images in this run (DiffAugment/ADA): the leak check applies."""
-    return cfg.tricks.get("diffaug", "none") not in ("none", "")
+def augmented(cfg) -> tuple[str, ...]:
+    """The augmentations D saw in this run (DiffAugment/ADA), for the leak check; () if none."""
+    from ganrun.augment import parse_policy
+
+    return parse_policy(cfg.tricks.get("diffaug", "none"))

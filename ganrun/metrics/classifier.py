@@ -160,6 +160,11 @@ class Classifier(NamedTuple):
     held: Optional[Batch]                 # the held-out images, if labelled
 
 
+def held_out_accuracy(accuracy: float) -> str:
+    """How well the classifier does on held-out images, in words (a folder has no held-out split)."""
+    return "no held-out split to measure it on" if math.isnan(accuracy) else f"{100 * accuracy:.1f}% held-out accuracy"
+
+
 def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Classifier:
     """The dataset's classifier, from the cache or trained now."""
     n_classes = data.num_classes
@@ -180,7 +185,7 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
     if held is not None:
         _, logits = predict(model, held.x)
         accuracy = float((logits.argmax(1) == held.y).float().mean())
-    log.info("%s classifier: %.1f%% accuracy on the held-out split", data.name, 100 * accuracy)
+    log.info("%s classifier: %s", data.name, held_out_accuracy(accuracy))
     from ganrun.checkpoint import atomic_save
 
     try:
@@ -268,8 +273,8 @@ class ClassifierMetrics:
         hist = counts / counts.sum()
         on = hist > 0
         class_kl = float((hist[on] * (hist[on] / self.real_hist[on]).log()).sum())
-        n, name, acc = len(fake), self.name, 100 * self.accuracy
-        net = f"a small CNN trained on the {name} training split ({acc:.1f}% held-out accuracy)"
+        n, name = len(fake), self.name
+        net = f"a small CNN trained on the {name} training split ({held_out_accuracy(self.accuracy)})"
         values = {f"fd_{name}": fd, f"is_{name}": float(is_score),
                   "classes_covered": int(on.sum()), "class_kl": class_kl, "confident": confident_share(logits)}
         protocol = {
@@ -357,7 +362,7 @@ class StackedModes:
         p = counts[counts > 0] / n
         values = {"modes": int((counts > 0).sum()), "mode_kl": float((p * (p * 1000).log()).sum())}
         net = (f"a small CNN trained on the {self.base_name} training split "
-               f"({100 * self.accuracy:.1f}% held-out accuracy), one channel at a time")
+               f"({held_out_accuracy(self.accuracy)}), one channel at a time")
         protocol = {"modes": f"{self.name}: digit triples (of 1000) found among {n} samples, each channel labelled by {net}",
                     "mode_kl": f"KL(triple histogram of {n} samples || uniform over 1000), nats (PacGAN Table 2)"}
         return values, protocol

@@ -6,8 +6,11 @@ Two of them are visible in pixels (model space [-1, 1], where the augmentations 
   value (|x| < 0.05 in every channel over 90% of it), as translation's zero fill leaves;
 - leak_cutout: the share of images holding a flat square at the fill value of side round(H/4)
   (cutout zeroes a square of side H/2).
-Both are measured on the real training images too (`_real`); samples well above the real rate
-mean the augmentation leaked. Colour jitter leaves no such trace and is not measured.
+Each is measured only when its augmentation was in the policy, and on the real training images
+too (`_real`); samples well above the real rate mean the augmentation leaked. An image flat at 0
+over most of its area (the grey output of an untrained or collapsed G) is not counted: its
+borders and squares are flat because everything is. Colour jitter leaves no such trace and is
+not measured.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 FLAT = 0.05
+GREY = 0.5      # an image flat at 0 over more than this share of its area is grey, not leaking
 
 
 def flat_mask(x: Tensor) -> Tensor:
@@ -24,35 +28,46 @@ def flat_mask(x: Tensor) -> Tensor:
     return (x.float().abs() < FLAT).all(dim=1, keepdim=True).float()
 
 
+def share(found: Tensor, m: Tensor) -> float:
+    """The share of images where the artefact is found, grey images counted as not leaking."""
+    grey = m.flatten(1).mean(1) > GREY
+    return float((found & ~grey).float().mean())
+
+
 def border_rate(x: Tensor) -> float:
     m = flat_mask(x)[:, 0]
     sides = torch.stack([m[:, 0, :].mean(1), m[:, -1, :].mean(1), m[:, :, 0].mean(1), m[:, :, -1].mean(1)], 1)
-    return float((sides >= 0.9).any(1).float().mean())
+    return share((sides >= 0.9).any(1), m)
 
 
 def square_rate(x: Tensor) -> float:
     side = max(2, int(x.shape[-1] / 4 + 0.5))
-    pooled = F.avg_pool2d(flat_mask(x), side, stride=1)
-    return float((pooled.flatten(1).max(1).values >= 1 - 1e-6).float().mean())
+    m = flat_mask(x)
+    pooled = F.avg_pool2d(m, side, stride=1)
+    return share(pooled.flatten(1).max(1).values >= 1 - 1e-6, m)
 
 
 class AugmentLeak:
-    def __init__(self, real: Tensor, name: str):
+    """The checks of the augmentations in `ops` (translation, cutout) on samples and real images."""
+
+    def __init__(self, real: Tensor, name: str, ops: tuple[str, ...] = ("translation", "cutout")):
         real = real[:5000]
         self.name, self.n_real = name, len(real)
-        self.real = {"leak_translation_real": border_rate(real), "leak_cutout_real": square_rate(real)}
+        self.checks = {op: rate for op, rate in (("translation", border_rate), ("cutout", square_rate)) if op in ops}
+        self.real = {f"leak_{op}_real": rate(real) for op, rate in self.checks.items()}
 
     def __call__(self, fake: Tensor) -> tuple[dict, dict]:
         fake = fake[:5000]
-        values = {"leak_translation": border_rate(fake), "leak_cutout": square_rate(fake), **self.real}
+        values = {**{f"leak_{op}": rate(fake) for op, rate in self.checks.items()}, **self.real}
         side = max(2, int(fake.shape[-1] / 4 + 0.5))
+        grey = f"images flat at 0 over more than {GREY:.0%} of their area not counted"
         protocol = {
             "leak_translation": f"share of {len(fake)} samples with an outer row or column flat at 0 (|x| < "
-                                f"{FLAT} on 90% of it), translation's fill: well above leak_translation_real "
-                                f"means the augmentation leaked",
+                                f"{FLAT} on 90% of it), translation's fill ({grey}): well above "
+                                f"leak_translation_real means the augmentation leaked",
             "leak_cutout": f"share of {len(fake)} samples holding a {side}x{side} square flat at 0, cutout's "
-                           f"fill; compare leak_cutout_real",
+                           f"fill ({grey}); compare leak_cutout_real",
             "leak_translation_real": f"the same for {self.n_real} real {self.name} training images",
             "leak_cutout_real": f"the same for {self.n_real} real {self.name} training images",
         }
-        return values, protocol
+        return values, {k: v for k, v in protocol.items() if k in values}

@@ -40,18 +40,26 @@ def density_coverage(real: Tensor, fake: Tensor, k: int = K_DC) -> tuple[float, 
 
 
 def prdc_values(real: Tensor, fake: Tensor, space: str, suffix: str = "") -> tuple[dict, dict]:
-    """precision, recall, density, coverage (names + suffix) and their protocol lines."""
-    p, r = precision_recall(real, fake)
-    d, c = density_coverage(real, fake)
+    """precision, recall, density, coverage (names + suffix) and their protocol lines. Each set needs
+    more than k points for its k-th neighbour: with fewer, that pair of metrics is null and says why."""
     n_f, n_r = min(len(fake), MAX_POINTS), min(len(real), MAX_POINTS)
     sets = f"{n_f} samples against {n_r} real training images in {space}"
+
+    def pair(least: int, compute) -> tuple:
+        if min(n_f, n_r) >= least:
+            return (*compute(real, fake), sets)
+        return None, None, f"null: each set needs at least {least} images ({sets})"
+
+    # the k-th neighbour of a point in its own set: k + 1 points (torch-fidelity), k + 2 (prdc)
+    p, r, pr_sets = pair(K_PR + 1, precision_recall)
+    d, c, dc_sets = pair(K_DC + 2, density_coverage)
     values = {f"precision{suffix}": p, f"recall{suffix}": r, f"density{suffix}": d, f"coverage{suffix}": c}
     protocol = {
         f"precision{suffix}": f"share of samples inside the k={K_PR} nearest-neighbour ball of some real "
-                              f"image (Kynkäänniemi et al. 2019, torch-fidelity); {sets}",
-        f"recall{suffix}": f"share of real images inside the k={K_PR} ball of some sample; {sets}",
+                              f"image (Kynkäänniemi et al. 2019, torch-fidelity); {pr_sets}",
+        f"recall{suffix}": f"share of real images inside the k={K_PR} ball of some sample; {pr_sets}",
         f"density{suffix}": f"mean number of real k={K_DC} balls holding a sample, over k (Naeem et al. "
-                            f"2020, prdc; about 1 when the sets match); {sets}",
-        f"coverage{suffix}": f"share of real images whose k={K_DC} ball holds a sample; {sets}",
+                            f"2020, prdc; about 1 when the sets match); {dc_sets}",
+        f"coverage{suffix}": f"share of real images whose k={K_DC} ball holds a sample; {dc_sets}",
     }
     return values, protocol

@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from ganrun.data import Batch
-from ganrun.metrics.classifier import frechet_distance, gaussian_stats, load_or_train, predict
+from ganrun.metrics.classifier import (frechet_distance, gaussian_stats, held_out_accuracy, load_or_train,
+                                       predict)
 
 
 def unit(x: Tensor) -> Tensor:
@@ -71,7 +72,7 @@ class DomainClassifier:
 
     def __call__(self, out: Tensor, labels: Tensor, suffix: str) -> tuple[dict, dict]:
         features, logits = predict(self.model, out)
-        net = f"a small CNN trained on the {self.name} training images ({100 * self.accuracy:.1f}% held-out accuracy)"
+        net = f"a small CNN trained on the {self.name} training images ({held_out_accuracy(self.accuracy)})"
         values = {f"class_kept{suffix}": float((logits.argmax(1) == labels).float().mean())}
         protocol = {f"class_kept{suffix}": f"share of {len(out)} translations of held-out images that {net} "
                                            f"assigns to the input's class"}
