@@ -176,8 +176,8 @@ def _hydra_error_line(e: BaseException) -> Optional[str]:
     if not isinstance(e, (ConfigCompositionException, OverrideParseException, OmegaConfBaseException)):
         return None
     cause = e.__cause__ if e.__cause__ is not None else e
-    if cause is e and isinstance(e.__context__, OmegaConfBaseException):
-        cause = e.__context__      # an error inside a config file (a preset's keys) comes as the context
+    if cause is e and isinstance(e.__context__, (ConfigKeyError, ConfigAttributeError)):
+        cause = e.__context__      # a key error inside a config file (a preset's keys) comes as the context
     if isinstance(e, MissingConfigException) and e.options and e.missing_cfg_file:
         group, _, name = e.missing_cfg_file.rpartition("/")
         return (f"{group}={name}: no such option{did_you_mean(name, e.options)}; "
