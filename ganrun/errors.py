@@ -209,7 +209,7 @@ def _hydra_error_line(e: BaseException) -> Optional[str]:
                 hint = hint.replace("?)", typed[len(key):] + "?)")
         return f"{full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
-        return f"{cause.full_key}: {_first(cause.msg)}"
+        return f"{cause.full_key}: {_first(cause.msg)}{_type_fix(cause.msg)}"
     first = _first(str(e))
     if isinstance(e, OverrideParseException):
         return (f"cannot read the overrides: {first} "
@@ -217,6 +217,16 @@ def _hydra_error_line(e: BaseException) -> Optional[str]:
     if "~" in first and "delet" in first.lower() or "Could not delete" in first:
         return f"{first} (ganrun's config keys cannot be deleted with ~; set them to a value instead)"
     return first
+
+
+def _type_fix(message: str) -> str:
+    """What to type instead, for OmegaConf's type errors (which name only what was wrong)."""
+    fixes = {"converted to Integer": "a whole number", "converted to Float": "a number",
+             "valid bool": "true or false", "is not Optional": "a value (null is not allowed here)",
+             "Cannot convert 'list' to string": "one value, not a list (quote a value with commas: key='a,b')",
+             "Cannot convert 'dict' to string": "one value, not a mapping"}
+    want = next((fix for text, fix in fixes.items() if text in str(message)), None)
+    return f"; give {want}" if want else ""
 
 
 def _first(text: str) -> str:

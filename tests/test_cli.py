@@ -128,7 +128,10 @@ def folders(tmp_path_factory):
     (["optimizer.g.betas=[0.5]"], "ganrun: error: optimizer.g.betas=[0.5] needs exactly 2 values"),
     # Hydra's own errors, made one line: a wrong type, a misspelt key, an unknown option, bad syntax
     (["train.steps=abc"], "ganrun: error: train.steps: Value 'abc' of type 'str' could not be converted "
-                          "to Integer"),
+                          "to Integer; give a whole number"),
+    (["quiet=maybe"], "ganrun: error: quiet: Value 'maybe' is not a valid bool (type str); give true or false"),
+    (["tricks.diffaug=[color,cutout]"], "ganrun: error: tricks.diffaug: Cannot convert 'list' to string: "
+                                        "'['color', 'cutout']'; give one value, not a list"),
     (["device.precision=fp8"], "ganrun: error: device.precision=fp8: no such choice; it must be one of "
                                "fp32, bf16, fp16"),
     (["trian.steps=5"], "ganrun: error: trian.steps: no such key (did you mean train.steps?)"),
