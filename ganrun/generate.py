@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from ganrun.checkpoint import SAMPLED, generator_weights, load_checkpoint, load_weights, resolve_checkpoint
 from ganrun.config import load_stored_config, make
 from ganrun.data import BaseData, Batch, Dataset
-from ganrun.errors import GanrunError
+from ganrun.errors import CheckpointError, ConfigError, GanrunError
 from ganrun.experiment import Experiment, build, resolve_device
 from ganrun.kinds import KINDS
 
@@ -83,7 +83,10 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
         data = make("dataset", cfg.dataset, device=dev)      # toy data: generated, cheap
     if kind in ("paired", "unpaired"):
         cfg.eval.truncation = None      # no noise z to truncate (earlier builds accepted and ignored it)
-    exp = build(cfg, data)
+    try:
+        exp = build(cfg, data)
+    except ConfigError as e:      # the values came from the file, not from this command line
+        raise CheckpointError(f"{ckpt}: the run's stored config does not build: {e}") from e
     if all_players or kind in ("paired", "unpaired"):    # every network (image-to-image runs use them all)
         if state.get("export"):
             raise GanrunError(f"{ckpt} is an export of one generator; give the run's checkpoint instead")

@@ -342,6 +342,20 @@ def test_malformed_but_loadable_checkpoints_are_one_line(damage, fragment, tmp_p
         assert len(proc.stderr.strip().splitlines()) == 1 and fragment in proc.stderr, proc.stderr
 
 
+def test_a_stored_config_that_does_not_build_names_the_file_not_the_command_line(tmp_path, run_dir):
+    """A checkpoint whose config was edited (a DiffAugment op that is not one) is refused in one
+    line that says the values came from the file; nothing the file names is run."""
+    from ganrun.generate import load_trained
+
+    train_run(run_dir)
+    state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)
+    state["config"]["tricks"]["diffaug"] = "os.system"
+    torch.save(state, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match=r"edited.pt: the run's stored config does not build: "
+                                              r"tricks.diffaug: unknown augmentation 'os.system'"):
+        load_trained(tmp_path / "edited.pt")
+
+
 def test_a_corrupt_metrics_json_is_named_by_the_report(tmp_path, capsys):
     from ganrun.report import main as report_main
 
