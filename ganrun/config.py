@@ -364,9 +364,24 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
 
 
 def validate(cfg: DictConfig) -> None:
-    """Every check a config must pass before anything is built: required keys, then ranges."""
+    """Every check a config must pass before anything is built: required keys, ranges, and the
+    image size of a model made for some sizes only (said before a folder of images is decoded)."""
     check_required(cfg)
     check_ranges(cfg)
+    sizes = getattr(OmegaConf.get_type(cfg.model), "resolutions", None) if "model" in cfg else None
+    resolution = cfg.dataset.get("resolution") if "dataset" in cfg else None
+    why = unsupported_resolution(cfg.model.type, sizes, resolution) if sizes and resolution else None
+    if why:
+        raise ConfigError(why)
+
+
+def unsupported_resolution(model: str, sizes: tuple[int, ...], resolution: int) -> Optional[str]:
+    """The refusal when a model made for some image sizes gets another; None when it fits."""
+    if resolution in sizes:
+        return None
+    other = " (or use model=dcgan)" if model != "dcgan" else ""
+    return (f"model={model} supports resolutions {', '.join(map(str, sizes[:-1]))} and {sizes[-1]}, not "
+            f"{resolution}: set dataset.resolution to one of them{other}")
 
 
 # --------------------------------------------------------------------------- stored configs

@@ -14,6 +14,7 @@ from ganrun.augment import Augment, ada_adjust, color, cutout, parse_policy, tra
 from ganrun.checkpoint import load_checkpoint
 from ganrun.cli import quote_policies
 from ganrun.errors import ConfigError
+from ganrun.experiment import build
 from ganrun.games import latent
 from ganrun.metrics.leak import border_rate, square_rate
 from ganrun.metrics.manifold import density_coverage, precision_recall
@@ -269,6 +270,14 @@ def test_image_runs_report_confidence_and_the_precision_recall_family(tmp_path):
     out = ganrun(str(run), "--n", "100", "--truncation", "0.5", "--out", str(tmp_path / "e.json"), cwd=tmp_path,
                  script="ganrun-eval")
     assert "truncation" in json.loads((tmp_path / "e.json").read_text())["protocol"], out.stdout
+
+
+def test_a_model_refuses_an_image_size_before_any_image_is_decoded(tmp_path):
+    """The resolution check comes first: a missing folder is not even looked at."""
+    cfg = compose_config(["model=resnet", "dataset=folder", f"dataset.root={tmp_path / 'nowhere'}",
+                          "dataset.resolution=48"])
+    with pytest.raises(ConfigError, match="model=resnet supports resolutions 32, 64 and 128, not 48"):
+        build(cfg)
 
 
 @pytest.mark.parametrize("overrides,message", [

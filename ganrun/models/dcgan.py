@@ -19,10 +19,12 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ganrun.config import unsupported_resolution
 from ganrun.errors import ConfigError
 from ganrun.models.attention import SelfAttention
 from ganrun.models import (ConditionalBatchNorm, Conditioning, DOut, ReconstructionEnergy, add_spectral_norm,
                            packed_shape)
+from ganrun.schemas.model import DCGANConfig
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,9 @@ def conv(kind: str, *args, transpose: bool = False, **kwargs) -> nn.Module:
 
 def stages(resolution: int) -> int:
     """Number of 2x up/down-sampling steps between 4x4 and `resolution`."""
-    if resolution not in (8, 16, 32, 64, 128, 256):
-        raise ConfigError(f"model=dcgan supports resolutions 8, 16, 32, 64, 128 and 256, not {resolution}: "
-                          f"set dataset.resolution to one of them")
+    why = unsupported_resolution("dcgan", DCGANConfig.resolutions, resolution)
+    if why:
+        raise ConfigError(why)
     return int(math.log2(resolution)) - 2
 
 

@@ -24,9 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganrun.config import unsupported_resolution
 from ganrun.errors import ConfigError
 from ganrun.models import ConditionalBatchNorm, Conditioning, DOut, add_spectral_norm, packed_shape
 from ganrun.models.attention import SelfAttention
+from ganrun.schemas.model import ResNetConfig
 
 
 class VectorBatchNorm(nn.Module):
@@ -93,9 +95,9 @@ class DownBlock(nn.Module):
 
 
 def blocks_for(resolution: int) -> int:
-    if resolution not in (32, 64, 128):
-        raise ConfigError(f"model=resnet supports resolutions 32, 64 and 128, not {resolution}: set "
-                          f"dataset.resolution to one of them (or use model=dcgan)")
+    why = unsupported_resolution("resnet", ResNetConfig.resolutions, resolution)
+    if why:
+        raise ConfigError(why)
     return int(math.log2(resolution)) - 2
 
 

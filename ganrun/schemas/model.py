@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import ClassVar, List
 
 from ganrun.config import bounded, choice, register
 
@@ -16,6 +16,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh")
 @dataclass
 class DCGANConfig:
     """DCGAN for any power-of-two resolution 8-256 and any channel count (GAN_NOTES §3)."""
+    resolutions: ClassVar[tuple[int, ...]] = (8, 16, 32, 64, 128, 256)
     type: str = "dcgan"
     latent_dim: int = bounded(100, ge=1)
     g_width: int = bounded(64, ge=1)        # G's channels at its last hidden layer (doubling inwards)
@@ -54,6 +55,7 @@ class MLPConfig:
 @dataclass
 class ResNetConfig:
     """SNGAN's ResNet pair for 32, 64 and 128 px (GAN_NOTES §7.4)."""
+    resolutions: ClassVar[tuple[int, ...]] = (32, 64, 128)      # one up-sampling block per doubling from 4x4
     type: str = "resnet"
     latent_dim: int = bounded(128, ge=1)
     g_width: int = bounded(256, ge=8)        # G's channels in every block (SNGAN CIFAR: 256)
