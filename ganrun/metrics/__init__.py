@@ -39,11 +39,12 @@ class Evaluator:
         self._rng_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=self._rng_devices):
             self.parts, notes = KINDS[data.kind].metrics(cfg_eval, data, device, cache)
-            if KINDS[data.kind].image_like and {"translation", "cutout"} & set(augmented):
-                from ganrun.metrics.leak import AugmentLeak      # D saw their artefacts: did G copy them?
+            if KINDS[data.kind].image_like and augmented:
+                from ganrun.metrics.leak import CHECKS, AugmentLeak
 
-                leak = AugmentLeak(data.reference(cfg_eval.ref_n).x, data.name, augmented)
-                self.parts.append(lambda batch: leak(batch.x))
+                if CHECKS.keys() & set(augmented):        # D saw their artefacts: did G copy them?
+                    leak = AugmentLeak(data.reference(cfg_eval.ref_n).x, data.name, augmented)
+                    self.parts.append(lambda batch: leak(batch.x))
         for level, note in notes:
             log.log(level, note)
 

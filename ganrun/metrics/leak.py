@@ -47,13 +47,16 @@ def square_rate(x: Tensor) -> float:
     return share(pooled.flatten(1).max(1).values >= 1 - 1e-6, m)
 
 
-class AugmentLeak:
-    """The checks of the augmentations in `ops` (translation, cutout) on samples and real images."""
+CHECKS = {"translation": border_rate, "cutout": square_rate}     # the augmentations that leave a trace
 
-    def __init__(self, real: Tensor, name: str, ops: tuple[str, ...] = ("translation", "cutout")):
+
+class AugmentLeak:
+    """The checks of the augmentations in `ops` that leave a trace, on samples and real images."""
+
+    def __init__(self, real: Tensor, name: str, ops: tuple[str, ...] = tuple(CHECKS)):
         real = real[:5000]
         self.name, self.n_real = name, len(real)
-        self.checks = {op: rate for op, rate in (("translation", border_rate), ("cutout", square_rate)) if op in ops}
+        self.checks = {op: rate for op, rate in CHECKS.items() if op in ops}
         self.real = {f"leak_{op}_real": rate(real) for op, rate in self.checks.items()}
 
     def __call__(self, fake: Tensor) -> tuple[dict, dict]:

@@ -41,7 +41,8 @@ def density_coverage(real: Tensor, fake: Tensor, k: int = K_DC) -> tuple[float, 
 
 def prdc_values(real: Tensor, fake: Tensor, space: str, suffix: str = "") -> tuple[dict, dict]:
     """precision, recall, density, coverage (names + suffix) and their protocol lines. Each set needs
-    more than k points for its k-th neighbour: with fewer, that pair of metrics is null and says why."""
+    enough points for a point's k-th neighbour in its own set (k + 1 for precision/recall, k + 2 for
+    prdc's density/coverage): with fewer, that pair of metrics is null and its protocol says why."""
     n_f, n_r = min(len(fake), MAX_POINTS), min(len(real), MAX_POINTS)
     sets = f"{n_f} samples against {n_r} real training images in {space}"
 
