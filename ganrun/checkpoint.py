@@ -18,7 +18,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from ganrun.errors import CheckpointError
 
@@ -263,8 +263,33 @@ def checked(state, p: Path) -> dict:
         problems.append("class_names is not a list of names")
     if problems:
         raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {problems[0]}")
-    state["config"] = OmegaConf.to_container(load_stored_config(state["config"], str(p)), resolve=True)
+    # The stored paths are replaced by the user's here already (a stored file never says where files
+    # are read or written); those that differed are kept aside, for messages only.
+    state["stored_paths"] = {}
+    state["config"] = OmegaConf.to_container(load_stored_config(state["config"], str(p),
+                                                                moved=state["stored_paths"]), resolve=True)
+    mismatch = shapes_against_config(state)
+    if mismatch:
+        raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {mismatch}")
     return state
+
+
+def shapes_against_config(state: dict) -> Optional[str]:
+    """Why the stored sample shapes of an image run do not fit its own config (its resolution and
+    channels), or None: the networks are built from these shapes, so they must be the config's."""
+    dataset = state["config"]["dataset"]
+    resolution, channels = dataset.get("resolution"), dataset.get("channels") or None
+    if state["data_kind"] not in ("images", "stacked", "paired", "unpaired") or not resolution:
+        return None
+    for key in ("data_shape", "source_shape"):
+        shape = state.get(key)
+        if shape is None:
+            continue
+        if len(shape) != 3 or list(shape[1:]) != [resolution, resolution]:
+            return f"{key} {list(shape)} does not fit its config's dataset.resolution={resolution}"
+        if shape[0] not in (1, 3) or (channels and key == "data_shape" and shape[0] != channels):
+            return f"{key} {list(shape)} does not fit its config's channels ({channels or '1 or 3'})"
+    return None
 
 
 # --------------------------------------------------------------------------- sharing G
@@ -296,14 +321,18 @@ def load_exported_generator(path: Path) -> dict:
         raise CheckpointError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if meta.get("format") != "ganrun-generator":
         raise CheckpointError(f"{path} is not a generator exported by ganrun (no ganrun metadata)")
+    from ganrun.runfiles import StoredFileError, parse_json
+
     try:
         return {"format": FORMAT, "export": True, "players": {SAMPLED: {"module": weights, "ema": None}},
-                "config": json.loads(meta["config"]), "data_shape": json.loads(meta["data_shape"]),
+                "config": parse_json(meta["config"], "config"), "data_shape": parse_json(meta["data_shape"], "data_shape"),
                 "data_kind": meta["data_kind"], "step": int(meta["step"]),
-                "class_names": json.loads(meta.get("class_names", "[]"))}
+                "class_names": parse_json(meta.get("class_names", "[]"), "class_names")}
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path} is not a valid ganrun export: its metadata {e} is missing or "
                               f"malformed") from None
+    except StoredFileError as e:
+        raise CheckpointError(f"{path} is not a valid ganrun export: its metadata {e}") from None
 
 
 # --------------------------------------------------------------------------- weights into models

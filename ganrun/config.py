@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -53,6 +54,22 @@ def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
 def choice(default: str, *allowed: str) -> Any:
     """A string field that takes one of `allowed` (the default first)."""
     return bounded(default, one_of=(default, *(a for a in allowed if a != default)))
+
+
+def path_field(default: Any = None) -> Any:
+    """A file or folder (a data root, a cache, a weights file). Where files are read and written is the
+    user's to say: a stored config's value is never used (`local_paths` puts the command line's or the
+    user's default in its place)."""
+    return field(default=default, metadata={"path": True})
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def name_field(default: Any) -> Any:
+    """A name that becomes part of file names and metric keys (fd_<name>, cache files): one path
+    component of letters, digits, `_` and `-`, checked with the ranges (stored configs too)."""
+    return field(default=default, metadata={"name": True})
 
 
 # --------------------------------------------------------------------------- the registry
@@ -129,7 +146,8 @@ def make(group: str, node: Any, **context: Any) -> Any:
     through the registry only; keys it leaves out take the schema's defaults."""
     opt = option(group, node["type"])
     typed = OmegaConf.merge(OmegaConf.structured(opt.schema), node)
-    check_required(typed)
+    where = node._get_full_key(None) if isinstance(node, DictConfig) else ""
+    check_required(typed, prefix=f"{where}." if where else "")
     values = OmegaConf.to_container(typed, resolve=True)
     values.pop("type")
     return opt.build(**values, **context)
@@ -193,10 +211,10 @@ class EvalConfig:
     classifier: bool = True                    # classifier metrics for labelled image sets
     memorisation: bool = True                  # nearest-neighbour and duplicate checks on images
     inception: Optional[bool] = None           # FID/IS/KID; null: on when training on a GPU
-    inception_weights: Optional[str] = None    # Inception weights file; null: torch's hub cache
+    inception_weights: Optional[str] = path_field()  # Inception weights file; null: torch's hub cache
     ref_n: int = bounded(10000, ge=10)         # real images used as the reference, at most
     dup_batch: int = bounded(100, ge=2)        # batch size of the birthday-paradox test
-    cache_dir: str = "${oc.env:GANRUN_CACHE_DIR,'~/.cache/ganrun'}"   # classifier weights, real-data statistics
+    cache_dir: str = path_field("${oc.env:GANRUN_CACHE_DIR,'~/.cache/ganrun'}")   # classifier weights, real-data statistics
     download_timeout: float = bounded(10.0, gt=0)
     truncation: Optional[float] = bounded(None, gt=0)   # the truncation trick for evaluation samples (e.g. 0.5)
 
@@ -308,11 +326,13 @@ def did_you_mean(key: str, known, prefix: str = "") -> str:
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
-def check_required(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the first required key (`???` in the YAML) left unset."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
+def check_required(cfg: DictConfig, but: tuple[str, ...] = (), prefix: str = "") -> None:
+    """Raise ConfigError naming the first required key (`???` in the YAML) left unset, except `but`
+    (keys of `cfg` are shown after `prefix`, the node's place in the run's config)."""
+    missing = sorted(set(OmegaConf.missing_keys(cfg)) - set(but))
     if missing:
-        raise ConfigError(f"{missing[0]} is required but not set: add {missing[0]}=... to the command line")
+        key = prefix + missing[0]
+        raise ConfigError(f"{key} is required but not set: add {key}=... to the command line")
 
 
 def _group_of(prefix: str) -> Optional[str]:
@@ -340,7 +360,12 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
         if key == "type" and group and value != fields[key].default:
             raise ConfigError(f"{full}={value}: a {group}'s type is chosen with its option, "
                               f"e.g. {group}={value}, not set as a key")
+        if isinstance(value, ListConfig) and any(isinstance(item, (DictConfig, ListConfig)) for item in value):
+            raise ConfigError(f"{full}: give a list of plain values (numbers), not of lists or mappings")
         meta = fields[key].metadata if key in fields else {}
+        if meta.get("name") and not (isinstance(value, str) and NAME.fullmatch(value)):
+            raise ConfigError(f"{full}={str(value)[:80]!r}: a name goes into file names and metric keys: use 1-64 "
+                              f"letters, digits, _ and - (starting with a letter or digit)")
         length = meta.get("length")
         if length and isinstance(value, ListConfig) and len(value) != length:
             raise ConfigError(f"{full}={list(value)} needs exactly {length} values")
@@ -363,10 +388,12 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
                 raise ConfigError(f"{full}={shown} is out of range: it must be {need}{each}")
 
 
-def validate(cfg: DictConfig) -> None:
+def validate(cfg: DictConfig, reads_data: bool = True) -> None:
     """Every check a config must pass before anything is built: required keys, ranges, and the
-    image size of a model made for some sizes only (said before a folder of images is decoded)."""
-    check_required(cfg)
+    image size of a model made for some sizes only (said before a folder of images is decoded).
+    Without `reads_data` (sampling a trained run, which builds no dataset) a required data folder
+    may stay unset."""
+    check_required(cfg, but=() if reads_data else tuple(path_keys(cfg)))
     check_ranges(cfg)
     sizes = getattr(OmegaConf.get_type(cfg.model), "resolutions", None) if "model" in cfg else None
     resolution = cfg.dataset.get("resolution") if "dataset" in cfg else None
@@ -413,17 +440,26 @@ def _stored_type(node: dict, group: str, path: str, source: str) -> str:
     return type_
 
 
-def load_stored_config(stored: Any, source: str) -> DictConfig:
+def load_stored_config(stored: Any, source: str, given: Optional[dict] = None,
+                       moved: Optional[dict] = None) -> DictConfig:
     """A config read from a file (checkpoint, export, run folder), rebuilt on ganrun's schema.
 
     Each option node must name a registered option (`type`); its keys must be that option's
     schema keys; the rest must fit RunConfig; interpolations (`${...}`) are refused (ganrun
-    stores resolved configs). Raises CheckpointError naming `source` and the key."""
+    stores resolved configs). Raises CheckpointError naming `source` and the key.
+    Its paths (data roots, caches, weights files) are replaced by the user's (`local_paths`: the
+    `given` values, else the user's defaults); `moved` receives the stored ones that were not kept."""
     import copy
+
+    from ganrun.runfiles import StoredFileError, check_depth
 
     _import_option_modules()
     if not isinstance(stored, dict):
         raise CheckpointError(f"{source}: refused: its config is not a mapping")
+    try:
+        check_depth(stored, f"{source}: refused: its config", limit=16)
+    except StoredFileError as e:
+        raise CheckpointError(str(e)) from None
     stored = copy.deepcopy(stored)
     if "data" in stored and "dataset" not in stored:      # ganrun 0.1 named the node `data`
         stored["dataset"] = stored.pop("data")
@@ -452,12 +488,87 @@ def load_stored_config(stored: Any, source: str) -> DictConfig:
         for path, node in typed.items():
             OmegaConf.update(cfg, path, node, merge=False)
         check_ranges(cfg)
+        replaced = local_paths(cfg, given)
     except ConfigError as e:
         raise CheckpointError(f"{source}: refused: {e}") from None
     except Exception as e:
         raise CheckpointError(f"{source}: refused: {_bad_key(e)} does not fit ganrun's config "
                               f"({_first_line(e)})") from None
+    if moved is not None:
+        moved.update(replaced)
     return cfg
+
+
+# --------------------------------------------------------------------------- paths of stored configs
+def path_keys(cfg: DictConfig, prefix: str = "") -> list[str]:
+    """The keys of a typed config that name files or folders (declared with `path_field`)."""
+    schema = OmegaConf.get_type(cfg)
+    fields = {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else {}
+    keys = []
+    for key in cfg:
+        if isinstance(cfg._get_node(key), DictConfig):
+            keys += path_keys(cfg[key], f"{prefix}{key}.")
+        elif key in fields and fields[key].metadata.get("path"):
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
+def default_path(cfg: DictConfig, key: str) -> Any:
+    """The user's own value of a path key for the option the config holds, resolved on this machine
+    (its environment variables): the option's preset file where it sets one (dataset=anime:
+    $GANRUN_DATA_DIR/anime), else the schema's default; None where there is none (a folder's root)."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    preset = _preset_value(parent, node.get("name"), leaf) if parent in ("dataset",) else None
+    schema = OmegaConf.get_type(node)
+    default = preset if preset is not None else next(
+        (f.default for f in dataclasses.fields(schema) if f.name == leaf), None)
+    if default is None or default == MISSING or isinstance(default, dataclasses._MISSING_TYPE):
+        return None
+    return OmegaConf.create({"v": default}).v if isinstance(default, str) and "${" in default else default
+
+
+def _preset_value(group: str, option: Any, leaf: str) -> Any:
+    """The value a group's option file in ganrun/conf (ganrun's own, never a stored file) gives `leaf`."""
+    if not isinstance(option, str) or not NAME.fullmatch(option) or option not in group_options(group):
+        return None
+    from importlib.resources import files
+
+    preset = OmegaConf.load(str(files("ganrun.conf").joinpath(group, f"{option}.yaml")))
+    return OmegaConf.select(preset, f"{group}.{leaf}", default=None)
+
+
+def local_paths(cfg: DictConfig, given: Optional[dict] = None) -> dict[str, Any]:
+    """Put the user's paths into a config read from a file, in place: for every path key, the value
+    `given` (from the command line) or else the user's default (`default_path`). Returns
+    {key: the stored value} for the keys whose stored value was not kept, so that a tool can say which
+    path the run used and how to give it."""
+    given = given or {}
+    moved = {}
+    for key in path_keys(cfg):
+        stored = OmegaConf.select(cfg, key, throw_on_missing=False)
+        mine = given.get(key)
+        if mine is None:
+            mine = default_path(cfg, key)
+            if stored is not None and _differs(stored, mine):
+                moved[key] = stored
+        OmegaConf.update(cfg, key, mine if mine is not None else _unset(cfg, key), merge=False)
+    return moved
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is not b
+    from pathlib import Path
+
+    return Path(str(a)).expanduser() != Path(str(b)).expanduser()
+
+
+def _unset(cfg: DictConfig, key: str) -> Any:
+    """What a path key holds when the user has no value for it: null where allowed, else `???`."""
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    return None if node._get_node(leaf)._is_optional() else MISSING
 
 
 def _bad_key(e: Exception) -> str:

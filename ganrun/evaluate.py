@@ -35,7 +35,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--inception-weights", help="the Inception weights file (default: torch's hub cache)")
     p.add_argument("--truncation", type=float,
                    help="the truncation trick for the samples (default: the run's eval.truncation)")
-    p.add_argument("--cache-dir", help="classifier and reference-statistics cache (default: the run's)")
+    p.add_argument("--cache-dir", help="classifier and reference-statistics cache (default: $GANRUN_CACHE_DIR "
+                                       "or ~/.cache/ganrun)")
+    p.add_argument("--data-root", help="where the run's training data is, for datasets read from files "
+                                       "(default: the dataset's own default, e.g. ./data)")
     return p.parse_args(argv)
 
 
@@ -46,9 +49,7 @@ def eval_settings(trained, args):
     from ganrun.config import EvalConfig, check_ranges
 
     cfg = OmegaConf.merge(OmegaConf.structured(EvalConfig), trained.cfg.get("eval") or {})
-    for key, value in [("n", args.n), ("seed", args.seed), ("inception_weights", args.inception_weights),
-                       ("truncation", args.truncation),
-                       ("cache_dir", args.cache_dir)]:
+    for key, value in [("n", args.n), ("seed", args.seed), ("truncation", args.truncation)]:
         if value is not None:
             cfg[key] = value
     if args.inception:
@@ -57,9 +58,32 @@ def eval_settings(trained, args):
     return cfg
 
 
+# The options that say where files are read: a run's stored paths are never used (docs/ARCHITECTURE.md).
+PATH_FLAGS = {"dataset.root": "--data-root ", "eval.cache_dir": "--cache-dir ",
+              "eval.inception_weights": "--inception-weights "}
+
+
+def tool_paths(args: argparse.Namespace) -> dict:
+    return {"dataset.root": args.data_root, "eval.cache_dir": args.cache_dir,
+            "eval.inception_weights": args.inception_weights}
+
+
 def default_out(checkpoint: Path, step: int) -> Path:
     run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else Path.cwd()
     return run / f"eval_step_{step:07d}.json"
+
+
+def check_out(out: Path, checkpoint: Path) -> None:
+    """--out names a .json file that is not one of the run's own files (its checkpoints, metrics.json,
+    config.json, .hydra/, ...): an earlier evaluation's file may be written again, nothing else."""
+    if out.suffix.lower() != ".json":
+        raise GanrunError(f"--out {out}: use a .json file name (ganrun-eval writes its metrics as JSON)")
+    run = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else None
+    target = out.resolve()
+    if target == checkpoint.resolve() or (run is not None and target.is_relative_to(run.resolve())
+                                           and target.exists() and not target.name.startswith("eval")):
+        raise GanrunError(f"--out {out} is a file of the run {run or checkpoint}; write the metrics to a new "
+                          f"file (default: <run>/eval_step_XXXXXXX.json)")
 
 
 def table(values: dict) -> str:
@@ -76,7 +100,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     return entry_point("ganrun-eval", lambda: evaluate(args),
                        {"device=": "--device ", "eval.n=": "--n ", "eval.seed=": "--seed ",
-                        "eval.truncation=": "--truncation "})
+                        "eval.truncation=": "--truncation ", **{f"{k}=": v for k, v in PATH_FLAGS.items()}})
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -87,14 +111,15 @@ def evaluate(args: argparse.Namespace) -> int:
 
     check_seed(args.seed)
     check_truncation(args.truncation)
-    trained = load_trained(args.checkpoint, args.device, with_data=True)
+    trained = load_trained(args.checkpoint, args.device, with_data=True, paths=tool_paths(args), flags=PATH_FLAGS)
     settings = eval_settings(trained, args)
     if settings.truncation is not None and not trained.exp.game.draws_noise:
         raise GanrunError(f"--truncation does not apply to a {trained.cfg.game.type} run: its generator "
                           f"translates images and draws no noise z; leave --truncation out")
+    out = Path(args.out) if args.out else default_out(trained.path, trained.step)
+    check_out(out, trained.path)
     evaluator = Evaluator(settings, trained.data, trained.device, augmented(trained.cfg))
     values, protocol = evaluator(trained.generate)
-    out = Path(args.out) if args.out else default_out(trained.path, trained.step)
     result = {"checkpoint": str(trained.path), "step": trained.step, **values, "protocol": protocol}
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"{trained.path} (step {trained.step}), {settings.n} samples, seed {settings.seed}")

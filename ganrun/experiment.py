@@ -82,7 +82,7 @@ class Experiment:
 def build(cfg: DictConfig, data: Optional[Dataset] = None) -> Experiment:
     """Check the config, then build the run's parts in a fixed order (so seeds mean the same).
     `data` stands in for the dataset where only its shape and kind matter (sampling a trained G)."""
-    validate(cfg)
+    validate(cfg, reads_data=data is None)
     device = resolve_device(cfg.device.type)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(cfg.device.tf32)

@@ -67,13 +67,25 @@ class Trained:
 
 
 def load_trained(path: str | Path, device: str = "auto", with_data: bool = False,
-                 all_players: bool = False) -> Trained:
+                 all_players: bool = False, paths: Optional[dict] = None,
+                 flags: Optional[dict] = None) -> Trained:
     """The generator of a checkpoint (a run folder means its last checkpoint). With `with_data`
-    the training data is loaded too, image sets included (evaluation needs it)."""
+    the training data is loaded too, image sets included (evaluation needs it).
+
+    Where files are read is never the stored config's to say: `paths` gives the tool's values
+    ({"dataset.root": ..., "eval.cache_dir": ...}; None: the user's defaults), and `flags` names the
+    option that sets each, for the message when a run's data is not where the user's defaults say."""
     ckpt = resolve_checkpoint(path)
     state = load_checkpoint(ckpt)
-    cfg = load_stored_config(state["config"], str(ckpt))    # ganrun's own options only
+    given = {k: v for k, v in (paths or {}).items() if v is not None}
+    cfg = load_stored_config(state["config"], str(ckpt), given)    # ganrun's own options, the user's paths
     cfg.device.type = device
+    root = state["stored_paths"].get("dataset.root")
+    if with_data and root is not None and "dataset.root" not in given and KINDS[state["data_kind"]].image_like:
+        flag = (flags or {}).get("dataset.root", "dataset.root=")
+        raise CheckpointError(f"{ckpt}: the run read its data from {str(root)[:200]!r}; a stored file never says "
+                              f"where ganrun reads files: give {flag}PATH (that folder, or where the data is on "
+                              f"this machine)")
     dev = resolve_device(device)
     shape, kind = tuple(state["data_shape"]), state["data_kind"]
     data = None

@@ -71,24 +71,36 @@ _claimed: set[Path] = set()   # runs that a job of this process resumes (a sweep
 
 
 def _read_config(config_file: Path) -> Optional[dict]:
+    """A run's config.json, or None (with a warning when it is not a file ganrun wrote)."""
+    from ganrun.runfiles import StoredFileError, read_json
+
     try:
-        stored = json.loads(config_file.read_text())
-    except (OSError, ValueError):
+        stored = read_json(config_file)
+    except OSError:
+        return None
+    except StoredFileError as e:
+        log.warning("resume=auto: %s", e)
         return None
     return stored if isinstance(stored, dict) else None
 
 
-def first_overrides(run: Path) -> dict[str, str]:
-    """The command-line overrides a run was started with (its first .hydra/, not a resume's)."""
+def first_overrides(run: Path) -> Optional[dict[str, str]]:
+    """The command-line overrides a run was started with (its first .hydra/, not a resume's); None,
+    with a warning, when that file is not one ganrun can have written (the run is then never taken)."""
     from ganrun.report import run_overrides
+    from ganrun.runfiles import StoredFileError
 
-    return dict(o.partition("=")[::2] for o in run_overrides(run))
+    try:
+        return dict(o.partition("=")[::2] for o in run_overrides(run))
+    except StoredFileError as e:
+        log.warning("resume=auto: %s", e)
+        return None
 
 
 def swept_keys(sweep: Path, cache: dict) -> set[str]:
     """The override keys that tell a sweep's jobs apart (set to different values across its jobs)."""
     if sweep not in cache:
-        jobs = [first_overrides(d) for d in sweep.iterdir() if d.is_dir()]
+        jobs = [first_overrides(d) or {} for d in sweep.iterdir() if d.is_dir()]
         cache[sweep] = {k for job in jobs for k in job if any(other.get(k) != job[k] for other in jobs)}
     return cache[sweep]
 
@@ -113,7 +125,7 @@ def matching_run(current: dict, root: Path = SEARCH_ROOT, exclude_under: Optiona
             continue
         if (run.parent / "multirun.yaml").is_file():      # a job of a sweep
             started_with = first_overrides(run)
-            if any(started_with.get(k) != (overrides or {}).get(k) for k in swept_keys(run.parent, sweeps)
+            if started_with is None or any(started_with.get(k) != (overrides or {}).get(k) for k in swept_keys(run.parent, sweeps)
                    if k.lstrip("+~") not in ("resume", "quiet", "hydra.run.dir", "hydra.sweep.dir")):
                 continue
         if not differences(stored, current):
@@ -185,14 +197,29 @@ def _touches(key: str, changed: list[str]) -> bool:
     return any(c == "" or key == c or key.startswith(c + ".") or c.startswith(key + ".") for c in changed)
 
 
-def explicit_keys(overrides: list[str], top_level: set[str]) -> list[str]:
+def explicit_keys(overrides: list[str], top_level: set[str], stored: Optional[dict] = None) -> list[str]:
     """Config keys that command-line overrides set. A group choice maps to its package; one that
-    fills no single key (experiment=..., which sets several groups) counts as touching them all."""
+    fills no single key (experiment=..., which sets several groups) counts as touching them all.
+    A group choice that names the run's own option (dataset=folder for a folder run, given so that
+    dataset.root can be set) changes nothing by itself."""
     keys = []
     for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+~")
+        key, _, value = item.partition("=")
+        key = key.lstrip("+~")
+        node = (stored or {}).get(key)
+        if "." not in key and isinstance(node, dict) and value in (node.get("type"), node.get("name")):
+            continue
         keys.append(key if "." in key or key in top_level else "")
     return keys
+
+
+def where_given(path_key: str, stored: dict) -> str:
+    """How to give a path on the command line of a resumed run: with the run's own option, whose keys
+    the command line can then set (dataset=folder dataset.root=PATH)."""
+    group, _, leaf = path_key.partition(".")
+    node = stored.get(group) or {}
+    option = node.get("name") if group == "dataset" and node.get("name") else node.get("type")
+    return f"{group}={option} {path_key}=PATH" if option else f"{path_key}=PATH"
 
 
 def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictConfig, Optional[dict]]:
@@ -216,12 +243,19 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
             path, state = latest_good_checkpoint(given)
         else:
             path, state = given, load_checkpoint(given)
-        changed_by_user = explicit_keys(overrides, set(current))
+        changed_by_user = explicit_keys(overrides, set(current), state["config"])
     if state.get("export"):
         raise CheckpointError(f"resume={cfg.resume}: {path} holds only a generator (an export), not a training "
                               f"state; resume from the run's .pt checkpoint")
-    stored = state["config"]
-    refused = [k for k in differences(stored, current) if _touches(k, changed_by_user)]
+    from ganrun.config import load_stored_config, path_keys
+
+    stored = state["config"]       # its paths already the user's defaults (checkpoint.checked)
+    # Where files are read and written is this command line's (or the user's defaults), never the file's.
+    paths = path_keys(load_stored_config(stored, str(path)))
+    mine = flatten(current)
+    given = {k: mine[k] for k in paths
+             if k in mine and mine[k] is not None and (cfg.resume == "auto" or _touches(k, changed_by_user))}
+    refused = [k for k in differences(stored, current) if _touches(k, changed_by_user) and k not in paths]
     if refused:
         # a different option (loss.type) says more than the keys that come with it
         k = min(refused, key=lambda key: (not key.endswith(".type"), key))
@@ -231,11 +265,14 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
     # The stored config rebuilt on ganrun's schema (its options looked up in ganrun's registry,
     # never instantiated from the file), with the allowed settings taken from this command
     # line: all of them for resume=auto, the ones the user set otherwise.
-    from ganrun.config import load_stored_config
-
-    resumed = load_stored_config(stored, str(path))
-    for k, v in flatten(current).items():
-        if _allowed(k) and (cfg.resume == "auto" or _touches(k, changed_by_user)):
+    root = state.get("stored_paths", {}).get("dataset.root")
+    if root is not None and "dataset.root" not in given:
+        raise ConfigError(f"resume: the run read its data from {str(root)[:200]!r} (recorded in {path}); a stored "
+                          f"file never says where ganrun reads files: add {where_given('dataset.root', stored)} "
+                          f"(that folder, or where the data is on this machine)")
+    resumed = load_stored_config(stored, str(path), given)
+    for k, v in mine.items():
+        if _allowed(k) and k not in paths and (cfg.resume == "auto" or _touches(k, changed_by_user)):
             OmegaConf.update(resumed, k, v, merge=False)
     resumed.resume = cfg.resume
     state["source"] = str(path)

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from ganrun.config import bounded, choice, register
+from ganrun.config import bounded, choice, name_field, path_field, register
 
 
 @dataclass
 class RingConfig:
     """PacGAN's ring: 8 modes at angles 2*pi*i/8 on a circle (GAN_NOTES §4)."""
     type: str = "ring"
-    name: str = "ring"
+    name: str = name_field("ring")
     modes: int = bounded(8, ge=1, le=100_000)
     radius: float = bounded(1.0, gt=0)
     std: float = bounded(0.01, gt=0)
@@ -23,7 +23,7 @@ class RingConfig:
 class GridConfig:
     """PacGAN's grid: 25 modes at {-4,-2,0,2,4}^2 (GAN_NOTES §4)."""
     type: str = "grid"
-    name: str = "grid"
+    name: str = name_field("grid")
     side: int = bounded(5, ge=1, le=300)
     spacing: float = bounded(2.0, gt=0)
     std: float = bounded(0.05, gt=0)
@@ -33,7 +33,7 @@ class GridConfig:
 class SineConfig:
     """The notes' 10 sine curves sin(a*t), a in linspace(1, 1.2, 10), 32 points (GAN_NOTES §3)."""
     type: str = "sine"
-    name: str = "sine"
+    name: str = name_field("sine")
     curves: int = bounded(10, ge=1, le=100_000)
     a_min: float = 1.0
     a_max: float = 1.2
@@ -46,7 +46,7 @@ class SineConfig:
 class Gaussian1dConfig:
     """A 1-D Gaussian target N(mean, std^2) (GAN_NOTES §4)."""
     type: str = "gaussian1d"
-    name: str = "gaussian1d"
+    name: str = name_field("gaussian1d")
     mean: float = 4.0
     std: float = bounded(0.5, gt=0)
     # Train on (x - mean) / std and map samples back: G's output layer then works
@@ -58,7 +58,7 @@ class Gaussian1dConfig:
 class DigitsConfig:
     """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
     type: str = "digits"
-    name: str = "digits"
+    name: str = name_field("digits")
     resolution: int = bounded(32, ge=8, le=256)
     split: str = choice("train", "test", "all")   # a fixed 80/20 split; metrics hold out `test`
 
@@ -67,8 +67,8 @@ class DigitsConfig:
 class FolderConfig:
     """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
     type: str = "folder"
-    name: str = "folder"
-    root: str = MISSING
+    name: str = name_field("folder")
+    root: str = path_field(MISSING)
     resolution: int = bounded(64, ge=8, le=1024)
     channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
     strict: bool = False               # true: stop at the first unreadable file instead of skipping it
@@ -81,8 +81,8 @@ class FolderConfig:
 class TorchvisionConfig:
     """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
     type: str = "torchvision"
-    name: str = MISSING
-    root: str = "${oc.env:GANRUN_DATA_DIR,data}"
+    name: str = name_field(MISSING)
+    root: str = path_field("${oc.env:GANRUN_DATA_DIR,data}")
     resolution: int = bounded(32, ge=8, le=1024)
     split: str = "train"
     download: bool = True
@@ -95,10 +95,10 @@ class TorchvisionConfig:
 class StackedDigitsConfig:
     """Three digits as the colour channels: 1000 modes (Stacked MNIST)."""
     type: str = "stacked"
-    name: str = "stacked_digits"
+    name: str = name_field("stacked_digits")
     source: str = choice("digits", "mnist")             # the single digits: bundled, or MNIST
     resolution: int = bounded(32, ge=8, le=256)
-    root: str = "${oc.env:GANRUN_DATA_DIR,data}"        # for source=mnist
+    root: str = path_field("${oc.env:GANRUN_DATA_DIR,data}")   # for source=mnist
     download: bool = True
     download_timeout: float = bounded(10.0, gt=0)
 
@@ -107,8 +107,8 @@ class StackedDigitsConfig:
 class PairedConfig:
     """pix2pix data: a built-in set, a paper's set (downloaded), or a folder (see the module)."""
     type: str = "paired"
-    name: str = "edges2digits"        # edges2digits (built in), facades, maps, edges2shoes, ... or folder
-    root: str = "data"                # where downloaded sets live, or the folder itself (name=folder)
+    name: str = name_field("edges2digits")        # edges2digits (built in), facades, maps, edges2shoes, ... or folder
+    root: str = path_field("data")    # where downloaded sets live, or the folder itself (name=folder)
     direction: str = choice("AtoB", "BtoA")
     resolution: int = bounded(32, ge=16, le=1024)    # the crop the networks see
     load_size: int = bounded(32, ge=16, le=2048)     # images are resized to this, then cropped (paper: 286 -> 256)
@@ -123,7 +123,7 @@ class PairedConfig:
 class UnpairedConfig(PairedConfig):
     """CycleGAN data: two domains A and B."""
     type: str = "unpaired"
-    name: str = "digits2bold"         # digits2bold (built in), horse2zebra, apple2orange, monet2photo, ... or folder
+    name: str = name_field("digits2bold")         # digits2bold (built in), horse2zebra, apple2orange, monet2photo, ... or folder
 
 
 register("dataset", RingConfig, "ganrun.data.toy:Ring")
