@@ -104,3 +104,27 @@ def make_data(type_: str, device: str = "cpu", **keys):
     from ganrun.config import make
 
     return make("dataset", {"type": type_, **keys}, device=device)
+
+
+@pytest.fixture(scope="session")
+def random_inception_weights(tmp_path_factory):
+    """torch-fidelity's Inception-v3 with random weights, saved as a plain weights file (the real ones
+    are a download)."""
+    import torch
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
+    original_load, original_url = fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url
+    fe.FeatureExtractorInceptionV3.load_state_dict = lambda self, state, *a, **k: None
+    fe.load_state_dict_from_url = lambda *a, **k: {}
+    try:
+        torch.manual_seed(0)
+        model = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    finally:
+        fe.FeatureExtractorInceptionV3.load_state_dict, fe.load_state_dict_from_url = original_load, original_url
+    state = model.state_dict()
+    for k in state:     # batch-norm gains of 1 shrink the features to ~1e-7 through the 90-odd layers
+        if k.endswith("bn.weight"):
+            state[k].fill_(2.0)
+    torch.save(state, path)
+    return path

@@ -158,6 +158,7 @@ class Classifier(NamedTuple):
     path: Path                            # its cache file
     real: Batch                           # the real training images it was trained on
     held: Optional[Batch]                 # the held-out images, if labelled
+    held_logits: Optional[Tensor]         # its logits of those (CPU), measured when it was loaded or trained
 
 
 def held_out_accuracy(accuracy: float) -> str:
@@ -165,53 +166,90 @@ def held_out_accuracy(accuracy: float) -> str:
     return "no held-out split to measure it on" if math.isnan(accuracy) else f"{100 * accuracy:.1f}% held-out accuracy"
 
 
+def accuracy(logits: Tensor, labels: Tensor) -> float:
+    return float((logits.argmax(1) == labels.to(logits.device)).float().mean())
+
+
+# How far a cached classifier's accuracy, measured again on loading, may fall below the value it was
+# saved with (GPU arithmetic moves a few borderline images) before it is retrained.
+ACCURACY_SLACK = 0.01
+CHECKED_TRAINING_IMAGES = 1000    # without a held-out split, the check uses this many training images
+
+
 def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Classifier:
-    """The dataset's classifier, from the cache or trained now."""
+    """The dataset's classifier, from the cache or trained now. A cached one is measured again on
+    loading (held-out images, else some training images; a fraction of a second): one that scores below
+    the accuracy it was saved with is stale or altered, and is retrained with a warning, not trusted."""
     n_classes = data.num_classes
     real = data.reference(None)
     held = heldout.reference(None) if heldout is not None and heldout.num_classes else None
+    checked = held if held is not None else Batch(real.x[:CHECKED_TRAINING_IMAGES], real.y[:CHECKED_TRAINING_IMAGES])
+    saved_as = "heldout_accuracy" if held is not None else "train_accuracy"
     path = same_data(cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held)))
     model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
     state = read_cache(path, device, "classifier cache", "training a new one")
+    trained = False
     if state is not None:
         try:
             model.load_state_dict(state["model"])
-            return Classifier(model.eval(), float(state["heldout_accuracy"]), path, real, held)
+            saved = float(state[saved_as])
+            if not 0 <= saved <= 1:
+                raise ValueError(f"its {saved_as} is {saved}")
         except Exception as e:
             unreadable(path, e, "classifier cache", "training a new one")
-    log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
-    model = train_classifier(real.x, real.y, n_classes)
-    accuracy = float("nan")
-    if held is not None:
-        _, logits = predict(model, held.x)
-        accuracy = float((logits.argmax(1) == held.y).float().mean())
-    log.info("%s classifier: %s", data.name, held_out_accuracy(accuracy))
-    from ganrun.checkpoint import atomic_save
+            state = None
+    if state is None:
+        log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
+        model, trained = train_classifier(real.x, real.y, n_classes), True
+    logits = predict(model, checked.x)[1].cpu()
+    now = accuracy(logits, checked.y)
+    if not trained and now < saved - ACCURACY_SLACK:
+        log.warning("the cached classifier %s scores %.1f%% on the %s images now, below the %.1f%% it was saved "
+                    "with: it is stale or was altered; training a new one", path, 100 * now,
+                    "held-out" if held is not None else "training", 100 * saved)
+        model, trained = train_classifier(real.x, real.y, n_classes), True
+        logits = predict(model, checked.x)[1].cpu()
+        now = accuracy(logits, checked.y)
+    held_accuracy = now if held is not None else float("nan")
+    if trained:
+        log.info("%s classifier: %s", data.name, held_out_accuracy(held_accuracy))
+        from ganrun.checkpoint import atomic_save
 
-    try:
-        atomic_save({"model": model.state_dict(), "heldout_accuracy": accuracy}, path)
-    except OSError as e:
-        log.warning("could not cache the classifier in %s (%s)", path, e)
-    return Classifier(model, accuracy, path, real, held)
+        try:
+            atomic_save({"model": model.state_dict(), saved_as: now}, path)
+        except OSError as e:
+            log.warning("could not cache the classifier in %s (%s)", path, e)
+    return Classifier(model.eval(), held_accuracy, path, real, held, logits if held is not None else None)
+
+
+def tensors_digest(*tensors: Optional[Tensor]) -> str:
+    """A short digest of tensors' values (None: skipped)."""
+    h = hashlib.blake2b(digest_size=8)
+    for t in tensors:
+        if t is not None:
+            h.update(str(tuple(t.shape)).encode())
+            h.update(raw_bytes(t))
+    return h.hexdigest()
 
 
 def fits(cached, stamp: str, classifier: Classifier) -> bool:
-    """A features file written for this classifier and these images (anything else is recomputed)."""
+    """A features file written for this classifier and these images, holding the features it was
+    stamped with (anything else is recomputed)."""
     if not isinstance(cached, dict) or cached.get("classifier") != stamp:
         return False
-    features, held = cached.get("features"), cached.get("held_logits")
-    n_held = len(classifier.held) if classifier.held is not None else None
-    return isinstance(features, torch.Tensor) and features.dim() == 2 and len(features) == len(classifier.real) \
-        and (held is None if n_held is None else isinstance(held, torch.Tensor) and len(held) == n_held)
+    features = cached.get("features")
+    return (isinstance(features, torch.Tensor) and features.dim() == 2 and len(features) == len(classifier.real)
+            and cached.get("digest") == tensors_digest(features))
 
 
-_REFERENCE: dict[tuple[Path, str], dict] = {}     # this process's reference features, by cache file
+_REFERENCE: dict[tuple[Path, str], Tensor] = {}     # this process's reference features, by cache file
 
 
-def reference_features(classifier: Classifier) -> dict:
-    """The classifier's features of the real training images ("features", CPU) and, with a held-out
-    split, its logits of the held-out images ("held_logits"): computed once per classifier and
-    cached beside its file (and in memory), since every run's evaluations compare against them."""
+def reference_features(classifier: Classifier) -> Tensor:
+    """The classifier's features of the real training images (CPU): computed once per classifier and
+    cached beside its file (and in memory), since every run's evaluations compare against them.
+    The file is stamped with a digest of the classifier's weights and of the features it holds: a
+    file that does not match both is computed again (with a warning where the features changed)."""
     stamp = state_digest(classifier.model)           # a retrained classifier never meets old features
     key = (classifier.path, stamp)
     if key in _REFERENCE:
@@ -219,19 +257,20 @@ def reference_features(classifier: Classifier) -> dict:
     path = classifier.path.with_name(classifier.path.stem + "-features.pt")
     cached = read_cache(path, "cpu", "feature cache", "computing the features again")
     if fits(cached, stamp, classifier):
-        out = {"features": cached["features"], "held_logits": cached.get("held_logits")}
+        features = cached["features"]
     else:
-        features, _ = predict(classifier.model, classifier.real.x)
-        held_logits = predict(classifier.model, classifier.held.x)[1].cpu() if classifier.held is not None else None
-        out = {"features": features.cpu(), "held_logits": held_logits}
+        if isinstance(cached, dict) and cached.get("classifier") == stamp and "digest" in cached:
+            log.warning("ignoring the feature cache %s: its features are not the ones it was stamped with; "
+                        "computing them again", path)
+        features = predict(classifier.model, classifier.real.x)[0].cpu()
         from ganrun.checkpoint import atomic_save
 
         try:
-            atomic_save({"classifier": stamp, **out}, path)
+            atomic_save({"classifier": stamp, "digest": tensors_digest(features), "features": features}, path)
         except OSError as e:
             log.warning("could not cache the real images' features in %s (%s)", path, e)
-    _REFERENCE[key] = out
-    return out
+    _REFERENCE[key] = features
+    return features
 
 
 def gaussian_stats(features: Tensor) -> dict:
@@ -251,14 +290,13 @@ class ClassifierMetrics:
         self.name, self.class_names = data.name, data.class_names
         classifier = load_or_train(data, heldout, cache_dir, device)
         self.model, self.accuracy, real = classifier.model, classifier.accuracy, classifier.real
-        reference = reference_features(classifier)
-        real_features = reference["features"].to(device)
+        real_features = reference_features(classifier).to(device)
         self.real_stats = gaussian_stats(real_features)
         self.real_features, self.real_labels = real_features, real.y
         self.n_real = len(real)
         self.confident_real = None
-        if reference["held_logits"] is not None:
-            held_logits = reference["held_logits"]
+        if classifier.held_logits is not None:
+            held_logits = classifier.held_logits
             self.confident_real, self.n_held = confident_share(held_logits), len(held_logits)
         counts = torch.bincount(real.y, minlength=data.num_classes).double()
         self.real_hist = (counts / counts.sum()).cpu()
