@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import statistics
 import sys
 from pathlib import Path
 from typing import Iterable, Optional
 
-import yaml
-
 from ganrun.config import did_you_mean
 from ganrun.errors import GanrunError, entry_point
+from ganrun.runfiles import StoredFileError, read_json, read_yaml
 
 IGNORED_OVERRIDES = ("seed", "resume", "quiet")
 BOOKKEEPING = ("steps", "diverged_step", "skipped")
@@ -35,11 +33,12 @@ def find_runs(root: Path) -> list[Path]:
 
 
 def run_overrides(run: Path) -> list[str]:
-    """The run's own command-line overrides (the first .hydra/ of a run, not a resume's)."""
+    """The run's own command-line overrides (the first .hydra/ of a run, not a resume's); [] when it
+    has none. A file ganrun cannot have written (aliases, too large) is a StoredFileError."""
     path = run / ".hydra" / "overrides.yaml"
     try:
-        items = yaml.safe_load(path.read_text()) or []
-    except (OSError, yaml.YAMLError):
+        items = read_yaml(path) or []
+    except OSError:
         return []
     return [str(o) for o in items] if isinstance(items, list) else []
 
@@ -57,14 +56,25 @@ def setting(overrides: Iterable[str], by: Optional[list[str]], common: set[str])
 def read_metrics(run: Path) -> dict:
     """A run's metrics.json; ValueError saying why if it is not one ganrun wrote."""
     try:
-        values = json.loads((run / "metrics.json").read_text())
+        values = read_json(run / "metrics.json")
     except OSError as e:
         raise ValueError(e.strerror or str(e)) from None
-    except ValueError as e:
-        raise ValueError(f"not valid JSON ({str(e).splitlines()[0]})") from None
+    except StoredFileError as e:
+        raise ValueError(str(e).split(": ", 1)[-1]) from None
     if not isinstance(values, dict):
         raise ValueError("not a JSON object")
     return values
+
+
+def number(value) -> Optional[float]:
+    """A metric's value as a finite float, or None (text, null, NaN, an integer too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def summarize(runs: list[Path], by: Optional[list[str]] = None,
@@ -75,10 +85,14 @@ def summarize(runs: list[Path], by: Optional[list[str]] = None,
     for run in runs:
         try:
             values = read_metrics(run)
+            overrides = run_overrides(run)
         except ValueError as e:
             notes.append(f"skipped {run / 'metrics.json'}: {e}")
             continue
-        loaded.append((run_overrides(run), values))
+        except StoredFileError as e:
+            notes.append(f"skipped {e}")
+            continue
+        loaded.append((overrides, values))
         status = values.get("status", "finished")
         if status != "finished":
             why = values.get("error") or values.get("diverged_term") or values.get("signal") or ""
@@ -105,10 +119,15 @@ def summarize(runs: list[Path], by: Optional[list[str]] = None,
         row = {"setting": label, "runs": len(members),
                "finished": sum(m.get("status", "finished") == "finished" for m in members)}
         for name in names:
-            xs = [m[name] for m in members if isinstance(m.get(name), (int, float)) and math.isfinite(m[name])]
+            xs = [x for x in (number(m.get(name)) for m in members) if x is not None]
             row[name] = (statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else None) if xs else None
         rows.append(row)
     return names, rows, sorted(common), notes
+
+
+def _escaped(text: str) -> str:
+    """A table cell's text: a `|` (an override's value may hold one) would end the cell, a line break the row."""
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").splitlines())
 
 
 def _cell(value) -> str:
@@ -119,11 +138,11 @@ def _cell(value) -> str:
 
 
 def markdown(names: list[str], rows: list[dict], common: list[str] = (), notes: list[str] = ()) -> str:
-    header = ["setting", "runs", "finished", *names]
-    lines = [f"Every run: {' '.join(common)}", ""] if common else []
+    header = ["setting", "runs", "finished", *map(_escaped, names)]
+    lines = [f"Every run: {_escaped(' '.join(common))}", ""] if common else []
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        cells = [row["setting"], str(row["runs"]), str(row["finished"]), *(_cell(row[n]) for n in names)]
+        cells = [_escaped(row["setting"]), str(row["runs"]), str(row["finished"]), *(_cell(row[n]) for n in names)]
         lines.append("| " + " | ".join(cells) + " |")
     if notes:
         lines += ["", *(f"- {note}" for note in notes)]
