@@ -123,7 +123,8 @@ class HealthMonitor:
                 "best_step": self.best_step, "previous": list(self.previous) if self.previous else None}
 
     def load_state_dict(self, state: dict) -> None:
-        self.said = [dict(w) for w in state["said"]]
+        self.said = [{"step": int(w["step"]), "kind": str(w["kind"]), "message": str(w["message"])}
+                     for w in state["said"]]
         self.streaks = {k: int(v) for k, v in state["streaks"].items()}
         self.best_modes, self.best_step = state["best_modes"], int(state["best_step"])
         self.previous = tuple(state["previous"]) if state["previous"] else None

@@ -146,14 +146,47 @@ class Player:
             # which implementation runs (for-each, fused) is this run's choice, not the file's
             chosen = [{k: g.get(k) for k in ("foreach", "fused")} for g in own.param_groups] \
                 if part == "optimizer" else None
+            fresh = [dict(g) for g in own.param_groups] if part == "optimizer" else None
             try:
                 own.load_state_dict(state[part])
                 if chosen:
                     for group, keys in zip(own.param_groups, chosen):
                         group.update(keys)
+                    check_optimizer_state(own, fresh)
             except Exception as e:      # a hand-edited or foreign file: any shape of wrongness
                 raise CheckpointError(f"{source}: the {part} state of {name} does not fit this run "
                                       f"({type(e).__name__}: {str(e).strip()[:100]})") from None
+
+
+def check_optimizer_state(optimizer: torch.optim.Optimizer, fresh: list[dict]) -> None:
+    """ValueError unless a loaded optimizer state fits its parameters: every per-parameter tensor of
+    the parameter's shape (or a scalar, such as Adam's step), every hyperparameter of the kind this
+    run's own optimizer has (a number where it has a number). torch checks neither when loading; a
+    wrong one would fail at the first step, far from the file."""
+    for group, own in zip(optimizer.param_groups, fresh):
+        for key, value in own.items():
+            if key == "params":
+                continue
+            loaded = group.get(key)
+            if isinstance(value, bool):
+                ok = isinstance(loaded, bool)
+            elif isinstance(value, (int, float)):
+                ok = _number(loaded)
+            elif isinstance(value, (tuple, list)):
+                ok = isinstance(loaded, (tuple, list)) and len(loaded) == len(value) and all(map(_number, loaded))
+            else:
+                continue
+            if not ok:
+                raise ValueError(f"its {key} is {str(loaded)[:40]!r}, where this run's optimizer has {value!r}")
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(f"its {key} has shape {list(value.shape)} where the weight has "
+                                     f"{list(param.shape)}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class Players:

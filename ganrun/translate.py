@@ -53,7 +53,11 @@ def read_inputs(inp: Path, shape: tuple[int, int, int]):
         if array.ndim != 4 or tuple(array.shape[1:]) != (c, r, r):
             raise GanrunError(f"--in {inp}: an array of shape {tuple(array.shape)}; this run translates "
                               f"(N, {c}, {r}, {r}) arrays in [-1, 1]")
-        return torch.from_numpy(array.astype(np.float32)), None
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise GanrunError(f"--in {inp}: an array of {array.dtype}; give numbers (float32, images in [-1, 1])")
+        images = torch.from_numpy(array.astype(np.float32))
+        check_range(images, f"--in {inp}")
+        return images, None
     if inp.is_dir():
         files = find_images(inp)
         if not files:
@@ -73,6 +77,33 @@ def read_inputs(inp: Path, shape: tuple[int, int, int]):
     return to_unit_range(torch.stack(images)), [f.relative_to(inp) if inp.is_dir() else f.name for f in files]
 
 
+RANGE_SLACK = 1e-3      # images in [-1, 1]: rounding may leave a value a hair outside
+
+
+def check_range(images, what: str) -> None:
+    """Images must be finite and in [-1, 1], the range the networks were trained on."""
+    import torch
+
+    if not bool(torch.isfinite(images).all()):
+        raise GanrunError(f"{what}: the array holds NaN or infinite values; give finite images in [-1, 1]")
+    if len(images) and float(images.abs().max()) > 1 + RANGE_SLACK:
+        raise GanrunError(f"{what}: values span [{float(images.min()):.4g}, {float(images.max()):.4g}]; this run "
+                          f"translates images in [-1, 1] (pixels p in 0..255 as p / 127.5 - 1)")
+
+
+def output_names(names: list[Path]) -> list[Path]:
+    """The PNG name of each input image: its name with .png, or, where two inputs would share one
+    (x.png and x.jpg), its whole name with .png added (x.png.png, x.jpg.png), so no output replaces another."""
+    plain = [n.with_suffix(".png") for n in names]
+    taken: dict[Path, int] = {}
+    for n in plain:
+        taken[n] = taken.get(n, 0) + 1
+    chosen = [p if taken[p] == 1 else n.with_name(n.name + ".png") for n, p in zip(names, plain)]
+    if len(set(chosen)) < len(chosen):       # x.png, x.jpg and x.png.png: number them all
+        chosen = [n.with_name(f"{i:06d}_{n.name}.png") for i, n in enumerate(names)]
+    return chosen
+
+
 def write_outputs(out: Path, images, names, inp: Path) -> str:
     from ganrun import visualize
     from ganrun.pixels import to_uint8
@@ -84,8 +115,8 @@ def write_outputs(out: Path, images, names, inp: Path) -> str:
     if names is None:
         raise GanrunError(f"--out {out}: a .npy input gives a .npy output")
     if inp.is_dir():
-        for image, name in zip(to_uint8(images), names):
-            path = (out / name).with_suffix(".png")
+        for image, name in zip(to_uint8(images), output_names(names)):
+            path = out / name
             path.parent.mkdir(parents=True, exist_ok=True)
             visualize.save_png(image, path)
         return f"{out}/ ({len(images)} PNGs)"

@@ -440,11 +440,16 @@ def open_torchvision(name: str, root: Path, split: str, download: bool, timeout:
     cls_name, _, folder_name, url = TORCHVISION[name]
     cls = getattr(tvd, cls_name)
     split_kwargs = {"split": split} if name == "celeba" else {"train": split == "train"}
+    where = root / folder_name
     try:
         return cls(str(root), download=False, **split_kwargs, **kwargs)
-    except (RuntimeError, OSError):
-        pass   # not there (or incomplete): try to download
-    where = root / folder_name
+    except Exception as e:
+        # torchvision says "Dataset not found (or corrupted)" or fails to open a file when the set is not
+        # there (or incomplete): then download it. Any other error comes from files that are there but
+        # do not read (cut or altered).
+        if not (isinstance(e, OSError) or (isinstance(e, RuntimeError) and "not found" in str(e).lower())):
+            raise DataError(f"dataset={name}: the files in {where} do not read ({_reason(e)}); delete that "
+                            f"folder to download them again, or put intact files there") from None
     if not download:
         raise DataError(f"dataset={name} is not in {where} and dataset.download=false: put the files there "
                         f"or set dataset.download=true")
