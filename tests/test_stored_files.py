@@ -1,0 +1,469 @@
+"""Stored files may not steer what runs: the second hardening round (issue 25).
+
+A run folder, a checkpoint, an export, a sweep folder or a cache may come from a stranger. Each
+test below crafts one attack of that issue first, then checks that it is refused in one line, or
+has no effect, and that nothing outside the user's own folders is read or written:
+
+- critical: a run folder's stored eval settings pointed torch-fidelity at a pickled cache file
+  (`test_a_stored_config_never_points_an_evaluation_at_a_pickled_cache_*`);
+- paths and names: a stored dataset.root or cache folder is never used; a stored dataset.name cannot
+  leave the cache folder (`test_stored_paths_*`, `test_a_dataset_name_*`);
+- run-folder YAML and JSON: aliases, size and depth (`test_yaml_aliases_*`, `test_oversized_*`);
+- caches: a poisoned or stale classifier cache is retrained or recomputed with a warning
+  (`test_a_poisoned_classifier_cache_*`, `test_a_pickled_inception_feature_cache_*`);
+- sweeps: a stale, crafted or linked .joblist (`test_a_sweeps_job_list_*`);
+- tools: ganrun-eval --out, ganrun-translate's names and values, stored shapes, and the values of
+  a resumed checkpoint's parts (`test_eval_out_*`, `test_translate_*`, `test_*_is_one_line`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from conftest import FAST, compose_config, ganrun, train_run
+from ganrun.checkpoint import export_generator
+from ganrun.errors import CheckpointError, ConfigError, DataError
+from ganrun.evaluate import main as eval_main
+from ganrun.report import main as report_main
+
+DIGITS = ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8", "train.steps=2",
+          "train.ckpt_every=2", "eval.n=10", "eval.ref_n=10"]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("trusted") / "run"
+    train_run(run, DIGITS)
+    return run
+
+
+class Marker:
+    """A pickle that, when loaded, creates a folder: proof that a file chose code to run."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.makedirs, (str(self.path),))
+
+
+def copy_run(run: Path, to: Path) -> Path:
+    shutil.copytree(run, to)
+    return to
+
+
+def edit_checkpoints(run: Path, edit) -> dict:
+    """Apply `edit` to the stored state of every checkpoint of a run (as a stranger would); returns it."""
+    for ckpt in sorted((run / "checkpoints").glob("*.pt")):
+        state = torch.load(ckpt, weights_only=True)
+        edit(state)
+        ckpt.unlink()
+        torch.save(state, ckpt)
+    return state
+
+
+def plant_pickles(folder: Path, names: list[str], marker: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(pickle.dumps(Marker(marker)))
+
+
+def poisoned_run(trusted: Path, where: Path, marker: Path, weights: Path) -> Path:
+    """A copy of `trusted` whose stored eval settings turn the Inception metrics on with weights and a
+    cache folder inside the run folder, where pickles wait under every name torch-fidelity (as ganrun
+    used it before) and ganrun look for."""
+    from ganrun.data import Batch
+    from ganrun.metrics.classifier import data_digest
+    from ganrun.metrics.inception import weights_digest
+
+    run = copy_run(trusted, where)
+    shutil.copy(weights, run / "w.pth")
+    state = edit_checkpoints(run, lambda s: s["config"]["eval"].update(
+        inception=True, inception_weights=str(run / "w.pth"), cache_dir=str(run / "cache")))
+    config = json.loads((run / "config.json").read_text())
+    config["eval"] = state["config"]["eval"]
+    (run / "config.json").write_text(json.dumps(config))
+    from ganrun.config import make
+
+    real = make("dataset", state["config"]["dataset"], device="cpu").reference(10).x
+    stat = (run / "w.pth").stat()
+    name = (f"ganrun-digits-train-16px-n{len(real)}-d{data_digest(Batch(real))}-"
+            f"w{weights_digest(run / 'w.pth', stat.st_size, stat.st_mtime)}")
+    plant_pickles(run / "cache" / "torch-fidelity", [f"{name}-inception-v3-compat-{what}.pt" for what in
+                                                     ("features-2048", "features-logits_unbiased",
+                                                      "stat-fid-2048")], marker)
+    plant_pickles(run / "cache" / "inception", [f"{name}.safetensors"], marker)
+    return run
+
+
+@pytest.fixture
+def user_inception(random_inception_weights, tmp_path, monkeypatch) -> dict:
+    """The user's own Inception weights where torch keeps them (the default the tools use), and the
+    environment that points a subprocess there."""
+    from ganrun.metrics.inception import hub_weights_path
+
+    hub = tmp_path / "torch-home" / "hub"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    target = hub_weights_path()
+    target.parent.mkdir(parents=True)
+    os.link(random_inception_weights, target)
+    return {"TORCH_HOME": str(tmp_path / "torch-home")}
+
+
+# --------------------------------------------------------------------------- critical
+def test_a_stored_config_never_points_an_evaluation_at_a_pickled_cache_eval_and_export(
+        digits_run, user_inception, random_inception_weights, tmp_path, capsys):
+    """ganrun-eval on a run folder and on an export of it: the stored weights file and cache folder are
+    not used (the user's own are), so the planted pickles are never read; the metrics are measured."""
+    marker = tmp_path / "pwned"
+    run = poisoned_run(digits_run, tmp_path / "run", marker, random_inception_weights)
+    assert eval_main([str(run), "--out", str(tmp_path / "e.json")]) == 0
+    values = json.loads((tmp_path / "e.json").read_text())
+    assert values["fid"] is not None and "Inception-v3" in values["protocol"]["fid"]
+    assert "random-inception.pth" not in values["protocol"]["fid"] and "w.pth" not in values["protocol"]["fid"]
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    export = export_generator(state, tmp_path / "g.safetensors")
+    assert eval_main([str(export), "--out", str(tmp_path / "e2.json")]) == 0
+    assert json.loads((tmp_path / "e2.json").read_text())["fid"] == pytest.approx(values["fid"])
+    user_cache = Path(os.environ["GANRUN_CACHE_DIR"]) / "inception"
+    assert any(user_cache.glob("*.safetensors")), "the real features are cached in the user's folder"
+    assert not marker.exists()
+
+
+def test_a_stored_config_never_points_an_evaluation_at_a_pickled_cache_resume_path_and_auto(
+        digits_run, user_inception, random_inception_weights, tmp_path):
+    marker = tmp_path / "pwned"
+    run = poisoned_run(digits_run, tmp_path / "run", marker, random_inception_weights)
+    ganrun(f"resume={run}", "train.steps=3", cwd=tmp_path, env=user_inception)
+    assert json.loads((run / "metrics.json").read_text())["fid"] is not None
+    # resume=auto: the same command as the run's, under ./outputs; the user asks for Inception metrics
+    auto = poisoned_run(digits_run, tmp_path / "outputs" / "2026-01-01" / "00-00-00-000000", marker,
+                        random_inception_weights)
+    ganrun(*DIGITS, "train.steps=3", "quiet=true", "device=cpu", *FAST[2:5], "train.batch_size=16",
+           "eval.inception=true", "resume=auto", cwd=tmp_path, env=user_inception)
+    assert torch.load(auto / "checkpoints" / "last.pt", weights_only=True)["step"] == 3, "it resumed that run"
+    assert not marker.exists()
+
+
+def test_a_pickled_inception_feature_cache_in_the_users_own_folder_is_not_unpickled(
+        random_inception_weights, tmp_path, caplog):
+    """Even the user's own cache is read without pickle: ganrun's features file is safetensors, stamped
+    with a digest of its features; anything else is recomputed with a warning."""
+    from ganrun.metrics.inception import InceptionMetrics
+
+    real = torch.rand(10, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    metrics = InceptionMetrics(random_inception_weights, real, "noise", "train", tmp_path, torch.device("cpu"))
+    plant_pickles(metrics.cache_file.parent, [metrics.cache_file.name], tmp_path / "pwned")
+    first, _ = metrics(real.clone())
+    assert not (tmp_path / "pwned").exists()
+    assert any("unreadable Inception feature cache" in r.getMessage() for r in caplog.records)
+    # the file is now ganrun's own; altered features do not match its stamp
+    from safetensors.torch import load_file, save_file
+
+    features = load_file(str(metrics.cache_file))
+    save_file({k: v * 2 for k, v in features.items()}, str(metrics.cache_file), metadata={"features": "x"})
+    again, _ = metrics(real.clone())
+    assert again["fid"] == pytest.approx(first["fid"])
+    assert any("do not match its stamp" in r.getMessage() for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- paths and names
+def test_stored_paths_are_the_users_the_data_root_is_asked_for(tmp_path, capsys):
+    """A folder run: its stored dataset.root is not followed by ganrun-eval or resume=; both say which
+    folder the run used and how to give it; given on the command line, they run."""
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(12):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    run = tmp_path / "run"
+    train_run(run, ["dataset=folder", f"dataset.root={images}", "dataset.resolution=8", "model.g_width=4",
+                    "model.d_width=4", "train.steps=2", "train.ckpt_every=2", "eval.n=10", "eval.ref_n=10"])
+    assert eval_main([str(run), "--out", str(tmp_path / "e.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"the run read its data from '{images}'" in err and "--data-root PATH" in err
+    assert eval_main([str(run), "--out", str(tmp_path / "e.json"), "--data-root", str(images)]) == 0
+    proc = ganrun(f"resume={run}", "train.steps=3", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "add dataset=folder dataset.root=PATH" in proc.stderr, proc.stderr
+    ganrun(f"resume={run}", "train.steps=3", "dataset=folder", f"dataset.root={images}", cwd=tmp_path)
+    assert json.loads((run / "metrics.json").read_text())["steps"] == 3
+
+
+def test_stored_paths_are_replaced_by_the_users_defaults(digits_run, monkeypatch, tmp_path):
+    from ganrun.config import load_stored_config
+
+    stored = torch.load(digits_run / "checkpoints" / "last.pt", weights_only=True)["config"]
+    stored["eval"].update(cache_dir="/somewhere/else", inception_weights="/tmp/evil.pth")
+    monkeypatch.setenv("GANRUN_CACHE_DIR", str(tmp_path / "mine"))
+    moved: dict = {}
+    cfg = load_stored_config(stored, "src", moved=moved)
+    assert cfg.eval.cache_dir == str(tmp_path / "mine") and cfg.eval.inception_weights is None
+    assert moved == {"eval.cache_dir": "/somewhere/else", "eval.inception_weights": "/tmp/evil.pth"}
+    cfg = load_stored_config(stored, "src", given={"eval.cache_dir": "/given"})
+    assert cfg.eval.cache_dir == "/given"
+
+
+def test_a_dataset_name_that_would_leave_the_cache_folder_is_refused(digits_run, tmp_path, capsys):
+    escape = tmp_path / "x" / "escape"
+    run = copy_run(digits_run, tmp_path / "run")
+    edit_checkpoints(run, lambda s: s["config"]["dataset"].update(name=f"../../../../../{escape}"))
+    assert eval_main([str(run), "--out", str(tmp_path / "e.json")]) == 2
+    err = capsys.readouterr().err
+    assert "refused: dataset.name=" in err and "a name goes into file names" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ConfigError, match="dataset.name='a/b': a name goes into file names"):
+        from ganrun.config import validate
+
+        validate(compose_config(["dataset=digits", "dataset.name=a/b"]))
+
+
+# --------------------------------------------------------------------------- run-folder YAML and JSON
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(8))
+
+
+def sweep_job(folder: Path, overrides: str, metrics: dict) -> Path:
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(overrides)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+def test_yaml_aliases_in_a_run_folder_are_refused_not_expanded(tmp_path, capsys):
+    """A few hundred bytes of nested aliases (gigabytes once expanded) are one note naming the file."""
+    assert len(BOMB) < 500
+    sweep_job(tmp_path / "good", "- loss=ns\n- seed=0\n", {"status": "finished", "fd": 1.0})
+    bomb = sweep_job(tmp_path / "bomb", BOMB, {"status": "finished", "fd": 2.0})
+    assert report_main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"skipped {bomb / '.hydra' / 'overrides.yaml'}: holds YAML anchors or aliases" in out
+    assert (tmp_path / "report.md").stat().st_size < 2000
+
+
+def test_oversized_and_deep_run_folder_files_and_huge_numbers_are_one_note(tmp_path, capsys):
+    sweep_job(tmp_path / "big", "- x=" + "y" * (5 * 2 ** 20) + "\n", {"fd": 1.0})
+    (tmp_path / "deep").mkdir()
+    (tmp_path / "deep" / "metrics.json").write_text("[" * 100_000 + "]" * 100_000)
+    sweep_job(tmp_path / "huge", "- seed=1\n", {"status": "finished", "fd": int("9" * 400), "is": 1.5})
+    sweep_job(tmp_path / "pipe", "- loss.name=a|b\n", {"status": "finished", "fd": 1.0})
+    assert report_main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "overrides.yaml: larger than 4 MB" in out and "metrics.json: nested too deep" in out
+    assert "| loss.name=a\\|b |" in out, "a | in an override is escaped in the markdown table"
+    rows = [line for line in out.splitlines() if line.startswith("| ")]
+    assert all(line.count(" | ") == rows[0].count(" | ") for line in rows), out
+
+
+def test_resume_auto_skips_a_sweep_job_whose_yaml_is_a_bomb(tmp_path, caplog):
+    from ganrun.resume import matching_run
+
+    job = tmp_path / "outputs" / "multirun" / "d" / "t" / "0_x"
+    sweep_job(job, BOMB, {"status": "finished"})
+    (job.parent / "multirun.yaml").write_text("{}")
+    (job / "config.json").write_text(json.dumps({"seed": 0}))
+    (job / "checkpoints").mkdir()
+    (job / "checkpoints" / "last.pt").write_bytes(b"")
+    assert matching_run({"seed": 0}, root=tmp_path / "outputs") is None
+    assert any("holds YAML anchors or aliases" in r.getMessage() for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- caches
+def test_a_poisoned_classifier_cache_is_retrained_or_recomputed_with_a_warning(tmp_path, caplog):
+    """Scaled cached features, and a zeroed classifier stored with 99.9% accuracy, change no metric: the
+    features do not match their stamp, and the classifier is measured again on loading."""
+    from ganrun.data import Batch
+    from ganrun.metrics.classifier import ClassifierMetrics, _REFERENCE
+    from conftest import make_data
+
+    data = make_data("digits", resolution=8)
+    fake = Batch(data.reference(200).x.flip(-1))
+
+    def measure():
+        _REFERENCE.clear()
+        return ClassifierMetrics(data, data.heldout(), tmp_path, torch.device("cpu"))(fake)
+
+    honest, protocol = measure()
+    features = next((tmp_path / "classifiers").glob("*-features.pt"))
+    state = torch.load(features, weights_only=True)
+    state["features"] = state["features"] * 0.05
+    torch.save(state, features)
+    values, _ = measure()
+    assert values["fd_digits"] == pytest.approx(honest["fd_digits"])
+    assert any("not the ones it was stamped with" in r.getMessage() for r in caplog.records)
+
+    weights = next(p for p in (tmp_path / "classifiers").glob("*.pt") if not p.name.endswith("-features.pt"))
+    state = torch.load(weights, weights_only=True)
+    state.update(model={k: torch.zeros_like(v) for k, v in state["model"].items()}, heldout_accuracy=0.999)
+    torch.save(state, weights)
+    values, again = measure()
+    assert values["fd_digits"] == pytest.approx(honest["fd_digits"])
+    assert values["confident_real"] == honest["confident_real"]
+    assert again["fd_digits"] == protocol["fd_digits"], "the protocol names the real accuracy"
+    assert any("below the 99.9% it was saved with" in r.getMessage() for r in caplog.records)
+
+
+# --------------------------------------------------------------------------- sweeps
+def test_a_sweeps_job_list_holds_only_this_sweeps_jobs(tmp_path, caplog):
+    from ganrun import cli
+    from ganrun.callbacks import JOBS_FILE, GanrunCallbacks, append_job, listed_jobs
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text("{}")
+    mine = sweep_job(sweep / "0_seed=0", "- seed=0\n", {"status": "finished", "fd": 1.0})
+    foreign = sweep_job(tmp_path / "foreign", "- seed=9\n", {"status": "failed", "error": "not this sweep"})
+    (sweep / JOBS_FILE).write_text(f"{foreign}\n{mine}\n/etc\n")
+    assert listed_jobs(sweep) == [mine]
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep)}}})
+    callbacks = GanrunCallbacks()
+    callbacks.on_multirun_start(config)
+    assert not (sweep / JOBS_FILE).exists(), "a sweep starts with an empty list (stale lines go)"
+    (sweep / JOBS_FILE).write_text(f"{foreign}\n{mine}\n")
+    cli.FAILED_JOBS.clear()
+    callbacks.on_multirun_end(config)
+    assert cli.FAILED_JOBS == [], "a foreign failed run does not fail a good sweep"
+    assert "foreign" not in (sweep / "report.md").read_text()
+    # a list that is a link is neither written through nor read
+    target = tmp_path / "target.txt"
+    target.write_text("keep\n")
+    (sweep / JOBS_FILE).unlink()
+    (sweep / JOBS_FILE).symlink_to(target)
+    append_job(sweep, mine)
+    assert target.read_text() == "keep\n"
+    assert listed_jobs(sweep) == []
+    # a run that a job of this sweep resumed (resume=auto) lives elsewhere and still counts
+    (sweep / JOBS_FILE).unlink()
+    resumed = sweep_job(tmp_path / "earlier" / "0_seed=1", "- seed=1\n", {"status": "finished", "fd": 2.0})
+    (resumed / "config.json").write_text("{}")
+    (resumed / ".hydra" / "resumed-2026-01-01_00-00-00-000000").mkdir()
+    append_job(sweep, resumed)
+    assert listed_jobs(sweep) == [resumed]
+
+
+# --------------------------------------------------------------------------- tools
+def test_eval_out_is_a_json_file_and_never_one_of_the_runs_files(digits_run, tmp_path, capsys):
+    run = copy_run(digits_run, tmp_path / "run")
+    checkpoint = run / "checkpoints" / "step_0000002.pt"
+    before = checkpoint.read_bytes()
+    for out, message in [(checkpoint, "use a .json file name"), (run / "metrics.json", "is a file of the run")]:
+        assert eval_main([str(run), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert checkpoint.read_bytes() == before and json.loads((run / "metrics.json").read_text())["steps"] == 2
+    assert eval_main([str(run), "--out", str(run / "eval_mine.json")]) == 0
+
+
+@pytest.fixture(scope="module")
+def pix2pix_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("p2p") / "run"
+    train_run(run, ["experiment=pix2pix", "train.steps=2", "train.ckpt_every=2", "train.batch_size=4",
+                    "eval.n=20", "eval.classifier=false", "model.g_width=8", "model.d_width=8"])
+    return run
+
+
+def test_translate_keeps_both_images_of_one_name_and_refuses_bad_arrays(pix2pix_run, tmp_path, capsys):
+    from PIL import Image
+
+    from ganrun.translate import main as translate_main
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for suffix in ("png", "jpg"):
+        Image.fromarray(np.zeros((32, 32), np.uint8)).save(inp / f"x.{suffix}")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(inp / "y.png")
+    assert translate_main([str(pix2pix_run), "--in", str(inp), "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x.jpg.png", "x.png.png", "y.png"]
+    capsys.readouterr()
+    for name, array, message in [
+            ("nan", np.full((2, 1, 32, 32), np.nan, np.float32), "NaN or infinite values"),
+            ("wide", np.full((2, 1, 32, 32), 255, np.float32), "values span [255, 255]; this run translates "
+                                                                 "images in [-1, 1]"),
+            ("text", np.full((2, 1, 32, 32), "a"), "an array of <U1; give numbers")]:
+        np.save(tmp_path / f"{name}.npy", array)
+        assert translate_main([str(pix2pix_run), "--in", str(tmp_path / f"{name}.npy"),
+                               "--out", str(tmp_path / "o.npy")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize("key,shape", [("source_shape", [1, 512, 512]), ("data_shape", [1, 16, 16])])
+def test_stored_shapes_that_do_not_fit_the_runs_config_are_one_line(key, shape, pix2pix_run, tmp_path):
+    from ganrun.checkpoint import load_checkpoint
+
+    state = torch.load(pix2pix_run / "checkpoints" / "last.pt", weights_only=True)
+    state[key] = shape
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=rf"bad.pt is not a valid ganrun checkpoint: {key} "
+                                              rf"\[1, {shape[1]}, {shape[2]}\] does not fit its config's "
+                                              rf"dataset.resolution=32"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_deeply_nested_export_metadata_is_one_line(digits_run, tmp_path):
+    from safetensors.torch import save
+
+    from ganrun.checkpoint import load_checkpoint
+
+    weights = torch.load(digits_run / "checkpoints" / "last.pt", weights_only=True)["players"]["G"]["module"]
+    meta = {"format": "ganrun-generator", "config": "[" * 50_000 + "]" * 50_000, "data_shape": "[1, 16, 16]",
+            "data_kind": "images", "step": "2"}
+    (tmp_path / "deep.safetensors").write_bytes(save(weights, metadata=meta))
+    with pytest.raises(CheckpointError, match="deep.safetensors is not a valid ganrun export: its metadata config: "
+                                              "nested too deep"):
+        load_checkpoint(tmp_path / "deep.safetensors")
+
+
+def test_lists_of_mappings_on_the_command_line_are_one_line():
+    from ganrun.config import validate
+
+    for override in ("model.g_hidden=[{_target_: os.system}]", "model.d_hidden=[[1, 2]]"):
+        with pytest.raises(ConfigError, match=r"hidden: give a list of plain values \(numbers\)"):
+            validate(compose_config(["dataset=ring", "model=mlp", override]))
+
+
+@pytest.mark.parametrize("damage,fragment", [
+    (lambda s: s["state"]["health"].update(said=[{}]), "its health state does not fit this run (KeyError"),
+    (lambda s: next(iter(s["players"]["G"]["optimizer"]["state"].values())).update(exp_avg=torch.zeros(3)),
+     "the optimizer state of G does not fit this run (ValueError: its exp_avg has shape [3] where the weight has"),
+    (lambda s: s["players"]["D"]["optimizer"]["param_groups"][0].update(lr="abc"),
+     "the optimizer state of D does not fit this run (ValueError: its lr is 'abc'"),
+])
+def test_a_resumed_checkpoint_whose_parts_hold_wrong_values_is_one_line(damage, fragment, tmp_path):
+    """Values that torch would take and fail on at the first step, far from the file, are refused when
+    the checkpoint is loaded."""
+    from ganrun.resume import prepare
+    from ganrun.train import train
+
+    run = tmp_path / "run"
+    train_run(run, ["train.steps=2", "train.ckpt_every=2"])
+    edit_checkpoints(run, damage)
+    cfg, state = prepare(compose_config(FAST + ["dataset=ring", f"resume={run}", "train.steps=4"]), run,
+                         [f"resume={run}", "train.steps=4"])
+    with pytest.raises(CheckpointError) as e:
+        train(cfg, run, state)
+    assert fragment in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_corrupt_torchvision_file_is_one_line(tmp_path):
+    from conftest import make_data
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"\x00\x00\x08\x03" + os.urandom(60))
+    with pytest.raises(DataError, match=f"dataset=mnist: the files in {tmp_path / 'MNIST'} do not read .*delete "
+                                        f"that folder to download them again"):
+        make_data("torchvision", name="mnist", root=str(tmp_path), download=False)
