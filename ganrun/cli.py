@@ -112,8 +112,16 @@ def preflight(args: list[str]) -> None:
         raise ConfigError(f"{shows[0]} prints a config and runs nothing, -m runs a sweep: give one of them "
                           f"(without -m, {shows[0]} shows the config of the values given)")
     resume = given.get("resume")
-    if resume and resume not in ("auto", "null") and "$" not in resume and not Path(resume).expanduser().exists():
-        raise ConfigError(f"resume={resume}: no such run folder or checkpoint file")
+    if resume and resume not in ("auto", "null") and "$" not in resume:
+        path = Path(resume).expanduser()
+        if not path.exists():
+            raise ConfigError(f"resume={resume}: no such run folder or checkpoint file")
+        from ganrun.resume import run_folder_of
+        from ganrun.runfiles import refuse_links
+
+        run = run_folder_of(path.resolve())
+        if run is not None:          # the folder this run will write into (Hydra opens its log first)
+            refuse_links(run, f"resume={resume}")
     sweep = "-m" in args or "--multirun" in args
     key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
     folder = given.get(key, "outputs")

@@ -67,6 +67,15 @@ class SweepStopped(BaseException):
         return type(self), (self.stopped, self.sweep_dir)
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text) -> str:
+    """Text that may come from a file, safe to print or to put in a table: control characters (line
+    breaks, terminal escape sequences) become spaces."""
+    return CONTROL.sub(" ", str(text))
+
+
 def short_path(name) -> str:
     text = str(name)
     return text if len(text) <= 120 else text[:60] + "..." + text[-50:]
@@ -155,7 +164,7 @@ def _exit_on_ctrl_c(prog: str):
 
 
 def report(prog: str, line: str) -> None:
-    print(f"{prog}: error: {line}", file=sys.stderr, flush=True)
+    print(f"{prog}: error: {printable(line)}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------- Hydra's errors

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from ganrun.config import did_you_mean
-from ganrun.errors import GanrunError, entry_point
+from ganrun.errors import GanrunError, entry_point, printable
 from ganrun.runfiles import StoredFileError, read_json, read_yaml
 
 IGNORED_OVERRIDES = ("seed", "resume", "quiet")
@@ -127,7 +127,7 @@ def summarize(runs: list[Path], by: Optional[list[str]] = None,
 
 def _escaped(text: str) -> str:
     """A table cell's text: a `|` (an override's value may hold one) would end the cell, a line break the row."""
-    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").splitlines())
+    return printable(text.replace("\\", "\\\\").replace("|", "\\|"))
 
 
 def _cell(value) -> str:
@@ -145,22 +145,29 @@ def markdown(names: list[str], rows: list[dict], common: list[str] = (), notes: 
         cells = [_escaped(row["setting"]), str(row["runs"]), str(row["finished"]), *(_cell(row[n]) for n in names)]
         lines.append("| " + " | ".join(cells) + " |")
     if notes:
-        lines += ["", *(f"- {note}" for note in notes)]
+        lines += ["", *(f"- {printable(note)}" for note in notes)]
     return "\n".join(lines)
 
 
 def write(folder: Path, names: list[str], rows: list[dict], common: list[str],
           notes: list[str] = ()) -> tuple[Path, Path]:
+    """report.md and report.csv, each written to a new file that replaces the old one (never through
+    a link: a sweep folder may hold one), its text from the runs' files made printable."""
+    import io
+
+    from ganrun.checkpoint import atomic_write_text
+
     md, table = folder / "report.md", folder / "report.csv"
-    md.write_text(markdown(names, rows, common, notes) + "\n")
-    with open(table, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["setting", "runs", "finished"] + [c for n in names for c in (n, f"{n}_std")])
-        for row in rows:
-            cells = [row["setting"], row["runs"], row["finished"]]
-            for n in names:
-                cells += list(row[n]) if row[n] else ["", ""]
-            w.writerow(["" if c is None else c for c in cells])
+    atomic_write_text(md, markdown(names, rows, common, notes) + "\n")
+    buffer = io.StringIO()
+    w = csv.writer(buffer)
+    w.writerow(["setting", "runs", "finished"] + [printable(c) for n in names for c in (n, f"{n}_std")])
+    for row in rows:
+        cells = [printable(row["setting"]), row["runs"], row["finished"]]
+        for n in names:
+            cells += list(row[n]) if row[n] else ["", ""]
+        w.writerow(["" if c is None else c for c in cells])
+    atomic_write_text(table, buffer.getvalue())
     return md, table
 
 

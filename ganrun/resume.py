@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ganrun.checkpoint import LAST, list_checkpoints, load_checkpoint
 from ganrun.errors import CheckpointError, ConfigError
+from ganrun.runfiles import linked_entry
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,10 @@ def matching_run(current: dict, root: Path = SEARCH_ROOT, exclude_under: Optiona
         run = config_file.parent.resolve()
         last = run / "checkpoints" / LAST
         if not last.is_file() or run in _claimed or (exclude_under and run.is_relative_to(exclude_under)):
+            continue
+        if linked_entry(run):
+            log.warning("resume=auto: skipping %s: its %s is a link (ganrun never writes a run folder through "
+                        "a link)", run, linked_entry(run))
             continue
         stored = _read_config(config_file)
         if stored is None:

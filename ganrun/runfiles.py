@@ -13,12 +13,16 @@ Checkpoints and exports are read elsewhere (ganrun/checkpoint.py: tensors only, 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from ganrun.errors import GanrunError
 
 LIMIT = 4 * 2 ** 20      # bytes: ganrun's own files of this kind are a few kB
+YAML_LIMIT = 256 * 2 ** 10   # YAML parses slowly: Hydra's files in .hydra/ are a few kB
 MAX_DEPTH = 64           # nesting of lists and mappings (ganrun writes at most 4)
 
 
@@ -27,13 +31,19 @@ class StoredFileError(GanrunError):
 
 
 def read_text(path: Path, limit: int = LIMIT) -> str:
-    """The file's text, refused past `limit` bytes (OSError when it cannot be read)."""
+    """The file's text, refused past `limit` bytes or when it is not a regular file (a FIFO would
+    block the reader forever, a device never end); OSError when it cannot be opened."""
     path = Path(path)
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StoredFileError(f"{path}: not a regular file; ignored")
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise StoredFileError(f"{path}: larger than {limit // 2 ** 20} MB, not a file ganrun wrote; ignored")
+        shown = f"{limit // 2 ** 20} MB" if limit >= 2 ** 20 else f"{limit // 2 ** 10} kB"
+        raise StoredFileError(f"{path}: larger than {shown}, not a file ganrun wrote; ignored")
     return data.decode("utf-8", errors="replace")
+
 
 
 def read_json(path: Path, limit: int = LIMIT) -> Any:
@@ -53,16 +63,25 @@ def parse_json(text: str, source: Any) -> Any:
     return value
 
 
-def read_yaml(path: Path, limit: int = LIMIT) -> Any:
-    """A YAML file as plain data, without expanding anchors and aliases (refused when it has any)."""
+def read_yaml(path: Path, limit: int = YAML_LIMIT) -> Any:
+    """A YAML file as plain data, without expanding anchors and aliases (refused when it has any) and
+    refused when nested deeper than MAX_DEPTH (checked as it is parsed: deep nesting is slow to parse)."""
     import yaml
 
     text = read_text(path, limit)
     try:
+        depth = 0
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 raise StoredFileError(f"{path}: holds YAML anchors or aliases, which ganrun never writes "
                                       f"and does not expand; ignored")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise StoredFileError(f"{path}: nested deeper than {MAX_DEPTH} levels, not a file ganrun "
+                                          f"wrote; ignored")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         value = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise StoredFileError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
@@ -86,3 +105,32 @@ def check_depth(value: Any, source: Any, limit: int = MAX_DEPTH) -> None:
         if depth > limit:
             raise StoredFileError(f"{source}: nested deeper than {limit} levels, not a file ganrun wrote")
         stack.extend((child, depth + 1) for child in children)
+
+
+# --------------------------------------------------------------------------- run folders
+# What ganrun writes into a run folder. Any of them that is a link would make ganrun (or Hydra, which
+# opens the log before ganrun's code runs) write wherever the link points.
+RUN_ENTRIES = ("ganrun.log", "samples", "tb", "checkpoints", ".hydra", "metrics.json", "config.json")
+
+
+def linked_entry(run: Path) -> str | None:
+    """The first of ganrun's entries of a run folder that is a symbolic link, or None."""
+    return next((name for name in RUN_ENTRIES if (Path(run) / name).is_symlink()), None)
+
+
+def refuse_links(run: Path, what: str) -> None:
+    """StoredFileError when a run folder that ganrun is about to write into holds a link."""
+    name = linked_entry(run)
+    if name:
+        raise StoredFileError(f"{what}: {Path(run) / name} is a link; ganrun writes its run folders itself and "
+                              f"never through a link (it would write wherever the link points): remove it, "
+                              f"or resume from the checkpoint file into a new folder")
+
+
+class LogFile(logging.FileHandler):
+    """The run's log file (<run>/ganrun.log), opened without following a link (Hydra's job logging
+    opens it before any of ganrun's code runs, so this is the only place that can refuse one)."""
+
+    def _open(self):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+        return os.fdopen(os.open(self.baseFilename, flags, 0o644), "a", encoding=self.encoding or "utf-8")
