@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 # The controlling process names the session; parallel workers inherit the name with its environment.
 os.environ.setdefault("GANRUN_TEST_SESSION", os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)
 os.environ["GANRUN_CACHE_DIR"] = str(Path(tempfile.gettempdir()) / f"ganrun-test-cache-{os.environ['GANRUN_TEST_SESSION']}")
+# The key that seals those caches (ganrun/metrics/seal.py): the session's, not the user's ~/.config.
+os.environ["GANRUN_KEY_FILE"] = os.path.join(os.environ["GANRUN_CACHE_DIR"], "key", "cache.key")
 
 
 def pytest_sessionfinish(session, exitstatus):

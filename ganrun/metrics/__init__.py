@@ -56,6 +56,9 @@ class Evaluator:
         with torch.random.fork_rng(devices=self._rng_devices):
             try:
                 fake = generate(self.n, self.seed, truncation=self.truncation)
+                if not bool(torch.isfinite(fake.x).all()):
+                    raise GanrunError("the generator's samples hold NaN or infinite values: its weights are not "
+                                      "finite (a diverged run); evaluate an earlier checkpoint")
                 for part in self.parts:
                     v, p = part(fake)
                     values.update(v)

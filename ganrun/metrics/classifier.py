@@ -38,6 +38,7 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 
 from ganrun.data import Batch
+from ganrun.metrics.seal import seal, sealed
 
 log = logging.getLogger(__name__)
 VERSION = 1          # bump when the architecture or training recipe changes (invalidates caches)
@@ -177,9 +178,10 @@ CHECKED_TRAINING_IMAGES = 1000    # without a held-out split, the check uses thi
 
 
 def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Classifier:
-    """The dataset's classifier, from the cache or trained now. A cached one is measured again on
-    loading (held-out images, else some training images; a fraction of a second): one that scores below
-    the accuracy it was saved with is stale or altered, and is retrained with a warning, not trusted."""
+    """The dataset's classifier, from the cache or trained now. A cached one is trusted only when this
+    user's ganrun sealed it (ganrun/metrics/seal.py), and is measured again on loading (held-out
+    images, else some training images; a fraction of a second): one that scores below the accuracy it
+    was saved with is stale, and is retrained with a warning."""
     n_classes = data.num_classes
     real = data.reference(None)
     held = heldout.reference(None) if heldout is not None and heldout.num_classes else None
@@ -193,8 +195,11 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
         try:
             model.load_state_dict(state["model"])
             saved = float(state[saved_as])
-            if not 0 <= saved <= 1:
-                raise ValueError(f"its {saved_as} is {saved}")
+            if not sealed(state.get("seal"), "classifier", path.name, state_digest(model), repr(saved)):
+                log.warning("the cached classifier %s was not sealed by ganrun for this user (altered, copied from "
+                            "elsewhere, or written before caches were sealed; see ganrun/metrics/seal.py): training "
+                            "a new one", path)
+                state = None
         except Exception as e:
             unreadable(path, e, "classifier cache", "training a new one")
             state = None
@@ -216,7 +221,8 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
         from ganrun.checkpoint import atomic_save
 
         try:
-            atomic_save({"model": model.state_dict(), saved_as: now}, path)
+            atomic_save({"model": model.state_dict(), saved_as: now,
+                         "seal": seal("classifier", path.name, state_digest(model), repr(now))}, path)
         except OSError as e:
             log.warning("could not cache the classifier in %s (%s)", path, e)
     return Classifier(model.eval(), held_accuracy, path, real, held, logits if held is not None else None)
@@ -233,13 +239,13 @@ def tensors_digest(*tensors: Optional[Tensor]) -> str:
 
 
 def fits(cached, stamp: str, classifier: Classifier) -> bool:
-    """A features file written for this classifier and these images, holding the features it was
-    stamped with (anything else is recomputed)."""
+    """A features file written for this classifier and these images, by this user's ganrun: its seal
+    covers the classifier's weights and the features it holds (anything else is recomputed)."""
     if not isinstance(cached, dict) or cached.get("classifier") != stamp:
         return False
     features = cached.get("features")
     return (isinstance(features, torch.Tensor) and features.dim() == 2 and len(features) == len(classifier.real)
-            and cached.get("digest") == tensors_digest(features))
+            and sealed(cached.get("seal"), "features", stamp, tensors_digest(features)))
 
 
 _REFERENCE: dict[tuple[Path, str], Tensor] = {}     # this process's reference features, by cache file
@@ -248,8 +254,9 @@ _REFERENCE: dict[tuple[Path, str], Tensor] = {}     # this process's reference f
 def reference_features(classifier: Classifier) -> Tensor:
     """The classifier's features of the real training images (CPU): computed once per classifier and
     cached beside its file (and in memory), since every run's evaluations compare against them.
-    The file is stamped with a digest of the classifier's weights and of the features it holds: a
-    file that does not match both is computed again (with a warning where the features changed)."""
+    The file names the classifier's weights and is sealed for this user over them and the features it
+    holds (ganrun/metrics/seal.py): anything else is computed again (with a warning where the seal
+    does not cover the features)."""
     stamp = state_digest(classifier.model)           # a retrained classifier never meets old features
     key = (classifier.path, stamp)
     if key in _REFERENCE:
@@ -259,14 +266,15 @@ def reference_features(classifier: Classifier) -> Tensor:
     if fits(cached, stamp, classifier):
         features = cached["features"]
     else:
-        if isinstance(cached, dict) and cached.get("classifier") == stamp and "digest" in cached:
-            log.warning("ignoring the feature cache %s: its features are not the ones it was stamped with; "
-                        "computing them again", path)
+        if isinstance(cached, dict) and cached.get("classifier") == stamp and "seal" in cached:
+            log.warning("ignoring the feature cache %s: its seal does not cover the features it holds (altered, or "
+                        "not written by ganrun for this user); computing them again", path)
         features = predict(classifier.model, classifier.real.x)[0].cpu()
         from ganrun.checkpoint import atomic_save
 
         try:
-            atomic_save({"classifier": stamp, "digest": tensors_digest(features), "features": features}, path)
+            atomic_save({"classifier": stamp, "features": features,
+                         "seal": seal("features", stamp, tensors_digest(features))}, path)
         except OSError as e:
             log.warning("could not cache the real images' features in %s (%s)", path, e)
     _REFERENCE[key] = features

@@ -10,7 +10,8 @@ Nothing here is unpickled: torch-fidelity loads the weights file and its own fea
 `torch.load(weights_only=False)`, so its caching is off, the weights are loaded tensors-only (its
 module's `torch.load` is given `weights_only=True`), and the real images' features are cached by
 ganrun as safetensors under `eval.cache_dir/inception/`, named by the dataset, its images and the
-weights, and stamped with a digest of the features themselves (a changed file is recomputed).
+weights, and sealed for this user over the features they hold (ganrun/metrics/seal.py: a file
+altered, or written by someone else, is recomputed).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ganrun.data.images import unreachable
+from ganrun.metrics.seal import seal, sealed
 
 log = logging.getLogger(__name__)
 FEATURE_NET = "inception-v3-compat"
@@ -127,7 +129,7 @@ def features_digest(features: dict[str, Tensor]) -> str:
 
 def read_features(path: Path, names: list[str], n: int) -> Optional[dict[str, Tensor]]:
     """Cached features (safetensors: no code can run when it is read), or None when the file is missing,
-    unreadable or not what it says it is (its stamp is a digest of the features it holds)."""
+    unreadable or not sealed by this user's ganrun over the features it holds (ganrun/metrics/seal.py)."""
     from safetensors import safe_open
 
     from ganrun.metrics.classifier import unreadable
@@ -136,14 +138,14 @@ def read_features(path: Path, names: list[str], n: int) -> Optional[dict[str, Te
         return None
     try:
         with safe_open(str(path), framework="pt") as f:
-            stamp = (f.metadata() or {}).get("features")
+            stamp = (f.metadata() or {}).get("features")       # the seal
             features = {name: f.get_tensor(name) for name in names}
     except Exception as e:
         unreadable(path, e, "Inception feature cache", "computing the features again")
         return None
-    if stamp != features_digest(features) or any(len(v) != n for v in features.values()):
-        log.warning("ignoring the Inception feature cache %s: its features do not match its stamp or the "
-                    "real images; computing them again", path)
+    if not sealed(stamp, "inception", path.name, features_digest(features)) or any(len(v) != n for v in features.values()):
+        log.warning("ignoring the Inception feature cache %s: its seal does not cover the features it holds "
+                    "(altered, or not written by ganrun for this user); computing them again", path)
         return None
     return features
 
@@ -153,7 +155,8 @@ def write_features(path: Path, features: dict[str, Tensor]) -> None:
 
     from ganrun.checkpoint import atomic_write_bytes
 
-    data = save({k: v.contiguous() for k, v in features.items()}, metadata={"features": features_digest(features)})
+    data = save({k: v.contiguous() for k, v in features.items()},
+                metadata={"features": seal("inception", path.name, features_digest(features))})
     try:
         atomic_write_bytes(path, data)
     except OSError as e:
