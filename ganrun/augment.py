@@ -18,6 +18,8 @@ it, and is kept on the device (no synchronisation per step) and in the checkpoin
 
 from __future__ import annotations
 
+import math
+
 from typing import Optional
 
 import torch
@@ -96,6 +98,12 @@ class Augment(nn.Module):
     @property
     def adaptive(self) -> bool:
         return self.ada_target is not None
+
+    def check_state(self) -> Optional[str]:
+        values = (float(self.p), float(self.r_sum), float(self.r_count))
+        ok = all(math.isfinite(v) for v in values) and values[0] >= 0 and values[2] >= 0 \
+            and abs(values[1]) <= values[2]
+        return None if ok else f"ADA's p, r_sum, r_count are {values}: p must be 0 or more, |r_sum| <= r_count"
 
     def forward(self, x: Tensor) -> Tensor:
         for name in self.policy:

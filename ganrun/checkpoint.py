@@ -176,6 +176,14 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     # torch.save writes a zip archive; a file cut short loses the archive's directory at its end.
     if not zipfile.is_zipfile(p):
         raise CheckpointError(f"cannot read checkpoint {p}: it is truncated or not a PyTorch checkpoint")
+    try:
+        with zipfile.ZipFile(p) as archive:
+            compressed = any(info.compress_type != zipfile.ZIP_STORED for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise CheckpointError(f"cannot read checkpoint {p}: it is corrupt ({str(e)[:120]})") from None
+    if compressed:       # torch.save stores; a compressed entry could unpack to far more than the file
+        raise CheckpointError(f"cannot read checkpoint {p}: it holds compressed entries, which torch.save never "
+                              f"writes (they could unpack to far more memory than the file's size)")
     import torch
 
     try:
@@ -231,7 +239,10 @@ def checked(state, p: Path) -> dict:
 
     from ganrun.config import load_stored_config
 
-    state = upgrade(state)
+    try:
+        state = upgrade(state)
+    except Exception:              # an old layout with parts of the wrong kinds
+        raise CheckpointError(f"{p} is not a valid ganrun checkpoint: its layout of ganrun 0.1 is malformed") from None
     players = state.get("players") if isinstance(state, dict) else None
     if not isinstance(players, dict) or not (SAMPLED in players or "G_AB" in players) or "config" not in state:
         raise CheckpointError(f"{p} is not a ganrun checkpoint (no generator weights or config in it)")
@@ -242,7 +253,7 @@ def checked(state, p: Path) -> dict:
         elif player.get("ema") is not None and not _weights(player["ema"]):
             problems.append(f"{name}_ema is not a set of named tensors")
     step = state.get("step")
-    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < 2 ** 62:
         problems.append(f"step {step!r} is not a step number")
     shape = state.get("data_shape")
     if not (isinstance(shape, (list, tuple)) and 1 <= len(shape) <= 4
@@ -275,9 +286,14 @@ def checked(state, p: Path) -> dict:
 
 
 def shapes_against_config(state: dict) -> Optional[str]:
-    """Why the stored sample shapes of an image run do not fit its own config (its resolution and
-    channels), or None: the networks are built from these shapes, so they must be the config's."""
+    """Why the stored kind and sample shapes of a run do not fit its own config (its dataset's kind,
+    resolution and channels), or None: the networks are built from these, so they must be the config's."""
+    from ganrun.config import option
+
     dataset = state["config"]["dataset"]
+    kind = getattr(option("dataset", dataset["type"]).schema, "kind", None)
+    if kind is not None and state["data_kind"] != kind:
+        return f"data_kind {state['data_kind']!r} is not its dataset's ({dataset['type']}: {kind})"
     resolution, channels = dataset.get("resolution"), dataset.get("channels") or None
     if state["data_kind"] not in ("images", "stacked", "paired", "unpaired") or not resolution:
         return None
@@ -344,6 +360,12 @@ SHAPED_BY = {"G": "model.latent_dim or model.g_* (or the dataset's sample shape)
 def load_weights(module: torch.nn.Module, weights: dict, name: str, source) -> None:
     """module.load_state_dict(weights), or a CheckpointError naming the first weight that does not
     fit and the option that probably differs."""
+    import torch
+
+    bad = next((k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad:
+        raise CheckpointError(f"{source}: {name} has NaN or infinite values in {bad}: the run that wrote it had "
+                              f"diverged; use an earlier checkpoint")
     own = module.state_dict()
     problem = None
     for key, value in weights.items():
@@ -358,6 +380,7 @@ def load_weights(module: torch.nn.Module, weights: dict, name: str, source) -> N
         missing = [k for k in own if k not in weights]
         if missing:
             problem = f"lacks the weight {missing[0]} of the model of its config"
+
     if problem is None:
         try:
             module.load_state_dict(weights)

@@ -39,11 +39,12 @@ SEED_MAX = 2 ** 32 - 1      # numpy's seeds are 32-bit; torch and Python accept 
 
 
 def bounded(default: Any, *, ge: float | None = None, gt: float | None = None,
-            le: float | None = None, lt: float | None = None, one_of: tuple = ()) -> Any:
+            le: float | None = None, lt: float | None = None, one_of: tuple = (), max_length: int = 0) -> Any:
     """A dataclass field with a numeric range (or a set of allowed values), checked by
-    `check_ranges`. A tuple default also fixes the length (OmegaConf keeps tuples as lists)."""
+    `check_ranges`. A tuple default also fixes the length (OmegaConf keeps tuples as lists); a list
+    may be given a `max_length`."""
     limits = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt).items() if v is not None}
-    metadata = {"range": limits, "one_of": tuple(one_of)}
+    metadata = {"range": limits, "one_of": tuple(one_of), "max_length": max_length}
     if isinstance(default, tuple):
         metadata["length"] = len(default)
     if isinstance(default, (list, tuple)):
@@ -189,7 +190,7 @@ class TricksConfig:
     instance_noise_steps: int = bounded(0, ge=0)    # linear decay to 0 over this many steps (0: the run)
     joint_batches: bool = False                     # D sees real and fake in one batch
     replay: float = bounded(0.0, ge=0, le=1)        # share of D's fake batch drawn from past fakes
-    replay_size: int = bounded(4096, ge=1)          # replay buffer capacity, in samples
+    replay_size: int = bounded(4096, ge=1, le=100_000)          # replay buffer capacity, in samples
     ema: float = bounded(0.0, ge=0, lt=1)           # G_ema decay, e.g. 0.999 (0: off)
     ema_start: int = bounded(0, ge=0)               # G_ema copies G until this step
     spectral_norm: bool = False                     # spectral normalisation on every D layer
@@ -206,7 +207,7 @@ class TricksConfig:
 class EvalConfig:
     """What is measured during training (every `every` steps) and at the end (GAN_NOTES §4, §6)."""
     every: int = bounded(0, ge=0)              # steps between evaluations (0: only at the end)
-    n: int = bounded(2500, ge=10, le=10_000_000)   # generated samples per evaluation
+    n: int = bounded(2500, ge=10, le=100_000)   # generated samples per evaluation
     seed: int = bounded(0, ge=0, le=SEED_MAX)  # noise for those samples: fixed, so runs compare
     classifier: bool = True                    # classifier metrics for labelled image sets
     memorisation: bool = True                  # nearest-neighbour and duplicate checks on images
@@ -366,9 +367,11 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
         if meta.get("name") and not (isinstance(value, str) and NAME.fullmatch(value)):
             raise ConfigError(f"{full}={str(value)[:80]!r}: a name goes into file names and metric keys: use 1-64 "
                               f"letters, digits, _ and - (starting with a letter or digit)")
-        length = meta.get("length")
+        length, longest = meta.get("length"), meta.get("max_length")
         if length and isinstance(value, ListConfig) and len(value) != length:
             raise ConfigError(f"{full}={list(value)} needs exactly {length} values")
+        if longest and isinstance(value, ListConfig) and len(value) > longest:
+            raise ConfigError(f"{full}: {len(value)} values; at most {longest}")
         limits, one_of = meta.get("range"), meta.get("one_of", ())
         if not limits and not one_of:
             continue

@@ -123,8 +123,13 @@ class HealthMonitor:
                 "best_step": self.best_step, "previous": list(self.previous) if self.previous else None}
 
     def load_state_dict(self, state: dict) -> None:
+        """Each value as the monitor keeps it (a file's odd types fail here, not at a later step)."""
         self.said = [{"step": int(w["step"]), "kind": str(w["kind"]), "message": str(w["message"])}
                      for w in state["said"]]
+        if set(state["streaks"]) != set(self.streaks):
+            raise ValueError(f"its streaks are {sorted(map(str, state['streaks']))}, not {sorted(self.streaks)}")
         self.streaks = {k: int(v) for k, v in state["streaks"].items()}
-        self.best_modes, self.best_step = state["best_modes"], int(state["best_step"])
-        self.previous = tuple(state["previous"]) if state["previous"] else None
+        best = state["best_modes"]
+        self.best_modes, self.best_step = (None if best is None else float(best)), int(state["best_step"])
+        previous = state["previous"]
+        self.previous = (float(previous[0]), float(previous[1])) if previous else None

@@ -280,6 +280,10 @@ class BEGAN(GANLoss):
         return {"began/k": self.k.clone(),
                 "began/M": L_real + (self.gamma * L_real - L_fake).abs()}   # convergence measure
 
+    def check_state(self) -> str | None:
+        k = float(self.k)
+        return None if 0.0 <= k <= 1.0 else f"BEGAN's k is {k}, outside [0, 1]"
+
     @torch.no_grad()
     def after_d_step(self, D, terms):
         balance = distributed.mean(self.gamma * now(terms["D/real"]) - now(terms["D/fake"]))   # the same k on every rank

@@ -13,6 +13,7 @@ them, and exact resume, by being added here.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from typing import Any, Iterator, Optional, Protocol
 
@@ -134,6 +135,9 @@ class Player:
                 "scaler": self.scaler.state_dict()}
 
     def load_state_dict(self, state: dict, name: str, source: str) -> None:
+        """The file gives weights, moving averages and the optimizer's running statistics; every
+        hyperparameter (learning rates, betas, schedule, scaler factors, for-each or fused) stays this
+        run's own, from its config, so a file cannot change how the run trains."""
         from ganrun.checkpoint import load_weights
 
         load_weights(self.module, state["module"], name, source)
@@ -143,46 +147,64 @@ class Player:
             own = getattr(self, part)
             if own is None or state.get(part) is None:
                 continue
-            # which implementation runs (for-each, fused) is this run's choice, not the file's
-            chosen = [{k: g.get(k) for k in ("foreach", "fused")} for g in own.param_groups] \
-                if part == "optimizer" else None
-            fresh = [dict(g) for g in own.param_groups] if part == "optimizer" else None
             try:
-                own.load_state_dict(state[part])
-                if chosen:
-                    for group, keys in zip(own.param_groups, chosen):
-                        group.update(keys)
-                    check_optimizer_state(own, fresh)
+                if part == "optimizer":
+                    load_optimizer(own, state[part])
+                elif part == "scheduler":
+                    load_schedule(own, state[part])
+                else:
+                    load_scaler(own, state[part])
             except Exception as e:      # a hand-edited or foreign file: any shape of wrongness
                 raise CheckpointError(f"{source}: the {part} state of {name} does not fit this run "
                                       f"({type(e).__name__}: {str(e).strip()[:100]})") from None
 
 
-def check_optimizer_state(optimizer: torch.optim.Optimizer, fresh: list[dict]) -> None:
-    """ValueError unless a loaded optimizer state fits its parameters: every per-parameter tensor of
-    the parameter's shape (or a scalar, such as Adam's step), every hyperparameter of the kind this
-    run's own optimizer has (a number where it has a number). torch checks neither when loading; a
-    wrong one would fail at the first step, far from the file."""
+def load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """The optimizer's per-parameter state (Adam's moments and step) from a file; its hyperparameters
+    stay this run's. ValueError unless every per-parameter tensor has its parameter's shape (or is a
+    scalar, such as Adam's step): torch checks neither when loading, and a wrong one would fail at
+    the first step, far from the file."""
+    fresh = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    optimizer.load_state_dict(state)
     for group, own in zip(optimizer.param_groups, fresh):
-        for key, value in own.items():
-            if key == "params":
-                continue
-            loaded = group.get(key)
-            if isinstance(value, bool):
-                ok = isinstance(loaded, bool)
-            elif isinstance(value, (int, float)):
-                ok = _number(loaded)
-            elif isinstance(value, (tuple, list)):
-                ok = isinstance(loaded, (tuple, list)) and len(loaded) == len(value) and all(map(_number, loaded))
-            else:
-                continue
-            if not ok:
-                raise ValueError(f"its {key} is {str(loaded)[:40]!r}, where this run's optimizer has {value!r}")
+        group.update(own)
         for param in group["params"]:
             for key, value in optimizer.state.get(param, {}).items():
-                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != param.shape:
+                if value is None:               # SGD without momentum keeps no buffer
+                    continue
+                if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+                    raise ValueError(f"its {key} is not a floating-point tensor")
+                if value.dim() > 0 and value.shape != param.shape:
                     raise ValueError(f"its {key} has shape {list(value.shape)} where the weight has "
                                      f"{list(param.shape)}")
+                if not bool(torch.isfinite(value).all()):
+                    raise ValueError(f"its {key} holds NaN or infinite values")
+
+
+def load_schedule(scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict) -> None:
+    """How far the LR schedule has gone (its step) from a file; the rates are recomputed from this
+    run's config (the same numbers for a file that ganrun wrote)."""
+    base_lrs = list(scheduler.base_lrs)
+    scheduler.load_state_dict(state)
+    step = scheduler.last_epoch
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2 ** 62:
+        raise ValueError(f"its step is {str(step)[:40]!r}")
+    scheduler.base_lrs = base_lrs
+    lrs = [base * rule(step) for base, rule in zip(base_lrs, scheduler.lr_lambdas)]
+    for group, lr in zip(scheduler.optimizer.param_groups, lrs):
+        group["lr"] = lr
+    scheduler._last_lr = lrs
+
+
+def load_scaler(scaler: torch.amp.GradScaler, state: dict) -> None:
+    """A gradient scaler's scale and growth count from a file; its factors stay this run's."""
+    fresh = scaler.state_dict()
+    if not fresh:                       # a disabled scaler (fp32, bf16) keeps nothing
+        return
+    scale, tracker = state.get("scale"), state.get("_growth_tracker")
+    if not (_number(scale) and math.isfinite(scale) and scale > 0 and isinstance(tracker, int) and tracker >= 0):
+        raise ValueError(f"its scale {str(scale)[:20]!r} or growth count {str(tracker)[:20]!r} is out of range")
+    scaler.load_state_dict({**fresh, "scale": float(scale), "_growth_tracker": tracker})
 
 
 def _number(value: Any) -> bool:
@@ -297,6 +319,9 @@ class Players:
 
     def load_state_dict(self, state: dict, source: str) -> None:
         stored = state.get("players", {})
+        skipped = state.get("skipped", 0)
+        if isinstance(skipped, bool) or not isinstance(skipped, int) or skipped < 0:
+            raise CheckpointError(f"{source}: its count of skipped updates is {str(skipped)[:20]!r}, not a count")
         if set(stored) != set(self.players):
             raise CheckpointError(f"{source}: its players ({', '.join(sorted(stored)) or 'none'}) are not "
                                   f"this run's ({', '.join(sorted(self.players))}): it was written by another "
@@ -304,7 +329,7 @@ class Players:
         for name, player in self.players.items():
             player.load_state_dict(stored[name], name, source)
         self.load_parts(state.get("state", {}), source)
-        self.skipped = int(state.get("skipped", 0))
+        self.skipped = skipped
 
     def load_parts(self, parts: dict, source: str) -> None:
         for name, part in self.parts.items():
@@ -314,6 +339,10 @@ class Players:
                 raise CheckpointError(f"{source}: it has no {name} state, which this run needs")
             try:
                 part.load_state_dict(parts[name])
+                # a part that can say its loaded values are impossible (BEGAN's k outside [0, 1], ...)
+                why = part.check_state() if hasattr(part, "check_state") else None
+                if why:
+                    raise ValueError(why)
             except CheckpointError:
                 raise
             except Exception as e:

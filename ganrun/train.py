@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from ganrun import distributed, visualize
 from ganrun.checkpoint import FORMAT, LAST, atomic_write_text, remove_stale_temporaries, save_checkpoint
-from ganrun.errors import Diverged, GanrunError, Stopped
+from ganrun.errors import CheckpointError, Diverged, GanrunError, Stopped
 from ganrun.experiment import Experiment, GlobalRNG, build, plain_config, speed_options
 from ganrun.health import HealthMonitor
 from ganrun.kinds import KINDS
@@ -110,7 +110,12 @@ class Schedules:
     def restore(self, state: dict) -> None:
         source = state.get("source", "the checkpoint")
         self.exp.players.load_state_dict(state, source)
-        self.start, self.wall_before = state["step"], state.get("wall_s", 0.0)
+        wall, last = state.get("wall_s", 0.0), state.get("last_logged") or {}
+        if not (isinstance(wall, (int, float)) and not isinstance(wall, bool) and 0 <= wall < float("inf")
+                and isinstance(last, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
+                                                   for k, v in last.items())):
+            raise CheckpointError(f"{source}: its wall time or last logged values are not numbers")
+        self.start, self.wall_before = state["step"], float(wall)
         if distributed.rank() > 0:            # this rank's own RNG streams, buffers, data position
             ranks = state.get("ranks") or []
             if distributed.rank() <= len(ranks):

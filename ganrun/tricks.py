@@ -7,6 +7,8 @@ time-scale learning rates are just the two optimizer configs.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 
@@ -58,9 +60,10 @@ class ReplayBuffer(nn.Module):
     never waits on the device.
     """
 
-    def __init__(self, capacity: int, share: float, per_image: bool = False):
+    def __init__(self, capacity: int, share: float, per_image: bool = False, shape: Optional[tuple[int, ...]] = None):
         super().__init__()
         self.capacity, self.share, self.per_image = capacity, share, per_image
+        self.shape = tuple(shape) if shape is not None else None     # of one sample (checked on loading)
         self.register_buffer("samples", torch.empty(0), persistent=False)
         self.filled = 0
         self.next = 0
@@ -114,8 +117,15 @@ class ReplayBuffer(nn.Module):
         return {"samples": self.samples[: self.filled].clone(), "filled": self.filled, "next": self.next}
 
     def set_extra_state(self, state: dict) -> None:
-        self.filled, self.next = int(state["filled"]), int(state["next"])
-        saved = state["samples"]
+        filled, next_, saved = state["filled"], state["next"], state["samples"]
+        if not (isinstance(filled, int) and isinstance(next_, int) and 0 <= filled <= self.capacity
+                and 0 <= next_ < max(1, self.capacity)):
+            raise ValueError(f"its counters ({str(filled)[:20]}, {str(next_)[:20]}) do not fit a buffer of "
+                             f"{self.capacity}")
+        if not (isinstance(saved, Tensor) and saved.is_floating_point() and len(saved) == filled
+                and (self.shape is None or not filled or tuple(saved.shape[1:]) == self.shape)):
+            raise ValueError(f"its samples are not {filled} floating-point samples of shape {self.shape}")
+        self.filled, self.next = filled, next_
         if self.filled:
             # On this buffer's device (checkpoints load onto the CPU), not the saved tensor's.
             device = self.samples.device

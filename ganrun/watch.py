@@ -7,6 +7,7 @@ import contextlib
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -20,6 +21,7 @@ from ganrun.terms import Later, Terms, values
 log = logging.getLogger("ganrun.train")
 
 WATCHED = ("loss/D", "loss/G")   # the totals: any non-finite term makes them non-finite too
+TERM = re.compile(r"[A-Za-z0-9_./-]{1,80}")     # what a logged term's name may be
 
 
 class RunningMeans:
@@ -101,17 +103,30 @@ class RunningMeans:
                 "first_bad": dict(self.first_bad)}
 
     def load_state_dict(self, state: dict) -> None:
-        if "sums" in state:            # written before ganrun kept per-update values: each sum is one value
+        legacy = "sums" in state
+        if legacy:                     # written before ganrun kept per-update values: each sum is one value
             state = {"values": {k: v.reshape(1) for k, v in state["sums"].items()}, "counts": state["counts"],
                      "step": int(state["step"]), "first_bad": {k: int(v) for k, v in state["first_bad"].items()
                                                                if int(v) >= 0}}
             state["steps"] = {k: [state["step"]] * (k in state["values"]) for k in WATCHED}
+        values, counts = state["values"], state["counts"]
+        # A term's name is printed in the log and TensorBoard; its values are one per update counted.
+        for k, v in values.items():
+            if not (isinstance(k, str) and TERM.fullmatch(k)):
+                raise ValueError(f"a logged term named {str(k)[:40]!r}")
+            one_each = legacy or counts.get(k) == len(v)
+            if not (isinstance(v, Tensor) and v.dim() == 1 and v.is_floating_point() and one_each):
+                raise ValueError(f"the values of {k} are not one number per counted update")
+        if set(counts) != set(values):
+            raise ValueError("its counts are not those of its values")
         self.pending = {}
-        self.settled = {k: [v.to(self.device)] for k, v in state["values"].items()}
-        self.counts = dict(state["counts"])
+        self.settled = {k: [v.to(self.device)] for k, v in values.items()}
+        self.counts = {k: int(n) for k, n in counts.items()}
         self.step = int(state["step"])
-        self.steps = {k: list(state["steps"].get(k, [])) for k in WATCHED}
-        self.first_bad = dict(state["first_bad"])
+        self.steps = {k: [int(s) for s in state["steps"].get(k, [])] for k in WATCHED}
+        self.first_bad = {k: int(v) for k, v in state["first_bad"].items() if k in WATCHED}
+        if self.step < 0 or any(not 0 <= v <= self.step for v in self.first_bad.values()):
+            raise ValueError("its steps are out of range")
 
 
 def preemption_signal() -> Optional[signal.Signals]:

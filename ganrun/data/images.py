@@ -335,7 +335,10 @@ class StreamedImages(BaseData):
         return {"batches_served": self.batches_served}
 
     def load_state_dict(self, state: dict) -> None:
-        self.batches_served = int(state.get("batches_served", 0))
+        served = state.get("batches_served", 0)
+        if isinstance(served, bool) or not isinstance(served, int) or not 0 <= served < 2 ** 62:
+            raise ValueError(f"its position {str(served)[:30]} is not a count of batches")
+        self.batches_served = served
         self._iterator = None
 
 

@@ -61,7 +61,7 @@ class GAN(Game):
         self.G = self.players.add("G", G, cfg.optimizer.g, train.lr_schedule, train.steps)
         self.D = self.players.add("D", D, cfg.optimizer.d, train.lr_schedule, train.steps)
         self.d_players: list[Player] = [self.D]     # updated together by D's loss (InfoGAN adds Q)
-        self.replay = ReplayBuffer(t.replay_size, t.replay).to(device)
+        self.replay = ReplayBuffer(t.replay_size, t.replay, shape=data.shape).to(device)
         if t.ema > 0:
             self.G.ema = EMA(G, t.ema, t.ema_start)
         self.truncation: Optional[float] = None

@@ -174,8 +174,8 @@ class CycleGAN(Translation):
         self.G_AB, self.G_BA = self.add("G_AB", cfg.optimizer.g), self.add("G_BA", cfg.optimizer.g)
         self.D_A, self.D_B = self.add("D_A", cfg.optimizer.d), self.add("D_B", cfg.optimizer.d)
         share = 0.5 if pool_size else 0.0
-        self.pool_A = ReplayBuffer(max(1, pool_size), share, per_image=True).to(device)
-        self.pool_B = ReplayBuffer(max(1, pool_size), share, per_image=True).to(device)
+        self.pool_A = ReplayBuffer(max(1, pool_size), share, per_image=True, shape=data.source_shape).to(device)
+        self.pool_B = ReplayBuffer(max(1, pool_size), share, per_image=True, shape=data.shape).to(device)
         self.players.track("pool_A", self.pool_A)
         self.players.track("pool_B", self.pool_B)
 

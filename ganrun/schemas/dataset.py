@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from omegaconf import MISSING
 
@@ -12,6 +13,7 @@ from ganrun.config import bounded, choice, name_field, path_field, register
 @dataclass
 class RingConfig:
     """PacGAN's ring: 8 modes at angles 2*pi*i/8 on a circle (GAN_NOTES §4)."""
+    kind: ClassVar[str] = "points"      # what a sample is (ganrun/kinds.py)
     type: str = "ring"
     name: str = name_field("ring")
     modes: int = bounded(8, ge=1, le=100_000)
@@ -22,6 +24,7 @@ class RingConfig:
 @dataclass
 class GridConfig:
     """PacGAN's grid: 25 modes at {-4,-2,0,2,4}^2 (GAN_NOTES §4)."""
+    kind: ClassVar[str] = "points"      # what a sample is (ganrun/kinds.py)
     type: str = "grid"
     name: str = name_field("grid")
     side: int = bounded(5, ge=1, le=300)
@@ -32,19 +35,21 @@ class GridConfig:
 @dataclass
 class SineConfig:
     """The notes' 10 sine curves sin(a*t), a in linspace(1, 1.2, 10), 32 points (GAN_NOTES §3)."""
+    kind: ClassVar[str] = "curves"      # what a sample is (ganrun/kinds.py)
     type: str = "sine"
     name: str = name_field("sine")
-    curves: int = bounded(10, ge=1, le=100_000)
+    curves: int = bounded(10, ge=1, le=10_000)
     a_min: float = 1.0
     a_max: float = 1.2
     t_min: float = -2.5
     t_max: float = 3.5
-    length: int = bounded(32, ge=2, le=100_000)
+    length: int = bounded(32, ge=2, le=4096)
 
 
 @dataclass
 class Gaussian1dConfig:
     """A 1-D Gaussian target N(mean, std^2) (GAN_NOTES §4)."""
+    kind: ClassVar[str] = "density1d"      # what a sample is (ganrun/kinds.py)
     type: str = "gaussian1d"
     name: str = name_field("gaussian1d")
     mean: float = 4.0
@@ -57,6 +62,7 @@ class Gaussian1dConfig:
 @dataclass
 class DigitsConfig:
     """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
+    kind: ClassVar[str] = "images"      # what a sample is (ganrun/kinds.py)
     type: str = "digits"
     name: str = name_field("digits")
     resolution: int = bounded(32, ge=8, le=256)
@@ -66,13 +72,14 @@ class DigitsConfig:
 @dataclass
 class FolderConfig:
     """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
+    kind: ClassVar[str] = "images"      # what a sample is (ganrun/kinds.py)
     type: str = "folder"
     name: str = name_field("folder")
     root: str = path_field(MISSING)
     resolution: int = bounded(64, ge=8, le=1024)
     channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
     strict: bool = False               # true: stop at the first unreadable file instead of skipping it
-    workers: int = bounded(4, ge=0)    # decoding threads / DataLoader worker processes
+    workers: int = bounded(4, ge=0, le=256)    # decoding threads / DataLoader worker processes
     memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
     missing_hint: str = ""             # what to tell the user when `root` does not exist
 
@@ -80,6 +87,7 @@ class FolderConfig:
 @dataclass
 class TorchvisionConfig:
     """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
+    kind: ClassVar[str] = "images"      # what a sample is (ganrun/kinds.py)
     type: str = "torchvision"
     name: str = name_field(MISSING)
     root: str = path_field("${oc.env:GANRUN_DATA_DIR,data}")
@@ -87,13 +95,14 @@ class TorchvisionConfig:
     split: str = "train"
     download: bool = True
     download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
-    workers: int = bounded(4, ge=0)
+    workers: int = bounded(4, ge=0, le=256)
     memory_limit_mb: int = bounded(1024, ge=0)
 
 
 @dataclass
 class StackedDigitsConfig:
     """Three digits as the colour channels: 1000 modes (Stacked MNIST)."""
+    kind: ClassVar[str] = "stacked"      # what a sample is (ganrun/kinds.py)
     type: str = "stacked"
     name: str = name_field("stacked_digits")
     source: str = choice("digits", "mnist")             # the single digits: bundled, or MNIST
@@ -106,6 +115,7 @@ class StackedDigitsConfig:
 @dataclass
 class PairedConfig:
     """pix2pix data: a built-in set, a paper's set (downloaded), or a folder (see the module)."""
+    kind: ClassVar[str] = "paired"      # what a sample is (ganrun/kinds.py)
     type: str = "paired"
     name: str = name_field("edges2digits")        # edges2digits (built in), facades, maps, edges2shoes, ... or folder
     root: str = path_field("data")    # where downloaded sets live, or the folder itself (name=folder)
@@ -116,12 +126,13 @@ class PairedConfig:
     channels: int = bounded(0, one_of=(0, 1, 3))     # 0: the set's own (1 for digits, 3 for photos)
     download: bool = True
     download_timeout: float = bounded(10.0, gt=0)
-    workers: int = bounded(4, ge=0)
+    workers: int = bounded(4, ge=0, le=256)
 
 
 @dataclass
 class UnpairedConfig(PairedConfig):
     """CycleGAN data: two domains A and B."""
+    kind: ClassVar[str] = "unpaired"      # what a sample is (ganrun/kinds.py)
     type: str = "unpaired"
     name: str = name_field("digits2bold")         # digits2bold (built in), horse2zebra, apple2orange, monet2photo, ... or folder
 
