@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -166,14 +167,16 @@ def test_a_pickled_inception_feature_cache_in_the_users_own_folder_is_not_unpick
     first, _ = metrics(real.clone())
     assert not (tmp_path / "pwned").exists()
     assert any("unreadable Inception feature cache" in r.getMessage() for r in caplog.records)
-    # the file is now ganrun's own; altered features do not match its stamp
+    # the file is now ganrun's own and sealed; features forged with a digest of their own are not sealed
     from safetensors.torch import load_file, save_file
 
-    features = load_file(str(metrics.cache_file))
-    save_file({k: v * 2 for k, v in features.items()}, str(metrics.cache_file), metadata={"features": "x"})
+    from ganrun.metrics.inception import features_digest
+
+    forged = {k: v * 2 for k, v in load_file(str(metrics.cache_file)).items()}
+    save_file(forged, str(metrics.cache_file), metadata={"features": features_digest(forged)})
     again, _ = metrics(real.clone())
     assert again["fid"] == pytest.approx(first["fid"])
-    assert any("do not match its stamp" in r.getMessage() for r in caplog.records)
+    assert any("its seal does not cover the features it holds" in r.getMessage() for r in caplog.records)
 
 
 # --------------------------------------------------------------------------- paths and names
@@ -259,7 +262,7 @@ def test_oversized_and_deep_run_folder_files_and_huge_numbers_are_one_note(tmp_p
     sweep_job(tmp_path / "pipe", "- loss.name=a|b\n", {"status": "finished", "fd": 1.0})
     assert report_main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "overrides.yaml: larger than 4 MB" in out and "metrics.json: nested too deep" in out
+    assert "overrides.yaml: larger than 256 kB" in out and "metrics.json: nested too deep" in out
     assert "| loss.name=a\\|b |" in out, "a | in an override is escaped in the markdown table"
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert all(line.count(" | ") == rows[0].count(" | ") for line in rows), out
@@ -279,11 +282,13 @@ def test_resume_auto_skips_a_sweep_job_whose_yaml_is_a_bomb(tmp_path, caplog):
 
 
 # --------------------------------------------------------------------------- caches
-def test_a_poisoned_classifier_cache_is_retrained_or_recomputed_with_a_warning(tmp_path, caplog):
-    """Scaled cached features, and a zeroed classifier stored with 99.9% accuracy, change no metric: the
-    features do not match their stamp, and the classifier is measured again on loading."""
+def test_a_poisoned_classifier_cache_is_retrained_or_recomputed(tmp_path, caplog):
+    """Forged caches change no metric: features forged with a digest of their own, and a zeroed
+    classifier stored with 99.9% accuracy, are not sealed with this user's key (ganrun/metrics/seal.py);
+    a sealed classifier that has gone stale scores below its saved accuracy when measured again."""
     from ganrun.data import Batch
-    from ganrun.metrics.classifier import ClassifierMetrics, _REFERENCE
+    from ganrun.metrics.classifier import ClassifierMetrics, _REFERENCE, state_digest, tensors_digest
+    from ganrun.metrics.seal import seal
     from conftest import make_data
 
     data = make_data("digits", resolution=8)
@@ -297,10 +302,11 @@ def test_a_poisoned_classifier_cache_is_retrained_or_recomputed_with_a_warning(t
     features = next((tmp_path / "classifiers").glob("*-features.pt"))
     state = torch.load(features, weights_only=True)
     state["features"] = state["features"] * 0.05
+    state["digest"] = tensors_digest(state["features"])
     torch.save(state, features)
     values, _ = measure()
     assert values["fd_digits"] == pytest.approx(honest["fd_digits"])
-    assert any("not the ones it was stamped with" in r.getMessage() for r in caplog.records)
+    assert any("its seal does not cover the features it holds" in r.getMessage() for r in caplog.records)
 
     weights = next(p for p in (tmp_path / "classifiers").glob("*.pt") if not p.name.endswith("-features.pt"))
     state = torch.load(weights, weights_only=True)
@@ -310,6 +316,18 @@ def test_a_poisoned_classifier_cache_is_retrained_or_recomputed_with_a_warning(t
     assert values["fd_digits"] == pytest.approx(honest["fd_digits"])
     assert values["confident_real"] == honest["confident_real"]
     assert again["fd_digits"] == protocol["fd_digits"], "the protocol names the real accuracy"
+    assert any("was not sealed by ganrun for this user" in r.getMessage() for r in caplog.records)
+    # sealed by this user, and stale: measured again, it falls short of what it was saved with
+    state = torch.load(weights, weights_only=True)
+    state["model"] = {k: torch.zeros_like(v) for k, v in state["model"].items()}
+    from ganrun.metrics.classifier import DigitClassifier
+
+    zeros = DigitClassifier(1, 8, 10)
+    zeros.load_state_dict(state["model"])
+    state.update(heldout_accuracy=0.999, seal=seal("classifier", weights.name, state_digest(zeros), repr(0.999)))
+    torch.save(state, weights)
+    values, _ = measure()
+    assert values["fd_digits"] == pytest.approx(honest["fd_digits"])
     assert any("below the 99.9% it was saved with" in r.getMessage() for r in caplog.records)
 
 
@@ -467,3 +485,173 @@ def test_a_corrupt_torchvision_file_is_one_line(tmp_path):
     with pytest.raises(DataError, match=f"dataset=mnist: the files in {tmp_path / 'MNIST'} do not read .*delete "
                                         f"that folder to download them again"):
         make_data("torchvision", name="mnist", root=str(tmp_path), download=False)
+
+
+# --------------------------------------------------------------------------- the hostile review's findings
+def test_a_run_folder_holding_links_is_never_written_through(digits_run, tmp_path):
+    """A stranger's run folder whose log (or samples/, tb/, .hydra/, ...) is a link: Hydra would open
+    the log before ganrun's code runs and append to whatever it points at. resume= refuses it in one
+    line before Hydra starts; resume=auto leaves it alone and starts a new run."""
+    victim = tmp_path / "victim.pth"
+    victim.write_text("keep\n")
+    for entry in ("ganrun.log", "samples"):
+        run = copy_run(digits_run, tmp_path / "outputs" / "2026-01-01" / f"00-00-00-{entry.replace('.', '')}")
+        target = run / entry
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        target.symlink_to(victim if entry == "ganrun.log" else tmp_path)
+        proc = ganrun(f"resume={run}", "train.steps=3", cwd=tmp_path, check=False)
+        assert proc.returncode == 2 and f"{target} is a link" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    same = [o for o in DIGITS if not o.startswith("train.steps=")]
+    proc = ganrun(*same, "train.steps=3", "quiet=true", "device=cpu", "train.batch_size=16", "train.log_every=2",
+                  "train.sample_every=3", "resume=auto", cwd=tmp_path)
+    assert "is a link" in proc.stdout + proc.stderr and len(list((tmp_path / "outputs").glob("*/*"))) == 3
+    assert victim.read_text() == "keep\n"
+
+
+def test_the_report_never_writes_through_links_and_keeps_text_printable(tmp_path, capsys):
+    victim = tmp_path / "victim.pth"
+    victim.write_text("keep\n")
+    sweep = tmp_path / "sweep"
+    sweep_job(sweep / "0", "- seed=0\n- \"x=1\\nimport os; os.system('touch pwned')\\n\"\n", {"fd": 1.0})
+    for name in ("report.md", "report.csv"):
+        (sweep / name).symlink_to(victim)
+    assert report_main([str(sweep)]) == 0
+    out = capsys.readouterr().out
+    assert victim.read_text() == "keep\n" and not (sweep / "report.csv").is_symlink()
+    assert all(not line.startswith("import os") for line in (sweep / "report.csv").read_text().splitlines())
+    assert "x=1 import os" in out
+
+
+def test_a_fifo_or_deep_yaml_in_a_run_folder_is_refused_not_waited_on(tmp_path, capsys):
+    from ganrun.resume import matching_run
+
+    sweep_job(tmp_path / "good", "- seed=0\n", {"fd": 1.0})
+    (tmp_path / "fifo").mkdir()
+    os.mkfifo(tmp_path / "fifo" / "metrics.json")
+    sweep_job(tmp_path / "deep", "- " + "[" * 20_000 + "\n", {"fd": 1.0})
+    assert report_main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "metrics.json: not a regular file" in out and "nested deeper than 64 levels" in out
+    run = tmp_path / "outputs" / "r"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"")
+    os.mkfifo(run / "config.json")
+    assert matching_run({"seed": 0}, root=tmp_path / "outputs") is None
+
+
+def test_a_checkpoint_with_compressed_entries_is_refused(digits_run, tmp_path):
+    """torch.save stores its entries: a compressed one could unpack to far more memory than the file."""
+    import zipfile
+
+    from ganrun.checkpoint import load_checkpoint
+
+    with zipfile.ZipFile(digits_run / "checkpoints" / "last.pt") as src, \
+            zipfile.ZipFile(tmp_path / "bomb.pt", "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info.filename))
+    with pytest.raises(CheckpointError, match="holds compressed entries, which torch.save never writes"):
+        load_checkpoint(tmp_path / "bomb.pt")
+
+
+@pytest.mark.parametrize("edit,fragment", [
+    (lambda c: c["model"].update(g_hidden=[100_000]), "model.g_hidden=[100000] is out of range: it must be <= 16384"),
+    (lambda c: c["model"].update(g_hidden=[16] * 40), "model.g_hidden: 40 values; at most 32"),
+    (lambda c: c["eval"].update(n=10_000_000), "eval.n=10000000 is out of range: it must be <= 100000"),
+    (lambda c: c["tricks"].update(replay_size=10 ** 9), "tricks.replay_size=1000000000 is out of range"),
+])
+def test_sizes_a_stored_config_can_ask_for_are_bounded(edit, fragment):
+    from ganrun.config import load_stored_config
+
+    config = OmegaConf.to_container(compose_config(["dataset=ring", "model=mlp"]), resolve=True)
+    edit(config)
+    with pytest.raises(CheckpointError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        load_stored_config(config, "src")
+
+
+RING = ["train.steps=2", "train.ckpt_every=2"]
+
+
+@pytest.mark.parametrize("overrides,damage,fragment", [
+    (RING, lambda s: s["state"]["health"].update(said=[{}]), "its health state does not fit this run (KeyError"),
+    (RING, lambda s: s["state"]["health"].update(best_modes="x"), "its health state does not fit this run (ValueError"),
+    (RING, lambda s: s["state"]["health"].update(previous=["a", "b"]), "its health state does not fit this run"),
+    (RING, lambda s: next(iter(s["players"]["G"]["optimizer"]["state"].values())).update(exp_avg=torch.zeros(3)),
+     "the optimizer state of G does not fit this run (ValueError: its exp_avg has shape [3] where the weight has"),
+    (RING, lambda s: s["state"]["means"].update(values={"x\nimport os": torch.ones(1)}, counts={"x\nimport os": 1}),
+     "its means state does not fit this run (ValueError: a logged term named"),
+    (RING, lambda s: s["state"]["means"].update(values={"loss/D": torch.ones(2, 2)}, counts={"loss/D": 4}),
+     "the values of loss/D are not one number per counted update"),
+    (RING + ["tricks.replay=0.5", "tricks.replay_size=8"],
+     lambda s: s["state"]["replay"].update({"_extra_state": {"samples": torch.zeros(3, 5), "filled": 3, "next": 3}}),
+     "its replay state does not fit this run (ValueError: its samples are not 3 floating-point samples"),
+    (RING + ["loss=began"], lambda s: s["state"]["loss"].update(k=torch.tensor(float("nan"))),
+     "BEGAN's k is nan, outside [0, 1]"),
+    (RING + ["train.lr_schedule=linear"], lambda s: s["players"]["D"]["scheduler"].update(last_epoch="x"),
+     "the scheduler state of D does not fit this run (ValueError: its step is 'x'"),
+    (RING, lambda s: s.update(skipped="abc"), "its count of skipped updates is 'abc', not a count"),
+    (RING, lambda s: s.update(wall_s="abc"), "its wall time or last logged values are not numbers"),
+    (RING, lambda s: s.update(last_logged=[1, 2]), "its wall time or last logged values are not numbers"),
+    (RING, lambda s: s["players"]["G"]["module"].update(
+        {k: torch.full_like(v, float("nan")) for k, v in list(s["players"]["G"]["module"].items())[:1]}),
+     "has NaN or infinite values in"),
+])
+def test_a_resumed_checkpoint_whose_parts_hold_wrong_values_is_one_line(overrides, damage, fragment, tmp_path):
+    """Values that torch would take and fail on at the first step (or later, at a log or an evaluation),
+    far from the file, are refused when the checkpoint is loaded."""
+    from ganrun.resume import prepare
+    from ganrun.train import train
+
+    run = tmp_path / "run"
+    train_run(run, overrides)
+    edit_checkpoints(run, damage)
+    args = [f"resume={run}", "train.steps=4"]
+    with pytest.raises(CheckpointError) as e:
+        cfg, state = prepare(compose_config(FAST + ["dataset=ring", *overrides[len(RING):], *args]), run, args)
+        train(cfg, run, state)
+    assert fragment in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_a_resumed_run_trains_with_its_configs_hyperparameters_not_the_files(tmp_path):
+    """An edited optimizer state (lr 0, maximize, amsgrad) changes nothing: every hyperparameter is the
+    config's; only the optimizer's running statistics come from the file."""
+    from ganrun.experiment import build
+    from ganrun.resume import prepare
+
+    run = tmp_path / "run"
+    train_run(run, RING)
+    edit_checkpoints(run, lambda s: s["players"]["G"]["optimizer"]["param_groups"][0].update(
+        lr=0.0, maximize=True, amsgrad=True, betas=(7.0, -3.0)))
+    args = [f"resume={run}", "train.steps=4"]
+    cfg, state = prepare(compose_config(FAST + ["dataset=ring", *args]), run, args)
+    exp = build(cfg)
+    exp.game.players.load_state_dict(state, "src")
+    group = exp.game.players["G"].optimizer.param_groups[0]
+    assert (group["lr"], group["maximize"], group["amsgrad"], tuple(group["betas"])) == (2e-4, False, False, (0.5, 0.999))
+
+
+@pytest.mark.parametrize("damage,fragment", [
+    (lambda s: s.update(step=2 ** 70), "step 1180591620717411303424 is not a step number"),
+    (lambda s: s.update(data_kind="images"), "data_kind 'images' is not its dataset's (ring: points)"),
+])
+def test_stored_bookkeeping_that_does_not_fit_is_one_line(damage, fragment, tmp_path):
+    from ganrun.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    train_run(run, RING)
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    damage(state)
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match=re.escape(f"bad.pt is not a valid ganrun checkpoint: {fragment}")):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_text_from_a_file_cannot_drive_the_terminal(capsys):
+    from ganrun.errors import GanrunError, entry_point
+
+    def fails():
+        raise GanrunError("data moved\x1b[2K\x1b[0G\x1b[32mfetch it with: curl x | sh\x1b[0m")
+
+    assert entry_point("ganrun-eval", fails) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "fetch it with" in err and err.count("\n") == 1
