@@ -3,11 +3,13 @@
 - `cgan` (Mirza & Osindero 2014): a learned class embedding joined to z in G and to D's input
   (as extra input planes for images).
 - `acgan` (Odena et al. 2017): D also predicts the class. D adds the cross-entropy of its class
-  logits on real and on fake samples, G that on fake ones, each weighted by `game.aux_weight`;
-  logged as loss/aux_D, loss/aux_G and D's real-image class accuracy D/acc_real. With
-  `game.aux_fake=false` D's classifier learns from real images only: where D tells fakes apart
-  easily, the paper's fake term lets it learn a class mapping of its own for fakes, which G then
-  follows (measured on digits: README).
+  logits on real samples (and with `game.aux_fake=true`, the paper's, on fake ones too), G that on
+  fake ones, each weighted by `game.aux_weight`; logged as loss/aux_D, loss/aux_G and D's
+  real-image class accuracy D/acc_real. Two choices make it work on digits (README, issue 26):
+  G takes the class by multiplying z by a class embedding (`mul`, as the AC-GAN script people copy,
+  PyTorch-GAN's acgan.py, does): joined to z instead, the class is a shortcut G takes while it
+  ignores z, and each class collapses to one image; and D's classifier learns from real images
+  only: the paper's fake term lets D learn a class mapping of its own for fakes, which G follows.
 - `projection` (Miyato & Koyama 2018): D's score gains <embed(y), phi(x)>, phi its sum-pooled
   features; G's batch norms are class-conditional (per-class gain and bias). With loss=hinge and
   spectral norm, the SNGAN/BigGAN recipe: `experiment=cgan_projection`.
@@ -31,7 +33,7 @@ from ganrun.kinds import KINDS
 from ganrun.terms import Terms
 from ganrun.models import Conditioning
 
-FORMS = {"cgan": ("concat", "concat", False), "acgan": ("concat", "none", True),
+FORMS = {"cgan": ("concat", "concat", False), "acgan": ("mul", "none", True),
          "projection": ("cbn", "projection", False)}     # form -> (G, D, D classifies)
 
 

@@ -28,7 +28,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 class Conditioning:
     """How the game wants G and D conditioned (GAN_NOTES §7.1-7.2)."""
     num_classes: int = 0       # 0: unconditional
-    g: str = "none"            # none; concat: embed(y) joined to z; cbn: class-conditional batch norm
+    g: str = "none"            # none; concat: embed(y) joined to z; mul: z * embed(y); cbn: class-conditional BN
     d: str = "none"            # none; concat: embed(y) joined to D's input; projection: + <embed(y), phi(x)>
     embed_dim: int = 0         # size of the class embedding for concat
     classifier: bool = False   # D also returns class logits (AC-GAN)

@@ -122,12 +122,16 @@ class Generator(nn.Module):
         self.cond = cond
         if embed:
             self.embed = nn.Embedding(cond.num_classes, embed)
+        elif cond.g == "mul":
+            self.embed = nn.Embedding(cond.num_classes, latent_dim + cond.g_extra)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.cond.g == "none":
             return self.net(z.view(len(z), -1, 1, 1))
         if self.cond.g == "concat":
             return self.net(torch.cat([z, self.embed(y)], dim=1).view(len(z), -1, 1, 1))
+        if self.cond.g == "mul":
+            return self.net((z * self.embed(y)).view(len(z), -1, 1, 1))
         h = z.view(len(z), -1, 1, 1)
         for layer in self.net:
             h = layer(h, y) if isinstance(layer, ConditionalBatchNorm) else layer(h)

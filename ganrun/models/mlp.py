@@ -52,22 +52,24 @@ def init_normal(module: nn.Module, std: float) -> None:
 
 class Generator(nn.Module):
     """z (plus InfoGAN's codes, plus a class embedding when conditional) through the MLP. On the
-    MLP, which has no batch norm, both conditional forms join the class embedding to z."""
+    MLP, which has no batch norm, the cgan and projection forms join the class embedding to z;
+    AC-GAN's (mul) multiplies z by it."""
 
     def __init__(self, latent_dim: int, hidden: Sequence[int], data_shape: tuple[int, ...],
                  act: str, leak: float, out_activation: str, cond: Conditioning, norm: str = "none"):
         super().__init__()
         self.latent_dim = latent_dim
         self.data_shape = tuple(data_shape)
-        embed = cond.embed_dim if cond.g != "none" else 0
+        self.mul = cond.g == "mul"
+        embed = cond.embed_dim if cond.g != "none" and not self.mul else 0
         self.net = mlp([latent_dim + cond.g_extra + embed, *hidden, math.prod(data_shape)], act, leak, norm)
         self.out = nn.Tanh() if out_activation == "tanh" else nn.Identity()
-        if embed:
-            self.embed = nn.Embedding(cond.num_classes, embed)
+        if embed or self.mul:
+            self.embed = nn.Embedding(cond.num_classes, embed or latent_dim + cond.g_extra)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         if y is not None:
-            z = torch.cat([z, self.embed(y)], dim=1)
+            z = z * self.embed(y) if self.mul else torch.cat([z, self.embed(y)], dim=1)
         return self.out(self.net(z)).view(len(z), *self.data_shape)
 
 

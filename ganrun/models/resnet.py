@@ -119,8 +119,8 @@ class Generator(nn.Module):
             vector, first = self.chunk + shared, z_in - n * self.chunk
         else:
             vector, first = 0, z_in + (cond.embed_dim if cond.g == "concat" else 0)
-            if cond.g == "concat":
-                self.embed = nn.Embedding(cond.num_classes, cond.embed_dim)
+            if cond.g in ("concat", "mul"):
+                self.embed = nn.Embedding(cond.num_classes, cond.embed_dim if cond.g == "concat" else z_in)
         self.linear = nn.Linear(first, 4 * 4 * width)
         self.width = width
         self.blocks = nn.ModuleList()
@@ -144,6 +144,8 @@ class Generator(nn.Module):
             z = first
         elif self.cond.g == "concat":
             z = torch.cat([z, self.embed(y)], dim=1)
+        elif self.cond.g == "mul":
+            z = z * self.embed(y)
         h = self.linear(z).view(len(z), self.width, 4, 4)
         k = 0
         for block in self.blocks:

@@ -16,9 +16,9 @@ class GANGameConfig:
 class ConditionalGameConfig:
     type: str = "conditional"
     form: str = choice("cgan", "projection", "acgan")
-    embed_dim: int = bounded(32, ge=1)                   # class embedding joined to z / to D's input (cgan)
+    embed_dim: int = bounded(32, ge=1, le=4096)                   # class embedding joined to z / to D's input (cgan)
     aux_weight: float = bounded(1.0, ge=0)               # AC-GAN: weight of the class cross-entropies
-    aux_fake: bool = True                                # AC-GAN: D's classifier also learns on fakes (the paper)
+    aux_fake: bool = False                               # AC-GAN: D's classifier also learns on fakes (the paper: true)
     fake_labels: str = choice("uniform", "frequency")    # classes asked of G: uniform, or as in the data
     columns: int = bounded(8, ge=1, le=64)               # class grid: samples per class (one z per column)
 
@@ -30,7 +30,7 @@ class InfoGANGameConfig:
     continuous: int = bounded(2, ge=0, le=64)        # continuous codes, each U[-1, 1]
     lambda_cat: float = bounded(1.0, ge=0)           # weight of the categorical term
     lambda_cont: float = bounded(0.1, ge=0)          # weight of the continuous term (its NLL has another scale)
-    q_hidden: int = bounded(128, ge=1)               # Q's hidden layer on D's features
+    q_hidden: int = bounded(128, ge=1, le=16384)               # Q's hidden layer on D's features
     sweep: int = bounded(9, ge=2, le=33)             # traversal pictures: values of a continuous code, -2 to 2
 
 
@@ -52,7 +52,7 @@ class CycleGANGameConfig:
     type: str = "cyclegan"
     lambda_cycle: float = bounded(10.0, ge=0)      # lambda_A = lambda_B
     lambda_identity: float = bounded(0.5, ge=0)    # identity weight, times lambda_cycle (0.5 x 10 = 5)
-    pool_size: int = bounded(50, ge=0)             # past fakes per D (0: none)
+    pool_size: int = bounded(50, ge=0, le=1000)             # past fakes per D (0: none)
 
 
 register("game", GANGameConfig, "ganrun.games.gan:GAN")
