@@ -1,12 +1,17 @@
-"""`ganrun-eval`: measure a trained generator after the fact.
+"""`ganrun-eval`: measure a trained generator after the fact, or anyone's samples.
 
     ganrun-eval outputs/2026-01-01/12-00-00-000000
     ganrun-eval run/checkpoints/step_0002000.pt --n 10000 --out eval.json
     ganrun-eval RUN --inception on --inception-weights weights-inception-2015-12-05-6726825d.pth
+    ganrun-eval samples.npy --dataset digits                 # samples made by any program
+    ganrun-eval pngs/ --dataset digits --class 7 --out sevens.json
 
-It uses the run's stored config (dataset, eval settings), so with the same --n and --seed it
-reproduces the metrics that training wrote into metrics.json. It prints a table and writes the
-same flat JSON (default: <run>/eval_step_XXXXXXX.json).
+For a run it uses the run's stored config (dataset, eval settings), so with the same --n and --seed
+it reproduces the metrics that training wrote into metrics.json. With --dataset it judges the given
+samples (a .npy array in the data's units, images in [-1, 1], or a folder of images) against that
+dataset with the same metrics and protocol (ganrun/judge.py: companion files x_labels.npy,
+x_codes.npy, ...). It prints a table and writes the same flat JSON (default:
+<run>/eval_step_XXXXXXX.json, or <samples>_eval.json beside the samples).
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="ganrun-eval", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    p.add_argument("checkpoint", help="a checkpoint file, or a run folder (its last checkpoint)")
+    p.add_argument("checkpoint", help="a checkpoint file, or a run folder (its last checkpoint); with --dataset, "
+                                      "samples: a .npy array or a folder of images")
+    p.add_argument("--dataset", help="judge samples made anywhere against this dataset option (digits, ring, "
+                                     "stacked_digits, edges2digits, ...)")
+    p.add_argument("--class", dest="label", help="with --dataset: every sample was drawn for this class (index or name)")
+    p.add_argument("--labels", help="with --dataset: a .npy of the class each sample was drawn for "
+                                    "(default: <samples>_labels.npy when it exists)")
+    p.add_argument("--codes", help="with --dataset: a .npy of each sample's InfoGAN categorical code "
+                                   "(default: <samples>_codes.npy when it exists)")
     p.add_argument("--n", type=int, help="generated samples (default: the run's eval.n)")
     p.add_argument("--seed", type=int, help="noise seed of those samples (default: the run's eval.seed)")
     p.add_argument("--out", help="where to write the JSON (default: <run>/eval_step_XXXXXXX.json)")
@@ -73,6 +86,10 @@ def default_out(checkpoint: Path, step: int) -> Path:
     return run / f"eval_step_{step:07d}.json"
 
 
+def _raise(message: str):
+    raise GanrunError(message)
+
+
 def check_out(out: Path, checkpoint: Path) -> None:
     """--out names a .json file that is not one of the run's own files (its checkpoints, metrics.json,
     config.json, .hydra/, ...): an earlier evaluation's file may be written again, nothing else."""
@@ -98,9 +115,51 @@ def table(values: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    return entry_point("ganrun-eval", lambda: evaluate(args),
+    for flag, value in (("--class", args.label), ("--labels", args.labels), ("--codes", args.codes)):
+        if value is not None and not args.dataset:
+            return entry_point("ganrun-eval", lambda: _raise(f"{flag} goes with --dataset (judging samples made "
+                                                             f"elsewhere); a run draws its own classes and codes"))
+    body = evaluate_samples if args.dataset else evaluate
+    return entry_point("ganrun-eval", lambda: body(args),
                        {"device=": "--device ", "eval.n=": "--n ", "eval.seed=": "--seed ",
                         "eval.truncation=": "--truncation ", **{f"{k}=": v for k, v in PATH_FLAGS.items()}})
+
+
+def evaluate_samples(args: argparse.Namespace) -> int:
+    """ganrun-eval SAMPLES --dataset NAME: the samples of any program, judged as a run's are."""
+    from ganrun.checkpoint import atomic_write_text
+    from ganrun.judge import judge
+
+    for flag, value in (("--n", args.n), ("--seed", args.seed), ("--truncation", args.truncation)):
+        if value is not None:
+            raise GanrunError(f"{flag} draws a trained run's samples; with --dataset the samples are given: "
+                              f"leave {flag} out")
+    path = Path(args.checkpoint)
+    if not path.exists():
+        raise GanrunError(f"{path}: no such file or folder")
+    out = Path(args.out) if args.out else path.with_name(f"{path.stem if path.is_file() else path.name}_eval.json")
+    if out.suffix.lower() != ".json":
+        raise GanrunError(f"--out {out}: use a .json file name (ganrun-eval writes its metrics as JSON)")
+    overrides = [f"eval.cache_dir={args.cache_dir}"] if args.cache_dir else []
+    if args.inception:
+        overrides.append(f"eval.inception={ {'auto': 'null', 'on': 'true', 'off': 'false'}[args.inception] }")
+    if args.inception_weights:
+        overrides.append(f"eval.inception_weights={args.inception_weights}")
+    values, protocol, n = judge(path, args.dataset, {"labels": args.labels, "codes": args.codes}, args.label,
+                                args.device, overrides, args.data_root)
+    atomic_write_text(out, json.dumps({"samples": str(path), "dataset": args.dataset, **values,
+                                       "protocol": protocol}, indent=2) + "\n")
+    print(f"{path}: {n} samples judged against dataset={args.dataset}")
+    report(values, protocol, out)
+    return 0
+
+
+def report(values: dict, protocol: dict, out: Path) -> None:
+    print(table(values))
+    print("\nprotocol:")
+    for k, text in protocol.items():
+        print(f"  {k}: {text}")
+    print(f"\nwritten to {out}")
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -123,11 +182,7 @@ def evaluate(args: argparse.Namespace) -> int:
     result = {"checkpoint": str(trained.path), "step": trained.step, **values, "protocol": protocol}
     atomic_write_text(out, json.dumps(result, indent=2) + "\n")
     print(f"{trained.path} (step {trained.step}), {settings.n} samples, seed {settings.seed}")
-    print(table(values))
-    print("\nprotocol:")
-    for k, text in protocol.items():
-        print(f"  {k}: {text}")
-    print(f"\nwritten to {out}")
+    report(values, protocol, out)
     return 0
 
 

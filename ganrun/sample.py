@@ -8,8 +8,9 @@
 
 `--out x.png` writes one picture: a grid for images, the dataset kind's picture
 for toy data (scatter, density, curves). `--out x.npy` writes the raw samples in
-data space, shape (n, *sample_shape), and for a conditional run the classes beside it
-(x_labels.npy). `--out-dir DIR` writes one PNG per image. A conditional run's samples
+data space, shape (n, *sample_shape), and beside it what each sample was drawn for: the classes of
+a conditional run (x_labels.npy), the categorical codes of an InfoGAN run (x_codes.npy); `ganrun-eval
+x.npy --dataset NAME` reads them back. `--out-dir DIR` writes one PNG per image. A conditional run's samples
 go round robin over the classes (sample i has class i mod classes) unless --class is given.
 """
 
@@ -53,10 +54,11 @@ def write_samples(trained, batch, out: str | None, out_dir: str | None) -> list[
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() == ".npy":
             save_npy(path, trained.data.to_data(samples).float().cpu().numpy())
-            if batch.y is not None:
-                labels = path.with_name(path.stem + "_labels.npy")
-                save_npy(labels, batch.y.cpu().numpy())
-                written.append(labels)
+            for what, values in (("labels", batch.y), ("codes", batch.code)):    # what each sample was drawn for
+                if values is not None:
+                    beside = path.with_name(f"{path.stem}_{what}.npy")
+                    save_npy(beside, values.cpu().numpy())
+                    written.append(beside)
         else:
             visualize.save_png(KINDS[trained.data.kind].picture(trained.data, samples), path)
         written.append(path)
@@ -90,8 +92,8 @@ def save_npy(path: Path, array) -> None:
     atomic_write_bytes(path, buffer.getvalue(), sync=False)
 
 
-def class_index(label: str | None, names: list[str], conditional: bool) -> int | None:
-    """--class as an index into the run's classes (a number, or one of the class names)."""
+def class_index(label: str | None, names: list[str], conditional: bool, owner: str = "this run") -> int | None:
+    """--class as an index into the run's (or `owner`'s) classes (a number, or one of the class names)."""
     if label is None:
         return None
     if not conditional:
@@ -102,7 +104,7 @@ def class_index(label: str | None, names: list[str], conditional: bool) -> int |
         return int(label)
     from ganrun.config import did_you_mean
 
-    raise GanrunError(f"--class {label}: this run has {len(names)} classes: an index 0-{len(names) - 1} or one "
+    raise GanrunError(f"--class {label}: {owner} has {len(names)} classes: an index 0-{len(names) - 1} or one "
                       f"of {', '.join(names[:20])}{did_you_mean(label, names)}")
 
 
