@@ -42,7 +42,7 @@ from hydra import compose, initialize_config_module
 
 from ganrun.config import register_configs
 from ganrun.metrics import Evaluator
-from ganrun.train import Schedules, train
+from ganrun.loop import Schedules, train
 
 BIN = Path(sys.executable).parent
 WARMUP = 10

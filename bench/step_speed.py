@@ -52,7 +52,7 @@ from hydra import compose, initialize_config_module
 
 from ganrun.config import register_configs
 from ganrun.experiment import build
-from ganrun.train import train
+from ganrun.loop import train
 
 CASES = {   # --case name: (label, overrides)
     "ring": ("mlp ring (ns)", ["dataset=ring", "model=mlp"]),
@@ -183,7 +183,7 @@ def ganrun_steps_per_s(overrides: list[str], steps: int, tmp: Path, warmup: int 
     checkpoint, evaluation) lies outside."""
     from unittest import mock
 
-    from ganrun.train import Schedules
+    from ganrun.loop import Schedules
 
     marks = {}
     inner = Schedules.after_step            # (an ablation may have replaced it)
@@ -385,7 +385,7 @@ def alone_us(cfg, tmp: Path) -> dict:
 
     from ganrun.health import HealthMonitor
     from ganrun.models import score_of
-    from ganrun.train import Schedules
+    from ganrun.loop import Schedules
     from ganrun.watch import RunningMeans
 
     exp = build(cfg)

@@ -23,7 +23,7 @@ from scipy.stats import norm
 
 from ganrun.config import register_configs
 from ganrun.generate import load_trained
-from ganrun.train import train
+from ganrun.loop import train
 
 LOSSES = ["mm", "ns", "wgan", "wgan_gp", "lsgan", "dragan", "began", "hinge", "rsgan", "ragan"]
 

@@ -276,9 +276,12 @@ def checked(state, p: Path) -> dict:
         raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {problems[0]}")
     # The stored paths are replaced by the user's here already (a stored file never says where files
     # are read or written); those that differed are kept aside, for messages only.
+    providers = state.get("plugins") or {}
+    if not (isinstance(providers, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in providers.items())):
+        raise CheckpointError(f"{p} is not a valid ganrun checkpoint: its plugins are not names of packages")
     state["stored_paths"] = {}
-    state["config"] = OmegaConf.to_container(load_stored_config(state["config"], str(p),
-                                                                moved=state["stored_paths"]), resolve=True)
+    state["config"] = OmegaConf.to_container(load_stored_config(state["config"], str(p), moved=state["stored_paths"],
+                                                                providers=providers), resolve=True)
     mismatch = shapes_against_config(state)
     if mismatch:
         raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {mismatch}")
@@ -318,7 +321,8 @@ def export_generator(state: dict, path: Path) -> Path:
     metadata = {"format": "ganrun-generator", "config": json.dumps(state["config"]),
                 "data_shape": json.dumps(list(state["data_shape"])), "data_kind": state["data_kind"],
                 "step": str(state["step"]), "weights": which,
-                "class_names": json.dumps(state.get("class_names", []))}
+                "class_names": json.dumps(state.get("class_names", [])),
+                "plugins": json.dumps(state.get("plugins") or {})}
     # serialised in memory, then written by ganrun (safetensors' own writer hides a full disk)
     atomic_write_bytes(path, save({k: v.contiguous() for k, v in weights.items()}, metadata=metadata))
     return path
@@ -343,7 +347,8 @@ def load_exported_generator(path: Path) -> dict:
         return {"format": FORMAT, "export": True, "players": {SAMPLED: {"module": weights, "ema": None}},
                 "config": parse_json(meta["config"], "config"), "data_shape": parse_json(meta["data_shape"], "data_shape"),
                 "data_kind": meta["data_kind"], "step": int(meta["step"]),
-                "class_names": parse_json(meta.get("class_names", "[]"), "class_names")}
+                "class_names": parse_json(meta.get("class_names", "[]"), "class_names"),
+                "plugins": parse_json(meta.get("plugins", "{}"), "plugins")}
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{path} is not a valid ganrun export: its metadata {e} is missing or "
                               f"malformed") from None

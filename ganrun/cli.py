@@ -193,7 +193,7 @@ def task(cfg) -> Optional[dict]:
             raise ConfigError(f"the processes of this run chose different run folders; give one with "
                               f"hydra.run.dir=... (and a shared file system across machines)")
         from ganrun.resume import prepare
-        from ganrun.train import train
+        from ganrun.loop import train
 
         cfg, state = prepare(cfg, run_dir, list(hydra_cfg.overrides.task))
         if state is not None and hydra_cfg.output_subdir:
@@ -221,7 +221,7 @@ def task(cfg) -> Optional[dict]:
         # One failed job must not end the sweep: record it and let the launcher go on.
         logging.getLogger("ganrun").error("job %s failed: %s", hydra_cfg.job.num, line)
         if not isinstance(e, Diverged):     # a diverged run has written its own metrics.json
-            from ganrun.train import record_failure
+            from ganrun.loop import record_failure
 
             record_failure(run_dir, line)
 

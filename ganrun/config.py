@@ -96,40 +96,70 @@ OPTION_MODULES = ("ganrun.schemas.game", "ganrun.schemas.model", "ganrun.schemas
                   "ganrun.schemas.loss", "ganrun.schemas.optimizer")
 
 
+GROUPS = ("game", "model", "dataset", "loss", "optimizer")    # the groups whose options are registered
+
+
 def register(group: str, schema: type, build: str | Callable[..., Any], legacy_target: str = "") -> None:
-    """Make `schema` an option of `group`, built by `build(**fields, **context)`. `build` is the
-    callable itself, or "ganrun.module:name" for one in a module of ganrun that is imported only
-    when the option is first built (ganrun's own options: their modules import torch)."""
-    name = schema.type
+    """Make `schema` an option of `group` (its `type` field is the option's name), built by
+    `build(**fields, **context)`. `build` is the callable itself, or "package.module:name" for one
+    imported only when the option is first built (ganrun's own options: their modules import torch).
+    ganrun's own modules and installed plugins (ganrun/plugins.py) call this; a file never does."""
+    from ganrun import plugins
+
+    if group not in GROUPS:
+        raise ValueError(f"register: group {group!r} is not one of {', '.join(GROUPS)}")
+    name = getattr(schema, "type", None)
+    if not isinstance(name, str) or not NAME.fullmatch(name):
+        raise ValueError(f"register: {schema.__name__}.type must be the option's name (letters, digits, _ and -)")
     if isinstance(build, str):
         _check_builder_name(build)
         legacy = build.replace(":", ".")
     else:
         legacy = f"{build.__module__}.{build.__qualname__}"
+    if plugins.loading():
+        if name in REGISTRY.get(group, {}):
+            raise ValueError(f"register: {group}={name} is ganrun's own option; a plugin chooses another name")
+        plugins.PROVIDERS[(group, name)] = plugins.loading()
     REGISTRY.setdefault(group, {})[name] = Option(group, name, schema, build, legacy_target or legacy)
+
+
+# Metrics a plugin adds to a kind of data (ganrun/kinds.py): kind -> builders of metric parts, each
+# "package.module:name" or a callable (cfg_eval, data, device, cache_dir) -> part(batch) -> (values, protocol).
+METRICS: dict[str, list] = {}
+
+
+def register_metric(kind: str, build: str | Callable[..., Any]) -> None:
+    """Add a metric to every evaluation of a kind of data (images, points, ...)."""
+    if isinstance(build, str):
+        _check_builder_name(build)
+    METRICS.setdefault(kind, []).append(build)
 
 
 def _check_builder_name(builder: str) -> None:
     module, _, name = builder.partition(":")
-    if not (module == "ganrun" or module.startswith("ganrun.")) or not name.isidentifier():
-        raise ValueError(f"builder {builder!r}: expected 'ganrun.<module>:<name>', a builder of ganrun's own")
+    if not all(part.isidentifier() for part in module.split(".")) or not name.isidentifier():
+        raise ValueError(f"builder {builder!r}: expected 'package.module:name'")
 
 
 def _load(builder: str) -> Callable[..., Any]:
-    """The callable that a registered "ganrun.module:name" names. These strings are written in
-    ganrun/schemas/, never read from a file: a stored config only chooses an option's `type`."""
+    """The callable that a registered "package.module:name" names. These strings are written in
+    ganrun/schemas/ and in installed plugins, never read from a file: a stored config only chooses an
+    option's `type`."""
     _check_builder_name(builder)
     module, _, name = builder.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
 def _import_option_modules() -> None:
-    """Import every module that registers options (once)."""
+    """Import every module that registers options (once): ganrun's own, then installed plugins'."""
     if _imported:
         return
+    _imported.append(True)
     for name in OPTION_MODULES:
         importlib.import_module(name)
-    _imported.append(True)
+    from ganrun import plugins
+
+    plugins.load()
 
 
 def option(group: str, type_: str) -> Option:
@@ -271,10 +301,14 @@ def register_configs() -> None:
     # copies only read the store (their re-initialised sources use the live one anyway), so they
     # share it, as Hydra does since facebookresearch/hydra#2928.
     cs.__deepcopy__ = lambda memo: cs
+    from ganrun.plugins import PROVIDERS
+
     cs.store(name="ganrun_schema", node=RunConfig)
     for group, options in REGISTRY.items():
         for name, opt in options.items():
             cs.store(group=f"schema/{group}", name=name, node=opt.schema)
+            if (group, name) in PROVIDERS and name not in group_options(group):
+                cs.store(group=group, name=name, node=opt.schema)     # a plugin's option: `group=name`
     OmegaConf.register_new_resolver("ganrun_groups", groups_help, replace=True)
     # presets whose batch counts packs: train.batch_size: ${ganrun_mul:100,${tricks.pack}}
     OmegaConf.register_new_resolver("ganrun_mul", lambda a, b: int(a) * int(b), replace=True)
@@ -292,10 +326,18 @@ def group_options(group: str) -> list[str]:
     return sorted(p.name[:-5] for p in files("ganrun.conf").joinpath(group).iterdir() if p.name.endswith(".yaml"))
 
 
+def choices(group: str) -> list[str]:
+    """Every option a user can choose in a group: its YAML files and the options of installed plugins."""
+    from ganrun.plugins import PROVIDERS
+
+    _import_option_modules()
+    return sorted(set(group_options(group)) | {name for g, name in PROVIDERS if g == group})
+
+
 def groups_help() -> str:
     lines = []
     for group in USER_GROUPS:
-        options = group_options(group)
+        options = choices(group)
         default = DEFAULTS.get(group)
         shown = ([f"{default} (default)"] if default in options else []) + [o for o in options if o != default]
         lines.append(f"{group + ':':<12}{', '.join(shown)}")
@@ -426,9 +468,10 @@ def _walk(tree: Any, prefix: str = ""):
         yield prefix[:-1], tree
 
 
-def _stored_type(node: dict, group: str, path: str, source: str) -> str:
+def _stored_type(node: dict, group: str, path: str, source: str, providers: Optional[dict] = None) -> str:
     """The option a stored node names: its `type`, or (checkpoints of ganrun 0.1) a `_target_`
-    that is exactly one of ganrun's own builders. Anything else is refused."""
+    that is exactly one of ganrun's own builders. Anything else is refused; an option of a plugin
+    that is not installed here names the package the run recorded (`providers`, group -> package)."""
     if "_target_" in node:
         target = node.pop("_target_")
         known = {o.legacy_target: o.type for o in REGISTRY.get(group, {}).values()}
@@ -438,13 +481,18 @@ def _stored_type(node: dict, group: str, path: str, source: str) -> str:
         node.setdefault("type", known[target])
     type_ = node.get("type")
     if type_ not in REGISTRY.get(group, {}):
+        package = (providers or {}).get(path.split(".")[0]) if isinstance(providers, dict) else None
+        if isinstance(package, str) and isinstance(type_, str):
+            raise CheckpointError(f"{source}: its {path} is {type_!r}, which comes from the plugin package "
+                                  f"{package[:80]!r}, not installed here: install that package (it registers "
+                                  f"options under the entry points 'ganrun.plugins')")
         raise CheckpointError(f"{source}: refused: its config sets {path}.type={type_!r}, which is not a "
                               f"{group} of this ganrun (known: {', '.join(sorted(REGISTRY.get(group, {})))})")
     return type_
 
 
 def load_stored_config(stored: Any, source: str, given: Optional[dict] = None,
-                       moved: Optional[dict] = None) -> DictConfig:
+                       moved: Optional[dict] = None, providers: Optional[dict] = None) -> DictConfig:
     """A config read from a file (checkpoint, export, run folder), rebuilt on ganrun's schema.
 
     Each option node must name a registered option (`type`); its keys must be that option's
@@ -479,7 +527,7 @@ def load_stored_config(stored: Any, source: str, given: Optional[dict] = None,
         node = holder.get(leaf) if isinstance(holder, dict) else None
         if not isinstance(node, dict):
             raise CheckpointError(f"{source}: refused: its config has no {path} section")
-        schema = REGISTRY[group][_stored_type(node, group, path, source)].schema
+        schema = REGISTRY[group][_stored_type(node, group, path, source, providers)].schema
         try:
             typed[path] = OmegaConf.merge(OmegaConf.structured(schema), node)
         except Exception as e:

@@ -107,13 +107,15 @@ def one_line(e: BaseException) -> str:
     return oom_line(e) or _first(str(e)) if str(e).strip() else type(e).__name__
 
 
-def user_error(e: BaseException) -> Optional[tuple[int, str]]:
-    """(exit status, line) for an error the user can act on; None for a bug."""
+def user_error(e: BaseException, args: Optional[list[str]] = None) -> Optional[tuple[int, str]]:
+    """(exit status, line) for an error the user can act on; None for a bug. `args`: the overrides
+    given (default: the command line's), to name the one at fault."""
     if isinstance(e, GanrunError):
         return e.exit_code, one_line(e)
     if type(e).__name__ == "InstantiationException" and isinstance(e.__cause__, GanrunError):
         return user_error(e.__cause__)      # raised in a Hydra plugin ganrun gives (hydra/sweeper=search)
-    hydra_line = _hydra_error_line(e)      # first: Hydra's missing-option error is also an OSError
+    hydra_line = _hydra_error_line(e, sys.argv[1:] if args is None else args)   # first: Hydra's missing-option
+    #                                                                              error is also an OSError
     if hydra_line:
         return 2, hydra_line
     if isinstance(e, OSError) or oom_line(e):
@@ -168,7 +170,7 @@ def report(prog: str, line: str) -> None:
 
 
 # --------------------------------------------------------------------------- Hydra's errors
-def _hydra_error_line(e: BaseException) -> Optional[str]:
+def _hydra_error_line(e: BaseException, args: list[str]) -> Optional[str]:
     """One line naming the override at fault and the fix, from Hydra's multi-line report
     (a wrong type, a misspelt key or option, bad override syntax, an interpolation that
     does not resolve); None if `e` is not one of Hydra's or OmegaConf's errors."""
@@ -205,13 +207,13 @@ def _hydra_error_line(e: BaseException) -> Optional[str]:
         if preset and parent and preset.group(1) != parent.split(".")[0]:
             # a preset sets a key of another group, whose option the command line changed
             source, group = f"{preset.group(1)}={preset.group(2)}", parent.split(".")[0]
-            typed = next((a.lstrip("+") for a in sys.argv[1:] if a.lstrip("+").startswith(group + "=")), None)
+            typed = next((a.lstrip("+") for a in args if a.lstrip("+").startswith(group + "=")), None)
             chosen = typed or f"the chosen {group}"
             return (f"{source} sets {full_key}, which {chosen} does not have: leave {group}= to the preset"
                     f"{' (drop ' + typed + ')' if typed else ''} or drop {source}")
         if not parent and hint:
             # a misspelt top-level key: name the override the user typed (data.root, not data)
-            typed = next((a.split("=", 1)[0].lstrip("+") for a in sys.argv[1:]
+            typed = next((a.split("=", 1)[0].lstrip("+") for a in args
                           if a.lstrip("+").startswith(key + ".")), None)
             if typed:
                 full_key = typed

@@ -130,7 +130,7 @@ def speed_options(exp: Experiment) -> list[str]:
         # with a warning instead of stopping the run.
         _dynamo.config.suppress_errors = True
         # torch.compile cannot differentiate twice: a gradient penalty needs D eager.
-        penalty = getattr(getattr(exp.game, "loss", None), "gp_weight", 0) > 0
+        penalty = getattr(getattr(exp.game, "loss", None), "double_backward", False)
         names = []
         for name, player in trained:
             if penalty and name.startswith("D"):

@@ -55,10 +55,17 @@ class Labels:
 class GANLoss(nn.Module):
     """Base class. Subclasses write their formulas; state (BEGAN's k) lives in buffers."""
 
+    # What a loss is, for the parts that depend on it (declared here, never a list of names elsewhere):
     uses_labels = False        # label tricks (smoothing, noisy labels, flips) apply
     autoencoder = False        # D must be an autoencoder (BEGAN)
     needs_real_for_g = False   # the G loss looks at D(x) too (relativistic losses)
     preferred_d_norm = "batch"      # D's normalisation under model.d_norm=auto (GAN_NOTES §2 recipes)
+    logit_zero_point = False   # D's raw score has a zero point between real and fake (ADA steers by its sign)
+
+    @property
+    def double_backward(self) -> bool:
+        """Whether D's loss differentiates through a gradient (a gradient penalty): torch.compile cannot."""
+        return getattr(self, "gp_weight", 0) > 0
 
     def __init__(self, joint_batches: bool = False, labels: Labels | None = None):
         super().__init__()
@@ -170,6 +177,7 @@ class Minimax(GANLoss):
     """`mm` (Goodfellow 2014): D: -E[log s(D(x))] - E[log(1 - s(D(x~)))]; G: E[log(1 - s(D(x~)))]."""
 
     uses_labels = True
+    logit_zero_point = True     # logit 0 is D's 50/50
 
     def d_loss(self, d_real, d_fake):
         real_target, fake_target = self.labels(d_real)
@@ -292,6 +300,8 @@ class BEGAN(GANLoss):
 
 class Hinge(GANLoss):
     """`hinge` (Lim & Ye 2017; SNGAN, BigGAN): D: E[relu(1 - D(x))] + E[relu(1 + D(x~))]; G: -E[D(x~)]."""
+
+    logit_zero_point = True     # the margins are at -1 and 1 around 0
 
     def d_loss(self, d_real, d_fake):
         return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()

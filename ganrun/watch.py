@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ganrun.terms import Later, Terms, values
 
-log = logging.getLogger("ganrun.train")
+log = logging.getLogger("ganrun.loop")
 
 WATCHED = ("loss/D", "loss/G")   # the totals: any non-finite term makes them non-finite too
 TERM = re.compile(r"[A-Za-z0-9_./-]{1,80}")     # what a logged term's name may be

@@ -58,7 +58,7 @@ def compose_config(overrides: list[str] = ()):
 def train_run(run_dir: Path, overrides: list[str] = ()) -> dict:
     """Train in-process with FAST settings plus `overrides` (on the ring unless they name a
     dataset); returns metrics.json's content."""
-    from ganrun.train import train
+    from ganrun.loop import train
 
     overrides = list(overrides)
     if not any(o.startswith(("dataset=", "experiment=")) for o in overrides):

@@ -17,7 +17,7 @@ from ganrun.checkpoint import load_checkpoint
 from ganrun.config import register
 from ganrun.data import Batch, Dataset
 from ganrun.games.gan import GAN
-from ganrun.train import train
+from ganrun.loop import train
 
 
 # --------------------------------------------------------------------------- batch records

@@ -15,7 +15,7 @@ from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.health import HealthMonitor
 from ganrun.models import mlp
-from ganrun.train import train
+from ganrun.loop import train
 
 
 # --------------------------------------------------------------------------- PacGAN's networks and presets

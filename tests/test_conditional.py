@@ -24,7 +24,7 @@ from ganrun.metrics.classifier import matched_accuracy
 from ganrun.models import ConditionalBatchNorm, Conditioning, DOut
 from ganrun.models import dcgan, mlp
 from ganrun.sample import main as sample_main
-from ganrun.train import train
+from ganrun.loop import train
 
 DIGITS = ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8"]
 FORMS = {"cgan": Conditioning(10, "concat", "concat", 6), "acgan": Conditioning(10, "concat", "none", 6, True),

@@ -18,11 +18,11 @@ import pytest
 import torch
 from PIL import Image
 
-import ganrun.train as train_module
+import ganrun.loop as train_module
 from conftest import BIN, FAST, compose_config, ganrun, train_run, make_data
 from ganrun.checkpoint import _Sink, list_checkpoints, load_checkpoint
 from ganrun.errors import CheckpointError, DataError, GanrunError, Stopped, entry_point
-from ganrun.train import train
+from ganrun.loop import train
 
 RING = FAST + ["dataset=ring", "train.steps=12", "train.log_every=4", "train.sample_every=4",
                "train.ckpt_every=5", "eval.every=4"]

@@ -22,7 +22,7 @@ from ganrun.models import Conditioning
 from ganrun.models.attention import SelfAttention, orthogonal_penalty
 from ganrun.models.resnet import build as build_resnet
 from ganrun.sample import main as sample_main
-from ganrun.train import train
+from ganrun.loop import train
 from conftest import FAST, compose_config, ganrun, scalars
 
 SMALL = ["model.g_width=16", "model.d_width=16"]

@@ -17,7 +17,7 @@ import torch
 from conftest import BIN, FAST, compose_config, ganrun, scalars, train_run, make_data
 from ganrun.checkpoint import list_checkpoints, load_checkpoint
 from ganrun.errors import CheckpointError, Diverged
-from ganrun.train import train
+from ganrun.loop import train
 
 # A ring run whose checkpoint (every 300 steps) does not fall on a logging step (every 70), with the
 # tricks that carry state: G_ema, the replay buffer, instance noise, noisy labels, an LR schedule.
@@ -359,7 +359,7 @@ def test_restored_state_lands_on_the_training_device_not_the_checkpoints():
     """Checkpoints load onto the CPU; the replay buffer and the running sums must follow the
     training device (here the meta device stands in for a GPU)."""
     from ganrun.tricks import ReplayBuffer
-    from ganrun.train import RunningMeans
+    from ganrun.loop import RunningMeans
 
     buf = ReplayBuffer(8, 0.5)
     buf.mix(torch.ones(4, 2))

@@ -17,11 +17,11 @@ from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
 from conftest import BIN, FAST, compose_config, ganrun
-from ganrun import train as train_module
+from ganrun import loop as train_module
 from ganrun.checkpoint import load_checkpoint
 from ganrun.cli import share_cores
 from ganrun.search import SeedAveraging, TrialFailed
-from ganrun.train import train
+from ganrun.loop import train
 
 TOY = ["dataset=ring", "model=mlp", "train.steps=6", "train.batch_size=16", "quiet=true", "device=cpu",
        "eval.n=200"]

@@ -85,16 +85,26 @@ def test_every_registered_builder_resolves_to_the_name_checkpoints_know(tmp_path
                 assert opt.legacy_target == f"{built_by.__module__}.{built_by.__qualname__}", (group, name)
 
 
-def test_a_builder_outside_ganrun_cannot_be_registered():
+def test_a_builder_must_name_a_callable_and_a_stored_config_cannot_choose_one():
+    # Builders are written in code (ganrun's schemas, installed plugins); a stored config only names
+    # a registered option's `type`, so a file cannot reach `os:system` however it is spelled.
     from dataclasses import dataclass
+
+    from ganrun.config import load_stored_config
+    from ganrun.errors import CheckpointError
 
     @dataclass
     class Schema:
         type: str = "probe_startup"
 
-    for builder in ("os:system", "ganrunx.mod:f", "ganrun.models.dcgan", "ganrun.models.dcgan:not a name"):
-        with pytest.raises(ValueError, match="a builder of ganrun's own"):
+    for builder in ("ganrun.models.dcgan", "ganrun.models.dcgan:not a name", "os/x:f", ":f"):
+        with pytest.raises(ValueError, match="expected 'package.module:name'"):
             register("model", Schema, builder)
     assert "probe_startup" not in REGISTRY.get("model", {})
-    with pytest.raises(ValueError, match="a builder of ganrun's own"):
-        Option("model", "probe_startup", Schema, "os:system", "").build()
+    with pytest.raises(ValueError, match="expected 'package.module:name'"):
+        Option("model", "probe_startup", Schema, "not a module:f", "").build()
+    with pytest.raises(ValueError, match="group 'nonsense'"):
+        register("nonsense", Schema, "ganrun.models.dcgan:DCGANGenerator")
+    for stored in ({"type": "os:system"}, {"_target_": "os.system"}):
+        with pytest.raises(CheckpointError, match="refused"):
+            load_stored_config({"model": stored}, "probe.pt")

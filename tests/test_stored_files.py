@@ -462,7 +462,7 @@ def test_a_resumed_checkpoint_whose_parts_hold_wrong_values_is_one_line(damage, 
     """Values that torch would take and fail on at the first step, far from the file, are refused when
     the checkpoint is loaded."""
     from ganrun.resume import prepare
-    from ganrun.train import train
+    from ganrun.loop import train
 
     run = tmp_path / "run"
     train_run(run, ["train.steps=2", "train.ckpt_every=2"])
@@ -600,7 +600,7 @@ def test_a_resumed_checkpoint_whose_parts_hold_wrong_values_is_one_line(override
     """Values that torch would take and fail on at the first step (or later, at a log or an evaluation),
     far from the file, are refused when the checkpoint is loaded."""
     from ganrun.resume import prepare
-    from ganrun.train import train
+    from ganrun.loop import train
 
     run = tmp_path / "run"
     train_run(run, overrides)

@@ -127,7 +127,7 @@ def test_the_logged_d_terms_of_a_loss_are_the_statistics_of_its_scores():
 def test_gradient_norms_are_taken_on_the_logging_steps_updates_only(monkeypatch, tmp_path):
     from conftest import compose_config
     from ganrun.players import Players
-    from ganrun.train import train
+    from ganrun.loop import train
 
     noted = []
     real = Players._note_grad

@@ -88,7 +88,7 @@ def test_n_critic_counts_discriminator_updates(run_dir):
 def test_the_generator_update_does_not_touch_the_discriminator(run_dir, monkeypatch):
     """D sees detached fakes (G gets no gradient from D's loss) and G's update flows
     through a frozen D (D's gradients are not recomputed by G's backward)."""
-    from ganrun import train as train_module
+    from ganrun import loop as train_module
 
     built = {}
     monkeypatch.setattr(train_module, "build", lambda cfg: built.setdefault("exp", build(cfg)))

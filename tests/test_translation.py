@@ -19,7 +19,7 @@ from ganrun.errors import ConfigError
 from ganrun.experiment import build
 from ganrun.metrics.translation import paired_scores
 from ganrun.models.translation import PatchDiscriminator, ResNetGenerator, UNetGenerator
-from ganrun.train import train
+from ganrun.loop import train
 
 QUICK = FAST + ["train.batch_size=4", "eval.n=20", "model.g_width=8", "model.d_width=8"]
 

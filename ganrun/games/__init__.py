@@ -3,7 +3,7 @@
 A game is a config-group option (`game=gan`, ...) registered like a model or a loss. It
 builds its players (ganrun/players.py) from the run's config, and its `step` reads like the
 algorithm it implements, e.g. "(1) update D n_critic times, (2) update G". Everything around
-the step (logging, pictures, checkpoints, evaluation, signals) is the loop's (ganrun/train.py),
+the step (logging, pictures, checkpoints, evaluation, signals) is the loop's (ganrun/loop.py),
 so a new kind of GAN is a game file and its YAML, with no `if` in the loop.
 """
 

@@ -106,10 +106,14 @@ class GAN(Game):
         if len(data.shape) != 3:
             raise ConfigError(f"tricks.diffaug augments images, and {cfg.dataset.type} gives samples of shape "
                               f"{tuple(data.shape)}: leave tricks.diffaug=none")
-        if t.ada and cfg.loss.type not in ("ns", "mm", "hinge", "dragan"):
+        if t.ada and not self.loss.logit_zero_point:
+            from ganrun.config import REGISTRY, _load
+
+            fit = sorted(name for name, opt in REGISTRY["loss"].items() if isinstance(opt.builder, str)
+                         and getattr(_load(opt.builder), "logit_zero_point", False))
             raise ConfigError(f"tricks.ada steers by the sign of D's logits on real images, which loss={cfg.loss.type} "
-                              f"does not give (its scores have another zero point): use loss=ns, mm, hinge or "
-                              f"dragan, or tricks.ada=false")
+                              f"does not give (its scores have another zero point): use loss={', '.join(fit)}, "
+                              f"or tricks.ada=false")
         return Augment(policy, t.ada_target if t.ada else None, t.ada_kimg, t.ada_interval,
                        cfg.train.batch_size * cfg.train.n_critic).to(self.device)
 

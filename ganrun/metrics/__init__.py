@@ -39,6 +39,7 @@ class Evaluator:
         self._rng_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=self._rng_devices):
             self.parts, notes = KINDS[data.kind].metrics(cfg_eval, data, device, cache)
+            self.parts += registered_metrics(cfg_eval, data, device, cache)
             if KINDS[data.kind].image_like and augmented:
                 from ganrun.metrics.leak import CHECKS, AugmentLeak
 
@@ -74,6 +75,15 @@ class Evaluator:
         # JSON has no NaN: a value that could not be measured is null in metrics.json.
         values = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in values.items()}
         return values, protocol
+
+
+def registered_metrics(cfg_eval, data, device: torch.device, cache: Path) -> list:
+    """The metric parts that plugins registered for this kind of data (config.register_metric)."""
+    from ganrun.config import METRICS, _import_option_modules, _load
+
+    _import_option_modules()
+    return [(_load(build) if isinstance(build, str) else build)(cfg_eval, data, device, cache)
+            for build in METRICS.get(data.kind, [])]
 
 
 def augmented(cfg) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from ganrun import distributed, visualize
+from ganrun import distributed, plugins, visualize
 from ganrun.checkpoint import FORMAT, LAST, atomic_write_text, remove_stale_temporaries, save_checkpoint
 from ganrun.errors import CheckpointError, Diverged, GanrunError, Stopped
 from ganrun.experiment import Experiment, GlobalRNG, build, plain_config, speed_options
@@ -305,7 +305,9 @@ class Schedules:
                 return self.run_dir / "checkpoints" / LAST
         state = {"format": FORMAT, "step": step, "config": plain_config(exp.cfg), "data_shape": list(exp.data.shape),
                  "data_kind": exp.data.kind, "class_names": list(exp.data.class_names), "wall_s": self.wall(),
-                 "last_logged": dict(self.last), **exp.players.state_dict()}
+                 "last_logged": dict(self.last), **exp.players.state_dict(),
+                 # the plugin packages its options come from: a machine without them can say what to install
+                 "plugins": plugins.provided({g: exp.cfg[g].type for g in ("game", "model", "dataset", "loss")})}
         if hasattr(exp.data, "source_shape"):         # image-to-image runs: the inputs' shape too
             state["source_shape"] = list(exp.data.source_shape)
         if self.world > 1:
