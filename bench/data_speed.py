@@ -39,7 +39,7 @@ import torch
 from hydra import compose, initialize_config_module
 
 from ganrun.config import register_configs
-from ganrun.experiment import build
+from ganrun.builder import build
 
 
 def make_folder(root: Path, n: int, size: int, ext: str, seed: int) -> Path:

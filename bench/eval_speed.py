@@ -189,7 +189,7 @@ def main() -> None:
         base = list(args.overrides) + ["quiet=true", f"eval.cache_dir={cache}"]
         cfg = compose(config_name="config", overrides=base)
         default_steps, device = cfg.train.steps, None
-        from ganrun.experiment import resolve_device
+        from ganrun.builder import resolve_device
 
         device = resolve_device(cfg.device.type)
         print(f"job: model={cfg.model.type} dataset={cfg.dataset.type} loss={cfg.loss.type}, "

@@ -60,7 +60,7 @@ def child(res: int, batch: int, seconds: float, steps_at_least: int, experiment:
     from hydra import compose, initialize_config_module
 
     from ganrun.config import register_configs
-    from ganrun.experiment import build
+    from ganrun.builder import build
 
     register_configs()
     with initialize_config_module(config_module="ganrun.conf", version_base="1.3"):

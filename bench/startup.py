@@ -33,7 +33,7 @@ BUILD = """
 from hydra import compose, initialize_config_module
 import torch
 from ganrun.config import register_configs
-from ganrun.experiment import build
+from ganrun.builder import build
 register_configs()
 with initialize_config_module(config_module="ganrun.conf", version_base="1.3"):
     build(compose(config_name="config", overrides={overrides!r}))

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_module
 
 from ganrun.config import register_configs
-from ganrun.experiment import build
+from ganrun.builder import build
 from ganrun.loop import train
 
 CASES = {   # --case name: (label, overrides)
@@ -246,7 +246,7 @@ PIECES = [   # key, what ganrun does per step beyond the bare loop, where
     ("terms", "logged D terms: D/real, D/fake, loss/gp, extra_terms, health/d_acc_*, r_t (statistics at log time)",
      "losses.py GANLoss.d_terms, terms.py"),
     ("sums", "the logging window: a detach and an append per term, settled and read every log_every steps",
-     "train.py train() -> watch.py RunningMeans.add, .pop"),
+     "train.py train() -> means.py RunningMeans.add, .pop"),
     ("sched", "constant LR schedules stepped (a LambdaLR per player)", "gan.py GAN.step -> players.py Players.after_step"),
     ("dview", "DView in front of D (one more module call per D forward)", "gan.py GAN.__init__ (d_view) -> tricks.py DView.forward"),
     ("freeze", "D frozen for G's update, unfrozen after (skips D's weight grads there)",
@@ -282,7 +282,7 @@ def switch_off(key: str, game, means) -> None:
 
 def ganrun_step_fn(cfg, off: list[str]):
     """ganrun's step as the loop runs it (game.step, then the running sums), pieces `off` switched off."""
-    from ganrun.watch import RunningMeans
+    from ganrun.means import RunningMeans
 
     exp = build(cfg)
     game, means, k = exp.game, RunningMeans(exp.device), [0]
@@ -386,7 +386,7 @@ def alone_us(cfg, tmp: Path) -> dict:
     from ganrun.health import HealthMonitor
     from ganrun.models import score_of
     from ganrun.loop import Schedules
-    from ganrun.watch import RunningMeans
+    from ganrun.means import RunningMeans
 
     exp = build(cfg)
     game, players = exp.game, exp.players
@@ -504,7 +504,7 @@ def main() -> None:
                 print(f"###### {CASES[key][0]}")
                 pieces(CASES[key][1] + QUIET, Path(tmp), args.repeats * 6 + 1)
             return
-        from ganrun.experiment import resolve_device
+        from ganrun.builder import resolve_device
 
         print(f"device: {resolve_device('auto')}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
               f"median of {args.repeats} repeats")

@@ -22,7 +22,7 @@ from hydra import compose, initialize_config_module
 from scipy.stats import norm
 
 from ganrun.config import register_configs
-from ganrun.generate import load_trained
+from ganrun.trained import load_trained
 from ganrun.loop import train
 
 LOSSES = ["mm", "ns", "wgan", "wgan_gp", "lsgan", "dragan", "began", "hinge", "rsgan", "ragan"]

@@ -80,7 +80,7 @@ class Loaded:
     """A trained run's networks (players), ready to sample from and to measure."""
 
     def __init__(self, path: str | Path, device: str = "auto"):
-        from ganrun.generate import load_trained
+        from ganrun.trained import load_trained
 
         self.path, self.device_name = Path(path), device
         self.trained = load_trained(path, device, all_players=False)
@@ -107,7 +107,7 @@ class Loaded:
     def evaluate(self, n: Optional[int] = None, seed: Optional[int] = None, data_root: Optional[str] = None,
                  cache_dir: Optional[str] = None) -> tuple[dict, dict]:
         """(values, protocol): what `ganrun-eval` measures (the run's eval settings, `n` and `seed` if given)."""
-        from ganrun.generate import load_trained
+        from ganrun.trained import load_trained
         from ganrun.metrics import Evaluator, augmented
 
         trained = load_trained(self.path, self.device_name, with_data=True,

@@ -18,6 +18,16 @@ from omegaconf import DictConfig
 
 log = logging.getLogger("ganrun")
 JOBS_FILE = ".joblist"    # the sweep's job folders, one per line
+# The jobs of the last sweep that failed ("folder: error"), for the command's exit status:
+# Hydra's multirun returns nothing to its caller, so the end-of-sweep hook leaves them here.
+_failed: list[str] = []
+
+
+def take_failed_jobs() -> list[str]:
+    """The failed jobs of the sweep that just ended (and forget them)."""
+    failed = list(_failed)
+    _failed.clear()
+    return failed
 
 
 class GanrunCallbacks(Callback):
@@ -38,8 +48,8 @@ class GanrunCallbacks(Callback):
             append_job(Path(config.hydra.sweep.dir), job_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from ganrun.cli import FAILED_JOBS
-        from ganrun.report import find_runs, read_metrics, report
+        from ganrun.report import find_runs, report
+        from ganrun.runfiles import read_metrics
 
         sweep = Path(config.hydra.sweep.dir)
         job_dirs = self.job_dirs + listed_jobs(sweep)
@@ -54,7 +64,7 @@ class GanrunCallbacks(Callback):
             except ValueError:
                 continue
             if status.get("status") == "failed":
-                FAILED_JOBS.append(f"{run.name}: {status.get('error')}")
+                _failed.append(f"{run.name}: {status.get('error')}")
 
 
 def append_job(sweep: Path, job_dir: Path) -> None:

@@ -17,8 +17,6 @@ from typing import Optional
 
 from ganrun.errors import ConfigError, SweepStopped, entry_point, report, short_path
 
-# Filled at the end of a sweep (ganrun/callbacks.py) with the jobs that failed.
-FAILED_JOBS: list[str] = []
 # A single run's user error, raised again once Hydra has returned (raised through Hydra, it
 # would be logged as "Error executing job" before our one line).
 PENDING: list[Exception] = []
@@ -70,9 +68,11 @@ def _main() -> int:
         report("ganrun", f"{e.stopped}; the sweep's other jobs did not run. Run the same command with "
                          f"resume=auto to go on where it stopped (report so far: {e.sweep_dir}/report.md)")
         return e.stopped.exit_code
-    if FAILED_JOBS:
-        report("ganrun", f"{len(FAILED_JOBS)} job(s) of the sweep failed, the others ran; first: "
-                         f"{FAILED_JOBS[0]}")
+    from ganrun.callbacks import take_failed_jobs
+
+    failed = take_failed_jobs()
+    if failed:
+        report("ganrun", f"{len(failed)} job(s) of the sweep failed, the others ran; first: {failed[0]}")
         return 1
     return 0
 
@@ -190,8 +190,8 @@ def task(cfg) -> Optional[dict]:
         from ganrun import distributed
 
         if distributed.active() and distributed.broadcast(str(run_dir)) != str(run_dir):
-            raise ConfigError(f"the processes of this run chose different run folders; give one with "
-                              f"hydra.run.dir=... (and a shared file system across machines)")
+            raise ConfigError("the processes of this run chose different run folders; give one with "
+                              "hydra.run.dir=... (and a shared file system across machines)")
         from ganrun.resume import prepare
         from ganrun.loop import train
 

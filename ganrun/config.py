@@ -33,7 +33,7 @@ from typing import Any, Callable, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from ganrun.errors import CheckpointError, ConfigError
+from ganrun.errors import CheckpointError, ConfigError, did_you_mean
 
 SEED_MAX = 2 ** 32 - 1      # numpy's seeds are 32-bit; torch and Python accept these too
 
@@ -361,12 +361,14 @@ def _violates(value: Any, limits: dict, one_of: tuple = ()) -> Optional[str]:
     return None
 
 
-def did_you_mean(key: str, known, prefix: str = "") -> str:
-    """' (did you mean train.steps?)' for a misspelt key, or '' when nothing is close."""
-    import difflib
-
-    close = difflib.get_close_matches(key, [str(k) for k in known if not str(k).startswith("_")], n=1)
-    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """{"train": {"steps": 5}} -> {"train.steps": 5}: a plain config's leaves by their dotted keys."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: tree}
 
 
 def check_required(cfg: DictConfig, but: tuple[str, ...] = (), prefix: str = "") -> None:

@@ -70,6 +70,14 @@ class SweepStopped(BaseException):
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+
+def did_you_mean(key: str, known, prefix: str = "") -> str:
+    """' (did you mean train.steps?)' for a misspelt key, or '' when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(key, [str(k) for k in known if not str(k).startswith("_")], n=1)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
 def printable(text) -> str:
     """Text that may come from a file, safe to print or to put in a table: control characters (line
     breaks, terminal escape sequences) become spaces."""
@@ -182,7 +190,6 @@ def _hydra_error_line(e: BaseException, args: list[str]) -> Optional[str]:
     from omegaconf.errors import (ConfigAttributeError, ConfigKeyError, InterpolationResolutionError,
                                   OmegaConfBaseException)
 
-    from ganrun.config import did_you_mean
 
     if not isinstance(e, (ConfigCompositionException, OverrideParseException, OmegaConfBaseException)):
         return None

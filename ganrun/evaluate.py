@@ -164,7 +164,7 @@ def report(values: dict, protocol: dict, out: Path) -> None:
 
 def evaluate(args: argparse.Namespace) -> int:
     from ganrun.checkpoint import atomic_write_text
-    from ganrun.generate import load_trained
+    from ganrun.trained import load_trained
     from ganrun.metrics import Evaluator, augmented
     from ganrun.sample import check_seed, check_truncation
 

@@ -202,7 +202,7 @@ def judge(path: Path, dataset: str, flags: dict, label: Optional[str], device: s
           data_root: Optional[str] = None) -> tuple[dict, dict, int]:
     """(values, protocol, n) of the samples at `path` against `dataset`, as a run's evaluation measures."""
     from ganrun.config import check_ranges, check_required, make
-    from ganrun.experiment import resolve_device
+    from ganrun.builder import resolve_device
     from ganrun.metrics import Evaluator
     from ganrun.sample import class_index
 

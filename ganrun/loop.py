@@ -25,14 +25,15 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from ganrun import distributed, plugins, visualize
+from ganrun.builder import Experiment, GlobalRNG, build, plain_config, speed_options
 from ganrun.checkpoint import FORMAT, LAST, atomic_write_text, remove_stale_temporaries, save_checkpoint
 from ganrun.errors import CheckpointError, Diverged, GanrunError, Stopped
-from ganrun.experiment import Experiment, GlobalRNG, build, plain_config, speed_options
 from ganrun.health import HealthMonitor
 from ganrun.kinds import KINDS
+from ganrun.means import RunningMeans
 from ganrun.metrics import Evaluator, augmented
-from ganrun.report import read_metrics
-from ganrun.watch import RunningMeans, StopSignals, run_folder_watch
+from ganrun.runfiles import read_metrics
+from ganrun.stopping import StopSignals, run_folder_watch
 
 log = logging.getLogger(__name__)
 step_log = logging.getLogger("ganrun.logfile")   # to <run>/ganrun.log only, not the console
@@ -414,7 +415,7 @@ def write_hparams(writer: SummaryWriter, cfg: DictConfig, values: dict) -> None:
     would open a second, timestamped sub-run)."""
     from torch.utils.tensorboard.summary import hparams
 
-    from ganrun.resume import flatten
+    from ganrun.config import flatten
 
     settings = {}
     for key, value in flatten(plain_config(cfg)).items():

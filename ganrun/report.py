@@ -19,9 +19,8 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ganrun.config import did_you_mean
-from ganrun.errors import GanrunError, entry_point, printable
-from ganrun.runfiles import StoredFileError, read_json, read_yaml
+from ganrun.errors import GanrunError, did_you_mean, entry_point, printable
+from ganrun.runfiles import StoredFileError, read_metrics, read_yaml
 
 IGNORED_OVERRIDES = ("seed", "resume", "quiet")
 BOOKKEEPING = ("steps", "diverged_step", "skipped")
@@ -51,19 +50,6 @@ def setting(overrides: Iterable[str], by: Optional[list[str]], common: set[str])
             continue
         keep.append(item)
     return " ".join(sorted(keep)) or "(defaults)"
-
-
-def read_metrics(run: Path) -> dict:
-    """A run's metrics.json; ValueError saying why if it is not one ganrun wrote."""
-    try:
-        values = read_json(run / "metrics.json")
-    except OSError as e:
-        raise ValueError(e.strerror or str(e)) from None
-    except StoredFileError as e:
-        raise ValueError(str(e).split(": ", 1)[-1]) from None
-    if not isinstance(values, dict):
-        raise ValueError("not a JSON object")
-    return values
 
 
 def number(value) -> Optional[float]:

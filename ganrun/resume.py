@@ -18,11 +18,12 @@ import json
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
 
 from ganrun.checkpoint import LAST, list_checkpoints, load_checkpoint
+from ganrun.config import flatten
 from ganrun.errors import CheckpointError, ConfigError
 from ganrun.runfiles import linked_entry
 
@@ -36,15 +37,6 @@ ALLOWED_CHANGES = ("resume", "quiet", "train.steps", "train.log_every", "train.s
 
 def _allowed(key: str) -> bool:
     return any(key == a or key.startswith(a + ".") for a in ALLOWED_CHANGES)
-
-
-def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for k, v in tree.items():
-            out.update(flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: tree}
 
 
 def differences(a: dict, b: dict) -> list[str]:

@@ -50,6 +50,19 @@ def read_json(path: Path, limit: int = LIMIT) -> Any:
     """A JSON file as plain data; StoredFileError when it is not valid, too large or too deep."""
     return parse_json(read_text(path, limit), path)
 
+def read_metrics(run: Path) -> dict:
+    """A run's metrics.json; ValueError saying why if it is not one ganrun wrote."""
+    try:
+        values = read_json(run / "metrics.json")
+    except OSError as e:
+        raise ValueError(e.strerror or str(e)) from None
+    except StoredFileError as e:
+        raise ValueError(str(e).split(": ", 1)[-1]) from None
+    if not isinstance(values, dict):
+        raise ValueError("not a JSON object")
+    return values
+
+
 
 def parse_json(text: str, source: Any) -> Any:
     """JSON text (a file's, or an export's metadata) as plain data; StoredFileError naming `source`."""

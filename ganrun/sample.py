@@ -102,7 +102,7 @@ def class_index(label: str | None, names: list[str], conditional: bool, owner: s
         return names.index(label)
     if label.lstrip("-").isdigit() and 0 <= int(label) < len(names):
         return int(label)
-    from ganrun.config import did_you_mean
+    from ganrun.errors import did_you_mean
 
     raise GanrunError(f"--class {label}: {owner} has {len(names)} classes: an index 0-{len(names) - 1} or one "
                       f"of {', '.join(names[:20])}{did_you_mean(label, names)}")
@@ -117,7 +117,7 @@ def sample(args: argparse.Namespace) -> int:
         raise GanrunError("--n and --batch-size must be at least 1")
     check_seed(args.seed)
     check_truncation(args.truncation)
-    from ganrun.generate import load_trained
+    from ganrun.trained import load_trained
 
     trained = load_trained(args.checkpoint, args.device)
     if hasattr(trained.exp.game, "translate"):

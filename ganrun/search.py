@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 

@@ -139,7 +139,7 @@ def check_output_kind(inp: Path, out: Path) -> None:
 def translate(args: argparse.Namespace) -> int:
     import torch
 
-    from ganrun.generate import load_trained
+    from ganrun.trained import load_trained
 
     if args.batch_size < 1:
         raise GanrunError("--batch-size must be at least 1")

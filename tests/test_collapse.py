@@ -32,7 +32,7 @@ def test_pacgan_networks_batch_norm_in_g_maxout_in_d_and_normal_init():
     cfg = compose_config(["experiment=pacgan_ring", "tricks.pack=4"])
     assert cfg.train.batch_size == 400, "100 packs per minibatch"
     assert compose_config(["experiment=pacgan_grid"]).train.batch_size == 100
-    from ganrun.experiment import build
+    from ganrun.builder import build
 
     exp = build(cfg)
     G, D = exp.players["G"].module, exp.players["D"].module
@@ -114,7 +114,7 @@ def test_a_mixgan_run_resumes_exactly(tmp_path):
 
 
 def test_mixgan_refuses_what_cannot_mix():
-    from ganrun.experiment import build
+    from ganrun.builder import build
 
     for extra, message in [(["loss=began"], "loss=began with game=mixgan"),
                            (["tricks.replay=0.5"], "tricks.replay with game=mixgan")]:

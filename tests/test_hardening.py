@@ -345,7 +345,7 @@ def test_malformed_but_loadable_checkpoints_are_one_line(damage, fragment, tmp_p
 def test_a_stored_config_that_does_not_build_names_the_file_not_the_command_line(tmp_path, run_dir):
     """A checkpoint whose config was edited (a DiffAugment op that is not one) is refused in one
     line that says the values came from the file; nothing the file names is run."""
-    from ganrun.generate import load_trained
+    from ganrun.trained import load_trained
 
     train_run(run_dir)
     state = torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)

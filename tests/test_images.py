@@ -13,7 +13,7 @@ from PIL import Image
 from conftest import compose_config, scalar_and_image_tags, train_run, make_data
 from ganrun.data import images
 from ganrun.errors import DataError
-from ganrun.experiment import build
+from ganrun.builder import build
 
 
 @pytest.fixture

@@ -241,7 +241,7 @@ def test_inception_precision_recall_density_coverage_on_constructed_sets(random_
 def test_missing_inception_weights_skip_the_metrics_with_one_clear_message(tmp_path, caplog):
     cfg = compose_config(["dataset=digits", "dataset.resolution=16", "eval.inception=true",
                           f"eval.inception_weights={tmp_path}/nope.pth"])
-    from ganrun.experiment import build
+    from ganrun.builder import build
 
     exp = build(cfg)
     Evaluator(cfg.eval, exp.data, exp.device)
@@ -311,7 +311,7 @@ def test_image_runs_write_classifier_and_memorisation_metrics(run_dir):
 
 def test_evaluation_uses_g_ema_when_it_is_kept(run_dir):
     metrics = train_run(run_dir, ["dataset=gaussian1d", "tricks.ema=0.9"])
-    from ganrun.generate import load_trained
+    from ganrun.trained import load_trained
 
     trained = load_trained(run_dir, "cpu")       # loads G_ema
     x = trained.data.to_data(trained.generate(200, seed=0).x)

@@ -14,7 +14,7 @@ from ganrun.augment import Augment, ada_adjust, color, cutout, parse_policy, tra
 from ganrun.checkpoint import load_checkpoint
 from ganrun.cli import quote_policies
 from ganrun.errors import ConfigError
-from ganrun.experiment import build
+from ganrun.builder import build
 from ganrun.games import latent
 from ganrun.metrics.leak import border_rate, square_rate
 from ganrun.metrics.manifold import density_coverage, precision_recall

@@ -4,14 +4,12 @@ each keeps a run's shapes, losses and checkpoints right, and off, nothing change
 from __future__ import annotations
 
 import copy
-import json
 
-import pytest
 import torch
 
 from conftest import FAST, compose_config, train_run
 from ganrun.checkpoint import load_checkpoint
-from ganrun.experiment import build, speed_options
+from ganrun.builder import build, speed_options
 from ganrun.optimizers import Adam
 
 DIGITS = ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8", "eval.classifier=false",

@@ -459,7 +459,7 @@ def test_sub_commands_report_unwritable_outputs_in_one_line(tmp_path, run_dir):
 
 def test_a_mistyped_split_is_refused(tmp_path):
     from ganrun.errors import ConfigError
-    from ganrun.experiment import build
+    from ganrun.builder import build
 
     with pytest.raises(ConfigError, match="dataset.split=Train: dataset=mnist has the splits train, test"):
         build(compose_config(["dataset=mnist", "dataset.split=Train", f"dataset.root={tmp_path}"]))

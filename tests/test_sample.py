@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import ganrun, train_run
-from ganrun.generate import load_trained
+from ganrun.trained import load_trained
 from ganrun.sample import main as sample_main
 
 DIGITS = ["dataset=digits", "model.g_width=8", "model.d_width=8", "dataset.resolution=16"]

@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -66,7 +65,7 @@ def test_a_parallel_sweep_resumes_with_resume_auto_and_reports_every_job(tmp_pat
              "train.ckpt_every=3"]
     ganrun(*sweep, "train.steps=3", cwd=tmp_path)
     jobs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/*_*"))
-    proc = ganrun(*sweep, "train.steps=6", cwd=tmp_path)
+    ganrun(*sweep, "train.steps=6", cwd=tmp_path)
     assert sorted((tmp_path / "outputs" / "multirun").glob("*/*/*_*")) == jobs, "no new job folders"
     assert [load_checkpoint(j)["step"] for j in jobs] == [6, 6]
     second = max((tmp_path / "outputs" / "multirun").glob("*/*"), key=lambda p: p.name)

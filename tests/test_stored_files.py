@@ -333,8 +333,7 @@ def test_a_poisoned_classifier_cache_is_retrained_or_recomputed(tmp_path, caplog
 
 # --------------------------------------------------------------------------- sweeps
 def test_a_sweeps_job_list_holds_only_this_sweeps_jobs(tmp_path, caplog):
-    from ganrun import cli
-    from ganrun.callbacks import JOBS_FILE, GanrunCallbacks, append_job, listed_jobs
+    from ganrun.callbacks import JOBS_FILE, GanrunCallbacks, append_job, listed_jobs, take_failed_jobs
 
     sweep = tmp_path / "sweep"
     sweep.mkdir()
@@ -348,9 +347,9 @@ def test_a_sweeps_job_list_holds_only_this_sweeps_jobs(tmp_path, caplog):
     callbacks.on_multirun_start(config)
     assert not (sweep / JOBS_FILE).exists(), "a sweep starts with an empty list (stale lines go)"
     (sweep / JOBS_FILE).write_text(f"{foreign}\n{mine}\n")
-    cli.FAILED_JOBS.clear()
+    take_failed_jobs()
     callbacks.on_multirun_end(config)
-    assert cli.FAILED_JOBS == [], "a foreign failed run does not fail a good sweep"
+    assert take_failed_jobs() == [], "a foreign failed run does not fail a good sweep"
     assert "foreign" not in (sweep / "report.md").read_text()
     # a list that is a link is neither written through nor read
     target = tmp_path / "target.txt"
@@ -455,10 +454,9 @@ def test_lists_of_mappings_on_the_command_line_are_one_line():
     (lambda s: s["state"]["health"].update(said=[{}]), "its health state does not fit this run (KeyError"),
     (lambda s: next(iter(s["players"]["G"]["optimizer"]["state"].values())).update(exp_avg=torch.zeros(3)),
      "the optimizer state of G does not fit this run (ValueError: its exp_avg has shape [3] where the weight has"),
-    (lambda s: s["players"]["D"]["optimizer"]["param_groups"][0].update(lr="abc"),
-     "the optimizer state of D does not fit this run (ValueError: its lr is 'abc'"),
+    # a learning rate in the file is never read: test_a_resumed_run_trains_with_its_configs_hyperparameters_not_the_files
 ])
-def test_a_resumed_checkpoint_whose_parts_hold_wrong_values_is_one_line(damage, fragment, tmp_path):
+def test_a_resumed_checkpoint_whose_optimizer_state_is_wrong_is_one_line(damage, fragment, tmp_path):
     """Values that torch would take and fail on at the first step, far from the file, are refused when
     the checkpoint is loaded."""
     from ganrun.resume import prepare
@@ -615,7 +613,7 @@ def test_a_resumed_checkpoint_whose_parts_hold_wrong_values_is_one_line(override
 def test_a_resumed_run_trains_with_its_configs_hyperparameters_not_the_files(tmp_path):
     """An edited optimizer state (lr 0, maximize, amsgrad) changes nothing: every hyperparameter is the
     config's; only the optimizer's running statistics come from the file."""
-    from ganrun.experiment import build
+    from ganrun.builder import build
     from ganrun.resume import prepare
 
     run = tmp_path / "run"

@@ -1,7 +1,6 @@
 """The logging window: terms computed at log time give the means of the per-update values, catch the
 first non-finite step, and survive a checkpoint exactly."""
 
-import math
 
 import pytest
 import torch
@@ -9,7 +8,7 @@ import torch
 from ganrun import terms as stats
 from ganrun.players import total_norms
 from ganrun.terms import later, now, values
-from ganrun.watch import RunningMeans
+from ganrun.means import RunningMeans
 
 
 def test_statistics_of_scores_match_their_definitions():

@@ -9,7 +9,7 @@ import torch
 
 from conftest import compose_config, scalar_and_image_tags, scalars, train_run
 from ganrun.checkpoint import list_checkpoints, load_checkpoint
-from ganrun.experiment import build
+from ganrun.builder import build
 
 PICTURE = {"ring": "samples/scatter", "grid": "samples/scatter", "gaussian1d": "samples/density",
            "sine": "samples/curves"}

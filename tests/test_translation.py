@@ -16,7 +16,7 @@ from conftest import FAST, compose_config, ganrun, scalar_and_image_tags
 from ganrun.checkpoint import load_checkpoint
 from ganrun.data.translation import TranslationData, built_in, outline
 from ganrun.errors import ConfigError
-from ganrun.experiment import build
+from ganrun.builder import build
 from ganrun.metrics.translation import paired_scores
 from ganrun.models.translation import PatchDiscriminator, ResNetGenerator, UNetGenerator
 from ganrun.loop import train

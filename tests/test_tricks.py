@@ -13,8 +13,8 @@ from conftest import compose_config, scalar_and_image_tags, scalars, train_run
 from ganrun import losses as L
 from ganrun.checkpoint import load_checkpoint
 from ganrun.errors import ConfigError
-from ganrun.experiment import build
-from ganrun.generate import load_trained
+from ganrun.builder import build
+from ganrun.trained import load_trained
 from ganrun.players import EMA
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
 

@@ -323,7 +323,7 @@ def translation_data(name: str, root: str, direction: str, resolution: int, load
         a, b = (paired_folder if paired else unpaired_folder)(folder, split, load_size, c, workers)
         names = ()
     else:
-        from ganrun.config import did_you_mean
+        from ganrun.errors import did_you_mean
 
         raise ConfigError(f"dataset.name={name}: the {kind} sets are {', '.join((builtin_name,) + known)} or "
                           f"folder{did_you_mean(name, (builtin_name,) + known + ('folder',))}")

@@ -28,7 +28,19 @@ class Game:
     draws_noise = True      # G maps noise z to samples (the truncation trick applies); not so for translation
 
     def step(self, step: int) -> list[Terms]:
-        """One training step (`step` counts from 1); returns the terms to log, in order."""
+        """One training step (`step` counts from 1); returns the terms to log, in order.
+
+        The contract, which the loop relies on and never checks by game:
+        - every optimizer step goes through `self.players.update(player_or_players, loss)` (it
+          zeroes, scales, back-propagates, averages gradients across ranks, steps, and skips a
+          non-finite loss under train.nonfinite=skip, returning False);
+        - a player with a moving average (`player.ema`) has `player.ema.update(step)` called after
+          its update, in the step;
+        - the step ends with `self.players.after_step()` (the LR schedules count steps);
+        - among the returned terms, `loss/D` and `loss/G` are the totals each player minimised:
+          the loop watches them for divergence (any other name is logged as given).
+        A new network or stateful part joins the checkpoint by `players.add` / `players.track` in
+        __init__; examples/bigan/ganrun_bigan.py is a complete game outside ganrun."""
         raise NotImplementedError
 
     def fixed_inputs(self, seed: int) -> dict:

@@ -19,7 +19,7 @@ from ganrun.checkpoint import SAMPLED, generator_weights, load_checkpoint, load_
 from ganrun.config import load_stored_config, make
 from ganrun.data import BaseData, Batch, Dataset
 from ganrun.errors import CheckpointError, ConfigError, GanrunError
-from ganrun.experiment import Experiment, build, resolve_device
+from ganrun.builder import Experiment, build, resolve_device
 from ganrun.kinds import KINDS
 
 
