@@ -201,7 +201,7 @@ def test_an_infogan_run_logs_information_terms_traversals_and_code_accuracy(tmp_
     (DIGITS + ["game=infogan", "game.categorical=0", "game.continuous=0"], "game=infogan needs at least one code"),
 ])
 def test_impossible_combinations_are_one_clear_line(overrides, message):
-    from ganrun.experiment import build
+    from ganrun.builder import build
 
     with pytest.raises(ConfigError, match=message):
         build(compose_config(overrides + ["device=cpu"]))
@@ -211,3 +211,36 @@ def test_the_command_line_refuses_a_conditional_run_on_unlabelled_data(tmp_path)
     proc = ganrun("dataset=ring", "game=conditional", "device=cpu", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "needs class labels" in proc.stderr
+
+
+@pytest.mark.parametrize("spectral", [False, True])
+def test_d_joins_the_class_planes_as_a_convolution_over_both_would(spectral):
+    """cGAN's D convolves [x, e(y) as constant planes] (GAN_NOTES §7.1); ganrun computes the planes'
+    part as e(y) times one response map per embedding channel. It must be that convolution, borders
+    (zero padding) included, in its values and in the gradients reaching x, the embedding and the
+    filters."""
+    from ganrun.models import add_spectral_norm
+
+    torch.manual_seed(0)
+    D = dcgan.Discriminator((3, 16, 16), 8, "batch", 0.2, Conditioning(num_classes=10, d="concat", embed_dim=5))
+    if spectral:
+        add_spectral_norm(D)
+    D.eval()                        # one weight for both ways (no power iteration in between)
+    x = torch.randn(4, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 3, 9, 3])
+    D.double()
+
+    def by_concatenation():
+        planes = D.embed(y)[:, :, None, None].expand(-1, -1, 16, 16)
+        h = torch.cat([x, planes], dim=1)
+        for layer in list(D.net):
+            h = layer(h)
+        return h.view(4)
+
+    mine = D(x, y)
+    grads = torch.autograd.grad(mine.sum(), [x, D.embed.weight, *D.net[0].parameters()])
+    reference = by_concatenation()
+    expected = torch.autograd.grad(reference.sum(), [x, D.embed.weight, *D.net[0].parameters()])
+    assert torch.allclose(mine, reference, atol=1e-12, rtol=1e-10)
+    for g, e in zip(grads, expected):
+        assert torch.allclose(g, e, atol=1e-12, rtol=1e-10)

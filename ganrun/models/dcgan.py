@@ -159,14 +159,28 @@ class Discriminator(nn.Module):
         if cond.classifier:
             self.classify = nn.Linear(c * 16, cond.num_classes)
 
+    def input_layer_with_planes(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
+        """D's input conv on [x, e(y) as constant planes], computed as conv(x) plus the planes' part.
+        A constant plane's convolution is one fixed map per embedding channel (zero padding shapes
+        its border), so that part is e(y) times those maps, instead of a convolution over the batch
+        of (channels + embed_dim) planes, which cost as much as the rest of D (GAN_NOTES §7.1: the
+        same function; summed in another order, so equal to rounding)."""
+        conv = self.net[0]
+        w = conv.weight                   # read once: spectral norm's power iteration runs on each read
+        k, j = x.shape[1], e.shape[1]
+        out = nn.functional.conv2d(x, w[:, :k], conv.bias, conv.stride, conv.padding)
+        # channel j of the embedding alone, through its slice of every filter: (1, j*out + o, H', W')
+        maps = nn.functional.conv2d(x.new_ones(1, j, *x.shape[2:]), w[:, k:].transpose(0, 1).reshape(-1, 1, *w.shape[2:]),
+                                    None, conv.stride, conv.padding, groups=j)
+        return out + torch.einsum("bj,johw->bohw", e, maps.view(j, w.shape[0], *out.shape[2:]))
+
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
         if self.cond.d == "none" and not self.cond.d_outputs:
             return self.net(x).view(len(x))
+        h, first = x, 0
         if self.cond.d == "concat":
-            planes = self.embed(y)[:, :, None, None].expand(-1, -1, *x.shape[2:])
-            x = torch.cat([x, planes], dim=1)
-        h = x
-        for layer in itertools.islice(self.net, len(self.net) - 1):
+            h, first = self.input_layer_with_planes(x, self.embed(y)), 1
+        for layer in itertools.islice(self.net, first, len(self.net) - 1):
             h = layer(h)
         score = self.net[-1](h).view(len(x))
         if self.cond.d == "projection":
