@@ -1,25 +1,30 @@
-"""The README's tables stay in step with what ganrun ships."""
+"""The README and the pages of docs/ stay in step with what ganrun ships: the option tables list
+every option, the README's map names every page, and every command the docs show is checked (a
+`ganrun` command composes and validates as it would run; a `ganrun-*` command's flags are its own)."""
 
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, compose_config
 from test_config import GROUPS, options
 
 README = (REPO / "README.md").read_text()
+CONFIGURATION = (REPO / "docs" / "configuration.md").read_text()
+PAGES = sorted(p for p in (REPO / "docs").glob("*.md") if p.name not in ("GAN_NOTES.md",))
 
 
 def group_row(group: str) -> str:
-    match = re.search(rf"^\| `{group}` \|(.*)$", README, flags=re.M)
-    assert match, f"README's config-group table has no row for {group}"
+    match = re.search(rf"^\| `{group}` \|(.*)$", CONFIGURATION, flags=re.M)
+    assert match, f"docs/configuration.md's config-group table has no row for {group}"
     return match.group(1)
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_readme_lists_every_option_of_every_group(group):
+def test_the_docs_list_every_option_of_every_group(group):
     listed = set(re.findall(r"`([a-z0-9_]+)`", group_row(group).split("|")[0]))
     assert listed == set(options(group))
 
@@ -27,6 +32,18 @@ def test_readme_lists_every_option_of_every_group(group):
 def test_readme_gives_the_two_setup_commands():
     assert "make run" in README and "make test" in README
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_readme_maps_every_page_of_docs():
+    for page in PAGES:
+        assert f"(docs/{page.name})" in README, f"README's guide does not link docs/{page.name}"
+
+
+def test_every_relative_link_of_the_docs_leads_to_a_file():
+    for page in [REPO / "README.md", *PAGES]:
+        for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), f"{page.name}: link to {target} leads nowhere"
 
 
 def test_ganrun_help_lists_every_option_of_every_group(tmp_path):
@@ -38,3 +55,82 @@ def test_ganrun_help_lists_every_option_of_every_group(tmp_path):
         listed = set(re.findall(r"([a-z0-9_]+)", line.split(":", 1)[1])) - {"default"}
         assert listed == set(options(group)), group
     assert "schema/" not in help_text and "tuning/" not in help_text
+
+
+# --------------------------------------------------------------------------- every command shown
+def shown_commands() -> list[tuple[str, str]]:
+    """(page, command) for every command line in a ```bash block of README.md and docs/ (continued
+    lines joined, comments dropped)."""
+    out = []
+    for page in [REPO / "README.md", *PAGES]:
+        for block in re.findall(r"```bash\n(.*?)```", page.read_text(), flags=re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split(" # ")[0].strip()
+                if line.startswith("ganrun"):
+                    out.append((page.name, line))
+    return out
+
+
+COMMANDS = shown_commands()
+# What a shown command may leave for the reader to fill in, and what only a plugin provides.
+PLACEHOLDER = re.compile(r"PATH|RUN|<|\.\.\.")
+PLUGIN_OPTIONS = ("game=bigan", "dataset=spiral", "model=resmlp", "loss=wgan_lp")
+
+
+def first_of_sweep(arg: str) -> str | None:
+    """A sweep's `key=a,b,c` as its first job's `key=a` (a policy list such as diffaug stays whole);
+    None for a search space (`tag(log, interval(...))`), which the sweeper fills in."""
+    key, eq, value = arg.partition("=")
+    if re.match(r"(tag|interval|range|choice)\(", value):
+        return None
+    if not eq or key.startswith("hydra") or key == "tricks.diffaug" or value[:1] in "[('\"":
+        return arg
+    return f"{key}={value.split(',')[0]}"
+
+
+def checked_elsewhere(command: str) -> bool:
+    """--help and --cfg (test_startup), resume= (test_resume, test_reliability) and plugin options
+    (test_plugins, which installs the example package) have tests of their own."""
+    args = shlex.split(command)[1:]
+    return any(a.startswith("--") or a.startswith("resume=") or a in PLUGIN_OPTIONS for a in args)
+
+
+RUNS = [(p, c) for p, c in COMMANDS if c.split()[0] == "ganrun" and not checked_elsewhere(c)]
+
+
+@pytest.mark.parametrize("page,command", RUNS, ids=[f"{p}: {c}"[:90] for p, c in RUNS])
+def test_each_ganrun_command_of_the_docs_composes_and_validates(page, command):
+    from ganrun.cli import quote_policies
+    from ganrun.config import validate
+
+    args = quote_policies(shlex.split(command)[1:])
+    sweep = "-m" in args
+    args = [a for a in (first_of_sweep(a) if sweep else a for a in args if a != "-m") if a is not None]
+    cfg = compose_config([a for a in args if not a.startswith("hydra")])    # launcher settings are Hydra's
+    validate(cfg, reads_data=False)
+
+
+@pytest.mark.parametrize("script", ["ganrun-sample", "ganrun-eval", "ganrun-export", "ganrun-report",
+                                    "ganrun-translate"])
+def test_each_ganrun_tool_command_of_the_docs_uses_its_own_flags(script, tmp_path):
+    from conftest import ganrun
+
+    shown = [c for _, c in COMMANDS if c.split()[0] == script]
+    assert shown, f"the docs show no {script} command"
+    help_text = ganrun("--help", cwd=tmp_path, script=script).stdout
+    for command in shown:
+        for flag in re.findall(r"(?<!\S)(--[a-z][a-z-]*)", command):
+            assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", help_text), f"{command}: {script} has no {flag}"
+
+
+def test_the_python_example_of_the_readme_runs(tmp_path, monkeypatch):
+    """README's (and docs/extending.md's) notebook example, as written, on a shorter run."""
+    for page in (REPO / "README.md", REPO / "docs" / "extending.md"):
+        blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+        assert len(blocks) == 1, page.name
+        code = blocks[0].replace('"train.steps=500"', '"train.steps=20", "quiet=true", "device=cpu", "eval.n=200"')
+        assert code != blocks[0], "the example still trains through ganrun.train([... train.steps=500])"
+        monkeypatch.chdir(tmp_path)
+        scope: dict = {}
+        exec(compile(code, str(page), "exec"), scope)
+        assert scope["x"].shape == (1000, 2) and "modes" in scope["values"]
