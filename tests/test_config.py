@@ -13,7 +13,7 @@ from omegaconf.errors import ValidationError
 from conftest import compose_config
 from ganrun.config import check_ranges
 from ganrun.errors import ConfigError, DataError
-from ganrun.experiment import build, resolve_device
+from ganrun.builder import build, resolve_device
 
 GROUPS = ["game", "model", "dataset", "loss", "optimizer", "device", "experiment"]
 
@@ -102,6 +102,19 @@ def test_experiment_notes_sine_is_the_notes_recipe():
     assert cfg.optimizer.g.type == "adam" and cfg.optimizer.g.lr == 1e-5
     assert cfg.optimizer.d.type == "sgd" and cfg.optimizer.d.lr == 1e-3
     assert cfg.train.n_critic == 3 and cfg.train.batch_size == 128
+
+
+def test_experiment_wgan_gp_toy_is_the_authors_toy_setting():
+    """gan_toy.py (igul222/improved_wgan_training): 3 x 512 ReLU nets, no norm, lambda 0.1, 5 critic
+    steps, Adam 1e-4 (0.5, 0.9), batch 256, z in R^2."""
+    cfg = compose_config(["experiment=wgan_gp_toy"])
+    assert cfg.dataset.type == "ring" and cfg.loss.type == "wgan_gp" and cfg.loss.gp_weight == 0.1
+    assert list(cfg.model.g_hidden) == list(cfg.model.d_hidden) == [512, 512, 512]
+    assert cfg.model.g_activation == cfg.model.d_activation == "relu" and cfg.model.g_norm == "none"
+    assert cfg.model.latent_dim == 2 and cfg.model.out_activation == "none"
+    for side in ("g", "d"):
+        assert cfg.optimizer[side].lr == 1e-4 and list(cfg.optimizer[side].betas) == [0.5, 0.9]
+    assert cfg.train.n_critic == 5 and cfg.train.batch_size == 256
 
 
 @pytest.mark.parametrize("override,fragment", [
