@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help install test test-slow run tb bench clean
+.PHONY: help install test test-slow run tb bench peers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ tb: install  ## open TensorBoard on every run under outputs/
 	$(BIN)/tensorboard --logdir outputs
 
 bench: install  ## speed benchmarks (ratios against a baseline measured in the same run)
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in bench/*.py; do [ $$f = bench/peers.py ] && continue; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+peers: install  ## ganrun's presets against the scripts people copy, 3 seeds (hours; bench/RESULTS.md)
+	$(BIN)/python bench/peers.py $(ARGS)
 
 clean:  ## delete run outputs and caches (keeps .venv)
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +
