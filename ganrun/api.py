@@ -96,6 +96,8 @@ class Loaded:
         name; default: round robin over the classes), `code`: InfoGAN's categorical code."""
         from ganrun.sample import check_seed, check_truncation, class_index
 
+        if not isinstance(n, int) or n < 1:
+            raise GanrunError(f"sample(n={n!r}): n must be a whole number of samples, at least 1")
         check_seed(seed)
         check_truncation(truncation)
         t = self.trained
@@ -107,17 +109,17 @@ class Loaded:
     def evaluate(self, n: Optional[int] = None, seed: Optional[int] = None, data_root: Optional[str] = None,
                  cache_dir: Optional[str] = None) -> tuple[dict, dict]:
         """(values, protocol): what `ganrun-eval` measures (the run's eval settings, `n` and `seed` if given)."""
-        from ganrun.trained import load_trained
+        from types import SimpleNamespace
+
+        from ganrun.evaluate import eval_settings
         from ganrun.metrics import Evaluator, augmented
+        from ganrun.trained import load_trained
 
         trained = load_trained(self.path, self.device_name, with_data=True,
                                paths={"dataset.root": data_root, "eval.cache_dir": cache_dir},
                                flags={"dataset.root": "data_root="})
-        settings = trained.cfg.eval
-        if n is not None:
-            settings.n = n
-        if seed is not None:
-            settings.seed = seed
+        # the same changes and range checks as `ganrun-eval --n --seed`
+        settings = eval_settings(trained, SimpleNamespace(n=n, seed=seed, truncation=None, inception=None))
         return Evaluator(settings, trained.data, trained.device, augmented(trained.cfg))(trained.generate)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import ganrun
 from conftest import FAST, ganrun as command
-from ganrun.errors import CheckpointError, ConfigError
+from ganrun.errors import CheckpointError, ConfigError, GanrunError
 
 
 def test_train_load_sample_and_evaluate_as_the_commands_do(tmp_path):
@@ -22,6 +22,11 @@ def test_train_load_sample_and_evaluate_as_the_commands_do(tmp_path):
     values, protocol = model.evaluate()              # the run's own eval settings: its own numbers
     assert {k: values[k] for k in ("modes", "hq")} == {k: run.metrics[k] for k in ("modes", "hq")}
     assert "PacGAN" in protocol["modes"] or "mode" in protocol["modes"]
+    # the command line's checks: eval.n within its range, at least one sample
+    with pytest.raises(ConfigError, match="eval.n"):
+        model.evaluate(n=10**9)
+    with pytest.raises(GanrunError, match="at least 1"):
+        model.sample(0)
 
 
 @pytest.mark.parametrize("overrides", [["trian.steps=3"], ["loss=nsx"], ["train.steps=0"]])
