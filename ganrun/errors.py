@@ -141,6 +141,13 @@ def entry_point(prog: str, body: Callable[[], Optional[int]], flags: dict[str, s
     except KeyboardInterrupt:
         print(f"\n{prog}: interrupted", file=sys.stderr, flush=True)
         return 130
+    except BrokenPipeError:
+        # `ganrun --help | head`: the reader left, which is no error of the user's. Say nothing, and
+        # point stdout at /dev/null so that the interpreter's final flush does not complain either
+        # (the Python documentation's recipe); 141 is a shell's status for a process ended by SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as e:
         known = user_error(e)
         if known is None:

@@ -157,3 +157,18 @@ def test_user_mistakes_are_one_line_with_the_fix(args, message, folders, tmp_pat
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message.format(root=folders)), proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_a_reader_that_leaves_early_is_no_error(tmp_path):
+    """`ganrun --help | head`: stdout is a pipe nobody reads any more. Nothing on stderr, no
+    traceback: the shell's status for a process stopped by SIGPIPE (141)."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)                  # the reader is gone before ganrun writes its first line
+    try:
+        done = subprocess.run([str(BIN / "ganrun"), "--help"], stdout=write, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write)
+    assert done.stderr == "" and done.returncode == 141
