@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: help install test test-slow run tb bench peers clean
+.PHONY: help install test test-slow run tb bench peers docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ bench: install  ## speed benchmarks (ratios against a baseline measured in the s
 
 peers: install  ## ganrun's presets against the scripts people copy, 3 seeds (hours; bench/RESULTS.md)
 	$(BIN)/python bench/peers.py $(ARGS)
+
+docs: install  ## write the option reference (docs/options.md, the groups table) from the registry
+	$(BIN)/python -m ganrun.reference docs
 
 clean:  ## delete run outputs and caches (keeps .venv)
 	find outputs -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -39,6 +39,12 @@ def main() -> None:
 
 
 def _main() -> int:
+    topic = help_topic(sys.argv[1:])
+    if topic:
+        from ganrun.reference import help_text
+
+        print(help_text(topic))
+        return 0
     sys.argv[1:] = quote_policies(sys.argv[1:])
     preflight(sys.argv[1:])
     sys.argv[1:] += distributed_overrides(sys.argv[1:])
@@ -75,6 +81,14 @@ def _main() -> int:
         report("ganrun", f"{len(failed)} job(s) of the sweep failed, the others ran; first: {failed[0]}")
         return 1
     return 0
+
+
+def help_topic(args: list[str]) -> Optional[str]:
+    """`ganrun --help loss`, `ganrun --help loss=hinge`, `ganrun --help train`: the option reference of
+    one group, option or block of keys (ganrun/reference.py), rather than Hydra's help of the app."""
+    if len(args) == 2 and args[0] in ("--help", "-h") and not args[1].startswith("-"):
+        return args[1]
+    return None
 
 
 # Keys whose value is itself a comma-separated list (DiffAugment's policy string).

@@ -188,11 +188,11 @@ def make(group: str, node: Any, **context: Any) -> Any:
 @dataclass
 class TrainConfig:
     steps: int = bounded(2000, ge=1)          # generator updates
-    batch_size: int = bounded(64, ge=1)
+    batch_size: int = bounded(64, ge=1)             # samples per D and per G update
     n_critic: int = bounded(1, ge=1)          # D updates per G update
-    log_every: int = bounded(100, ge=1)
-    sample_every: int = bounded(500, ge=1)
-    ckpt_every: int = bounded(1000, ge=1)
+    log_every: int = bounded(100, ge=1)             # steps between logged losses and health signals
+    sample_every: int = bounded(500, ge=1)          # steps between sample grids in TensorBoard
+    ckpt_every: int = bounded(1000, ge=1)           # steps between checkpoints
     keep_last: int = bounded(3, ge=1)         # step checkpoints kept (last.pt is always the newest)
     # linear: decay to 0 at train.steps; hold_linear: constant for half the steps, then linear to 0
     lr_schedule: str = choice("constant", "linear", "hold_linear")
@@ -204,7 +204,7 @@ class TrainConfig:
     stop_on: str = choice("none", "collapse", "any")
     # several processes (torchrun): batch norm over the global batch (CUDA only); off: per process
     sync_bn: bool = False
-    # speed options (README "Performance"); off, a run's numbers on CPU are exactly the same
+    # speed options (docs/performance.md); off, a run's numbers on CPU are exactly the same:
     channels_last: bool = False   # NHWC weights for conv nets (faster convolutions on recent GPUs)
     compile: bool = False         # torch.compile G and D (D stays eager under a gradient penalty)
 
@@ -246,7 +246,7 @@ class EvalConfig:
     ref_n: int = bounded(10000, ge=10)         # real images used as the reference, at most
     dup_batch: int = bounded(100, ge=2)        # batch size of the birthday-paradox test
     cache_dir: str = path_field("${oc.env:GANRUN_CACHE_DIR,'~/.cache/ganrun'}")   # classifier weights, real-data statistics
-    download_timeout: float = bounded(10.0, gt=0)
+    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the Inception weights' server before giving up
     truncation: Optional[float] = bounded(None, gt=0)   # the truncation trick for evaluation samples (e.g. 0.5)
 
 
@@ -258,7 +258,7 @@ class DeviceConfig:
     # CUDA only: TF32 matmuls/convolutions (Ampere and later) and cuDNN's autotuner (picks the
     # fastest convolution for each shape; GPU results then vary slightly from run to run)
     tf32: bool = True
-    benchmark: bool = True
+    benchmark: bool = True                          # cuDNN's autotuner (see tf32)
 
 
 @dataclass
@@ -270,7 +270,7 @@ class OptimizerPair:
 
 @dataclass
 class RunConfig:
-    seed: int = bounded(0, ge=0, le=SEED_MAX)
+    seed: int = bounded(0, ge=0, le=SEED_MAX)       # every random number of the run follows from it
     quiet: bool = False          # no progress bar; per-step lines go to the log file only
     resume: Optional[str] = None # a run folder or checkpoint to continue, or "auto"
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -107,7 +107,7 @@ def test_acgan_terms_are_the_cross_entropies_of_the_class_logits():
 def test_infogan_information_term_is_cross_entropy_plus_gaussian_nll():
     logits = torch.tensor([[0.0, math.log(3.0)]])          # p(code 1) = 3/4
     mean, log_var = torch.tensor([[0.5]]), torch.tensor([[math.log(4.0)]])   # N(0.5, 2^2)
-    game = SimpleNamespace(categorical=2, continuous=1, lambda_cat=1.0, lambda_cont=0.1,
+    game = SimpleNamespace(categorical=2, continuous=1, lambda_cat=1.0, lambda_cont=0.1, fixed_std=False,
                            Q=SimpleNamespace(module=lambda h: (logits, mean, log_var)))
     codes = torch.tensor([[0.0, 1.0, -0.5]])                # categorical 1, continuous -0.5
     terms = {}
@@ -119,6 +119,10 @@ def test_infogan_information_term_is_cross_entropy_plus_gaussian_nll():
     assert float(info) == pytest.approx(cat + 0.1 * cont)
     assert float(gaussian_nll(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 2))) == \
         pytest.approx(2 * 0.5 * math.log(2 * math.pi))
+    # game.cont_std=fixed (the official code's fix_std): Q's variance is 1 whatever Q says
+    game.fixed_std = True
+    InfoGAN.information(game, terms, torch.zeros(1, 4), codes)
+    assert float(terms["info/cont"]) == pytest.approx(0.5 * math.log(2 * math.pi) + (-0.5 - 0.5) ** 2 / 2)
 
 
 def test_code_accuracy_is_the_best_one_to_one_matching():

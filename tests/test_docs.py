@@ -1,5 +1,5 @@
-"""The README and the pages of docs/ stay in step with what ganrun ships: the option tables list
-every option, the README's map names every page, and every command the docs show is checked (a
+"""The README and the pages of docs/ stay in step with what ganrun ships: the option tables are
+written from the registry, the README's map names every page, and every command the docs show is checked (a
 `ganrun` command composes and validates as it would run; a `ganrun-*` command's flags are its own)."""
 
 from __future__ import annotations
@@ -17,16 +17,54 @@ CONFIGURATION = (REPO / "docs" / "configuration.md").read_text()
 PAGES = sorted(p for p in (REPO / "docs").glob("*.md") if p.name not in ("GAN_NOTES.md",))
 
 
-def group_row(group: str) -> str:
-    match = re.search(rf"^\| `{group}` \|(.*)$", CONFIGURATION, flags=re.M)
-    assert match, f"docs/configuration.md's config-group table has no row for {group}"
-    return match.group(1)
+def test_the_option_reference_and_the_groups_table_are_written_from_the_registry():
+    """docs/options.md and the groups table of docs/configuration.md are what `make docs` writes:
+    a new option is documented by its own files (its YAML's comment, its schema's comments)."""
+    from ganrun.reference import written_docs
+
+    for page, text in written_docs(REPO / "docs").items():
+        assert page.read_text() == text, f"docs/{page.name} is out of date: run `make docs`"
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_the_docs_list_every_option_of_every_group(group):
-    listed = set(re.findall(r"`([a-z0-9_]+)`", group_row(group).split("|")[0]))
+def test_the_option_reference_lists_every_option_of_every_group(group):
+    reference = (REPO / "docs" / "options.md").read_text()
+    listed = set(re.findall(rf"^### `{group}=([a-z0-9_]+)`", reference, flags=re.M))
     assert listed == set(options(group))
+
+
+def test_every_key_of_every_option_says_what_it_is():
+    """The reference's meaning column comes from the comment beside each field: none is blank."""
+    import dataclasses
+
+    from ganrun.config import (REGISTRY, DeviceConfig, EvalConfig, RunConfig, TrainConfig, TricksConfig,
+                               _import_option_modules)
+    from ganrun.reference import field_help
+
+    _import_option_modules()
+    schemas = [RunConfig, TrainConfig, TricksConfig, EvalConfig, DeviceConfig,
+               *(o.schema for opts in REGISTRY.values() for o in opts.values() if o.schema.__module__.startswith("ganrun."))]
+    blocks = {f.name for f in dataclasses.fields(RunConfig) if f.default is dataclasses.MISSING}   # train, game, ...
+    blank = [f"{s.__name__}.{f.name}" for s in schemas for f in dataclasses.fields(s)
+             if f.name != "type" and not (s is RunConfig and f.name in blocks) and not field_help(s).get(f.name)]
+    assert not blank, f"keys without a comment beside them in their schema: {blank}"
+
+
+def test_ganrun_help_on_a_group_an_option_and_a_block_of_keys(tmp_path):
+    from conftest import ganrun
+
+    listing = ganrun("--help", "loss", cwd=tmp_path).stdout
+    assert "wgan_gp  WGAN with gradient penalty (Gulrajani 2017)" in listing and "ns       Non-saturating GAN (default)" in listing
+    option = ganrun("--help", "loss=wgan_gp", cwd=tmp_path).stdout
+    assert re.search(r"loss\.gp_weight\s+10\.0\s+float >= 0\s+# lambda", option), option
+    experiment = ganrun("--help", "experiment=wgan_gp_toy", cwd=tmp_path).stdout
+    assert re.search(r"loss\.gp_weight\s+0\.1", experiment) and re.search(r"dataset\s+ring", experiment)
+    block = ganrun("--help", "train", cwd=tmp_path).stdout
+    assert re.search(r"train\.lr_schedule\s+constant\s+constant, linear, hold_linear", block), block
+    typo = ganrun("--help", "loss=hing", cwd=tmp_path, check=False)
+    assert typo.returncode == 2 and typo.stderr.strip() == (
+        "ganrun: error: ganrun --help loss=hing: no such loss; choose one of ns, began, dragan, hinge, lsgan, mm, "
+        "ragan, rsgan, wgan, wgan_gp (did you mean hinge?)")
 
 
 def test_readme_gives_the_two_setup_commands():

@@ -5,6 +5,7 @@ loss, a model, a metric), with checkpoints, exact resume and TensorBoard, and no
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -33,6 +34,10 @@ def test_a_plugins_options_are_chosen_listed_and_suggested_like_built_ins(site, 
     for group, name in [("game", "bigan"), ("dataset", "spiral"), ("loss", "wgan_lp"), ("model", "resmlp")]:
         line = next(line for line in help_text.splitlines() if line.startswith(f"{group}:"))
         assert name in line, line
+    # the option reference reads a plugin's schema as it reads ganrun's own: its keys, values and comments
+    option = ganrun("--help", "loss=wgan_lp", cwd=tmp_path, env=site).stdout
+    assert "WGAN-LP" in option and re.search(r"loss\.gp_weight\s+10\.0\s+float >= 0\s+# lambda", option), option
+    assert "wgan_lp" in ganrun("--help", "loss", cwd=tmp_path, env=site).stdout
     proc = ganrun("game=bigam", cwd=tmp_path, env=site, check=False)
     assert proc.returncode == 2 and "game=bigam: no such option (did you mean bigan?)" in proc.stderr
 

@@ -53,12 +53,13 @@ def gaussian_nll(c: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:
 
 
 class InfoGAN(GAN):
-    def __init__(self, categorical: int, continuous: int, lambda_cat: float, lambda_cont: float, q_hidden: int,
-                 sweep: int, *, cfg, data, device: torch.device):
+    def __init__(self, categorical: int, continuous: int, lambda_cat: float, lambda_cont: float, cont_std: str,
+                 q_hidden: int, sweep: int, *, cfg, data, device: torch.device):
         if categorical + continuous == 0:
             raise ConfigError("game=infogan needs at least one code: set game.categorical or game.continuous")
         self.categorical, self.continuous, self.sweep = categorical, continuous, sweep
         self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
+        self.fixed_std = cont_std == "fixed"
         super().__init__(cfg, data, device)
         with torch.no_grad():                  # the size of D's features, from one probe
             probe = self.D.module.eval()(torch.zeros(2, *data.shape, device=device)).features
@@ -96,7 +97,8 @@ class InfoGAN(GAN):
             terms["info/cat"] = cat.detach()
             info = info + self.lambda_cat * cat
         if self.continuous:
-            cont = gaussian_nll(codes[:, k:], mean, log_var)
+            # std 1 (the official code's fix_std): 0.5 (c - mean)^2 + const; learned: a factored Gaussian
+            cont = gaussian_nll(codes[:, k:], mean, torch.zeros_like(log_var) if self.fixed_std else log_var)
             terms["info/cont"] = cont.detach()
             info = info + self.lambda_cont * cont
         return info

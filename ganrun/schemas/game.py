@@ -15,6 +15,8 @@ class GANGameConfig:
 @dataclass
 class ConditionalGameConfig:
     type: str = "conditional"
+    # cgan: class embeddings joined to z and to D's input; projection: conditional BN in G and a
+    # projection D; acgan: D also classifies
     form: str = choice("cgan", "projection", "acgan")
     embed_dim: int = bounded(32, ge=1, le=4096)                   # class embedding joined to z / to D's input (cgan)
     aux_weight: float = bounded(1.0, ge=0)               # AC-GAN: weight of the class cross-entropies
@@ -30,6 +32,7 @@ class InfoGANGameConfig:
     continuous: int = bounded(2, ge=0, le=64)        # continuous codes, each U[-1, 1]
     lambda_cat: float = bounded(1.0, ge=0)           # weight of the categorical term
     lambda_cont: float = bounded(0.1, ge=0)          # weight of the continuous term (its NLL has another scale)
+    cont_std: str = choice("learned", "fixed")       # Q's Gaussian for continuous codes: learned std or 1 (official)
     q_hidden: int = bounded(128, ge=1, le=16384)               # Q's hidden layer on D's features
     sweep: int = bounded(9, ge=2, le=33)             # traversal pictures: values of a continuous code, -2 to 2
 

@@ -49,7 +49,7 @@ class BEGANLossConfig:
     type: str = "began"
     gamma: float = bounded(0.5, gt=0, le=1)  # diversity ratio E[L(x~)] / E[L(x)] it aims for
     lambda_k: float = bounded(0.001, ge=0)   # learning rate of k_t
-    k_init: float = bounded(0.0, ge=0, le=1)
+    k_init: float = bounded(0.0, ge=0, le=1)        # k_0, the starting weight of L(x~) in D's loss
 
 
 @dataclass

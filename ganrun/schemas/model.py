@@ -18,12 +18,13 @@ class DCGANConfig:
     """DCGAN for any power-of-two resolution 8-256 and any channel count (GAN_NOTES §3)."""
     resolutions: ClassVar[tuple[int, ...]] = (8, 16, 32, 64, 128, 256)
     type: str = "dcgan"
-    latent_dim: int = bounded(100, ge=1, le=8192)
+    latent_dim: int = bounded(100, ge=1, le=8192)   # size of z
     g_width: int = bounded(64, ge=1, le=1024)        # G's channels at its last hidden layer (doubling inwards)
     d_width: int = bounded(64, ge=1, le=1024)        # D's channels at its first layer (doubling inwards)
-    g_norm: str = choice("auto", *NORMS)
+    g_norm: str = choice("auto", *NORMS)            # G's normalisation; auto: batch norm
+    # D's normalisation; auto: what the loss's recipe asks (batch; layer under gradient penalties; none for BEGAN)
     d_norm: str = choice("auto", *NORMS)
-    leak: float = bounded(0.2, ge=0)
+    leak: float = bounded(0.2, ge=0)                # D's LeakyReLU slope
     code_dim: int = bounded(64, ge=1, le=8192)       # BEGAN's autoencoder bottleneck (loss=began only)
     attention: int = bounded(0, ge=0, le=256)   # SAGAN's self-attention at this feature resolution (0: none)
 
@@ -32,18 +33,19 @@ class DCGANConfig:
 class DCGANNotesConfig:
     """The notes' exact 64x64 anime-face pair (GAN_NOTES §3)."""
     type: str = "dcgan_notes"
-    latent_dim: int = bounded(100, ge=1, le=8192)
-    leak: float = bounded(0.2, ge=0)
+    latent_dim: int = bounded(100, ge=1, le=8192)   # size of z
+    leak: float = bounded(0.2, ge=0)                # D's LeakyReLU slope
 
 
 @dataclass
 class MLPConfig:
     """Fully connected G and D; images are flattened (the original GAN paper's set-up)."""
     type: str = "mlp"
-    latent_dim: int = bounded(8, ge=1, le=8192)
-    g_hidden: List[int] = bounded([128, 128], ge=1, le=16384, max_length=32)
-    d_hidden: List[int] = bounded([128, 128], ge=1, le=16384, max_length=32)
-    g_activation: str = choice("relu", *ACTIVATIONS)
+    latent_dim: int = bounded(8, ge=1, le=8192)     # size of z
+    g_hidden: List[int] = bounded([128, 128], ge=1, le=16384, max_length=32)  # G's hidden layer widths
+    d_hidden: List[int] = bounded([128, 128], ge=1, le=16384, max_length=32)  # D's hidden layer widths
+    g_activation: str = choice("relu", *ACTIVATIONS)  # G's hidden activation
+    # D's hidden activation (maxout: each unit the maximum of `pieces` linear units)
     d_activation: str = choice("leaky_relu", *ACTIVATIONS, "maxout")
     leak: float = bounded(0.2, ge=0)          # LeakyReLU slope
     out_activation: str = choice("none", "tanh")   # tanh for data in [-1, 1]
@@ -57,7 +59,7 @@ class ResNetConfig:
     """SNGAN's ResNet pair for 32, 64 and 128 px (GAN_NOTES §7.4)."""
     resolutions: ClassVar[tuple[int, ...]] = (32, 64, 128)      # one up-sampling block per doubling from 4x4
     type: str = "resnet"
-    latent_dim: int = bounded(128, ge=1, le=8192)
+    latent_dim: int = bounded(128, ge=1, le=8192)   # size of z
     g_width: int = bounded(256, ge=8, le=2048)        # G's channels in every block (SNGAN CIFAR: 256)
     d_width: int = bounded(128, ge=8, le=2048)        # D's channels in every block (SNGAN CIFAR: 128)
     g_spectral: bool = False                 # spectral norm in G too (SAGAN, BigGAN)
@@ -74,7 +76,7 @@ class Pix2PixModelConfig:
     g_width: int = bounded(64, ge=4, le=1024)     # ngf
     d_width: int = bounded(64, ge=4, le=1024)     # ndf
     d_layers: int = bounded(3, ge=1, le=6)   # n_layers_D: 3 gives 70x70 patches at 256 px
-    norm: str = choice("batch", "instance")
+    norm: str = choice("batch", "instance")         # norm_layer of the official code
     dropout: bool = True                 # dropout 0.5 in G's inner decoder layers (its noise)
 
 
@@ -82,12 +84,12 @@ class Pix2PixModelConfig:
 class CycleGANModelConfig:
     """CycleGAN's networks: two ResNet generators, two PatchGAN discriminators."""
     type: str = "cyclegan"
-    g_width: int = bounded(64, ge=4, le=1024)
-    d_width: int = bounded(64, ge=4, le=1024)
-    d_layers: int = bounded(3, ge=1, le=6)
+    g_width: int = bounded(64, ge=4, le=1024)       # ngf
+    d_width: int = bounded(64, ge=4, le=1024)       # ndf
+    d_layers: int = bounded(3, ge=1, le=6)          # n_layers_D: 3 gives 70x70 patches at 256 px
     generator: str = choice("resnet", "unet")   # the official code's netG: resnet_Nblocks, or unet_R
     blocks: int = bounded(0, ge=0, le=32)   # residual blocks; 0: 6 up to 128 px, 9 above (the paper)
-    norm: str = choice("instance", "batch")
+    norm: str = choice("instance", "batch")         # norm_layer of the official code (instance, not affine)
 
 
 register("model", DCGANConfig, "ganrun.models.dcgan:build")
