@@ -25,7 +25,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 GANRUN = [str(BIN / "ganrun")] if (BIN / "ganrun").is_file() else \
-    [sys.executable, "-c", "import sys; from ganrun.cli import main; sys.argv[0] = 'ganrun'; main()"]
+    [sys.executable, "-c", "import sys; from ganrun.commands.run import main; sys.argv[0] = 'ganrun'; main()"]
 # One training step of the default experiment; pictures, checkpoints and metrics as few as allowed.
 ONE_STEP = ["train.steps=1", "quiet=true", "train.sample_every=100000", "eval.n=10", "eval.classifier=false",
             "eval.memorisation=false", "eval.inception=false"]

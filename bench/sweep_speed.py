@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-GANRUN = [sys.executable, "-c", "import sys; from ganrun.cli import main; sys.argv[0] = 'ganrun'; main()"]
+GANRUN = [sys.executable, "-c", "import sys; from ganrun.commands.run import main; sys.argv[0] = 'ganrun'; main()"]
 
 
 def sweep_seconds(extra: list[str], steps: int, jobs: int, root: Path) -> float:

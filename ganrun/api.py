@@ -94,15 +94,17 @@ class Loaded:
                code: Optional[int] = None):
         """n samples in the data's units (a tensor); `classes`: one class of a conditional run (index or
         name; default: round robin over the classes), `code`: InfoGAN's categorical code."""
-        from ganrun.sample import check_seed, check_truncation, class_index
+        from ganrun.commands.sample import check_seed, check_truncation, class_index
 
         if not isinstance(n, int) or n < 1:
             raise GanrunError(f"sample(n={n!r}): n must be a whole number of samples, at least 1")
         check_seed(seed)
         check_truncation(truncation)
         t = self.trained
+        if code is not None and not t.exp.game.takes_codes:
+            raise GanrunError(f"sample(code={code!r}): this generator has no InfoGAN code (train with game=infogan)")
         label = class_index(None if classes is None else str(classes), t.data.class_names,
-                            t.cfg.game.type == "conditional")
+                            t.exp.game.takes_classes)
         batch = t.generate(n, seed=seed, label=label, code=code, truncation=truncation)
         return t.data.to_data(batch.x)
 
@@ -111,7 +113,7 @@ class Loaded:
         """(values, protocol): what `ganrun-eval` measures (the run's eval settings, `n` and `seed` if given)."""
         from types import SimpleNamespace
 
-        from ganrun.evaluate import eval_settings
+        from ganrun.commands.evaluate import eval_settings
         from ganrun.metrics import Evaluator, augmented
         from ganrun.trained import load_trained
 

@@ -2,7 +2,7 @@
 end of every sweep (ganrun/report.py), which also tells the command which jobs failed.
 
 (Hydra turns an exception raised in a callback into a warning, so checks that must stop a
-run happen before Hydra starts: ganrun/cli.py `preflight`.)"""
+run happen before Hydra starts: ganrun/commands/run.py `preflight`.)"""
 
 from __future__ import annotations
 

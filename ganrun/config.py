@@ -2,7 +2,7 @@
 
 Hydra merges every YAML option onto one of these dataclasses, so a wrong type
 (`train.steps=abc`) or an unknown key (`optimizer.d.momentum=0.9` for Adam)
-fails before anything is built; `ganrun.cli` turns Hydra's report into one line naming
+fails before anything is built; `ganrun.commands.run` turns Hydra's report into one line naming
 the key. Ranges that a type cannot express (lr > 0, batch_size >= 1) and the allowed
 values of a string (`tricks.prior`: normal or uniform) are declared next to the field
 with `bounded(...)` and checked by `check_ranges`, also before anything is built.

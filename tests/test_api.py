@@ -27,6 +27,11 @@ def test_train_load_sample_and_evaluate_as_the_commands_do(tmp_path):
         model.evaluate(n=10**9)
     with pytest.raises(GanrunError, match="at least 1"):
         model.sample(0)
+    # what the game declares (games/__init__.py): no class, no InfoGAN code for a plain GAN
+    with pytest.raises(GanrunError, match="has no InfoGAN code"):
+        model.sample(10, code=1)
+    with pytest.raises(GanrunError, match="not conditional"):
+        model.sample(10, classes=1)
 
 
 @pytest.mark.parametrize("overrides", [["trian.steps=3"], ["loss=nsx"], ["train.steps=0"]])

@@ -12,7 +12,7 @@ from hydra.core.config_store import ConfigStore
 from PIL import Image
 from torch import nn
 
-from conftest import FAST, compose_config, make_data
+from conftest import FAST, REPO, compose_config, make_data
 from ganrun.checkpoint import load_checkpoint
 from ganrun.config import register
 from ganrun.data import Batch, Dataset
@@ -119,3 +119,82 @@ def test_resuming_with_another_set_of_players_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="its players \\(D, EXTRA, G\\) are not this run's \\(D, G\\)"):
         train(compose_config(FAST + ["dataset=ring"]), tmp_path / "gan",
               resume_state=load_checkpoint(tmp_path / "probe"))
+
+
+# --------------------------------------------------------------------------- the layers
+# docs/ARCHITECTURE.md "Layers": a module imports modules of its own layer or below, never above.
+LAYERS = [
+    ("front ends", {"__init__", "__main__", "commands", "api", "reference", "search"}),
+    ("the run", {"loop", "means", "stopping", "resume", "callbacks", "report", "health", "trained"}),
+    ("building", {"builder", "games", "players"}),
+    ("the parts", {"losses", "models", "data", "tricks", "augment", "optimizers", "metrics", "kinds", "terms",
+                   "visualize", "pixels", "distributed"}),
+    ("the ground", {"config", "schemas", "plugins", "checkpoint", "runfiles", "errors", "conf"}),
+]
+
+
+def ganrun_imports():
+    """(importing module, imported module) for every import of a ganrun module in ganrun/, the ones
+    inside functions included: a lazy import is still a dependency."""
+    import ast
+
+    package = REPO / "ganrun"
+    modules = {".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in package.rglob("*.py")}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("ganrun"):
+                # `from ganrun import terms` imports ganrun.terms; `from ganrun.x import f` imports ganrun.x
+                names = [f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in modules]
+                targets = names or [node.module]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("ganrun")]
+            else:
+                continue
+            yield from ((name, t) for t in targets if t in modules and t != name)
+
+
+def test_imports_go_down_the_layers_never_up():
+    layer_of = {top: i for i, (_, tops) in enumerate(LAYERS) for top in tops}
+
+    def layer(module: str) -> int:
+        top = module.split(".")[1] if "." in module else "__init__"
+        assert top in layer_of, f"{module}: not in any layer of docs/ARCHITECTURE.md (add it to LAYERS and the page)"
+        return layer_of[top]
+
+    upward = sorted(f"{a} ({LAYERS[layer(a)][0]}) imports {b} ({LAYERS[layer(b)][0]})"
+                    for a, b in ganrun_imports() if layer(b) < layer(a))
+    assert not upward, "\n".join(upward)
+
+
+def test_the_commands_sit_together_and_the_library_never_imports_them():
+    import tomllib
+
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert all(target.startswith("ganrun.commands.") for target in scripts.values()), scripts
+    importers = sorted({a for a, b in ganrun_imports() if b.startswith("ganrun.commands")
+                        and not a.startswith("ganrun.commands") and a not in ("ganrun.__main__", "ganrun.api")})
+    assert not importers, importers
+
+
+def test_no_import_circles():
+    """No module reaches itself through its imports (lazy ones included): each concern stands on
+    the ones below it."""
+    graph: dict[str, set[str]] = {}
+    for a, b in ganrun_imports():
+        graph.setdefault(a, set()).add(b)
+
+    def circle_from(start: str):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            module, path = stack.pop()
+            for nxt in graph.get(module, ()):
+                if nxt == start:
+                    return path + [start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, path + [nxt]))
+        return None
+
+    circles = [" -> ".join(c) for c in map(circle_from, sorted(graph)) if c]
+    assert not circles, circles[0]

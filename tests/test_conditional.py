@@ -23,7 +23,7 @@ from ganrun.games.infogan import InfoGAN, gaussian_nll
 from ganrun.metrics.classifier import matched_accuracy
 from ganrun.models import ConditionalBatchNorm, Conditioning, DOut
 from ganrun.models import dcgan, mlp
-from ganrun.sample import main as sample_main
+from ganrun.commands.sample import main as sample_main
 from ganrun.loop import train
 
 DIGITS = ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8"]

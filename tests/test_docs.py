@@ -138,7 +138,7 @@ RUNS = [(p, c) for p, c in COMMANDS if c.split()[0] == "ganrun" and not checked_
 
 @pytest.mark.parametrize("page,command", RUNS, ids=[f"{p}: {c}"[:90] for p, c in RUNS])
 def test_each_ganrun_command_of_the_docs_composes_and_validates(page, command):
-    from ganrun.cli import quote_policies
+    from ganrun.commands.run import quote_policies
     from ganrun.config import validate
 
     args = quote_policies(shlex.split(command)[1:])

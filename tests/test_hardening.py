@@ -158,12 +158,12 @@ def test_a_full_disk_on_pictures_metrics_and_exports_is_one_line_naming_the_file
         expected = f"no space left on the device: {run / 'metrics.json'}"
         assert json.loads((run / "metrics.json").read_text())["status"] == "finished", "the old file is intact"
     elif what == "export":
-        from ganrun.export import main as export_main
+        from ganrun.commands.export import main as export_main
 
         code = export_main([str(run), "--out", str(tmp_path / "g.safetensors")])
         expected = f"no space left on the device: {tmp_path / 'g.safetensors'}"
     else:
-        from ganrun.sample import main as sample_main
+        from ganrun.commands.sample import main as sample_main
 
         code = sample_main([str(run), "--n", "4", "--out", str(tmp_path / "s.npy")])
         expected = f"no space left on the device: {tmp_path / 's.npy'}"
@@ -219,7 +219,7 @@ def test_odd_command_lines_are_one_line(args, message, tmp_path):
 
 
 def test_a_huge_seed_in_the_tools_is_refused(tmp_path, capsys, run_dir):
-    from ganrun.sample import main as sample_main
+    from ganrun.commands.sample import main as sample_main
 
     train_run(run_dir)
     assert sample_main([str(run_dir), "--n", "4", "--seed", str(2 ** 70), "--out", str(tmp_path / "x.npy")]) == 2
@@ -357,7 +357,7 @@ def test_a_stored_config_that_does_not_build_names_the_file_not_the_command_line
 
 
 def test_a_corrupt_metrics_json_is_named_by_the_report(tmp_path, capsys):
-    from ganrun.report import main as report_main
+    from ganrun.commands.report import main as report_main
 
     for name, text in [("good", json.dumps({"steps": 1, "status": "finished", "fd": 1.0})),
                        ("bad", "{not json"), ("list", "[1, 2]")]:

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 from conftest import make_data, train_run
-from ganrun.evaluate import main as eval_main
-from ganrun.sample import main as sample_main
+from ganrun.commands.evaluate import main as eval_main
+from ganrun.commands.sample import main as sample_main
 
 
 def judged(capsys, *args) -> dict:

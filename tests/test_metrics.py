@@ -13,7 +13,7 @@ from scipy.stats import norm
 
 from ganrun.data import Batch
 from conftest import compose_config, scalar_and_image_tags, scalars, train_run, make_data
-from ganrun.evaluate import main as eval_main
+from ganrun.commands.evaluate import main as eval_main
 from ganrun.metrics import Evaluator
 from ganrun.metrics.classifier import ClassifierMetrics, frechet_distance, gaussian_stats
 from ganrun.metrics.memorisation import Memorisation, duplicate_rate, support_estimate

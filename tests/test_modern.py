@@ -12,7 +12,7 @@ from PIL import Image
 
 from ganrun.augment import Augment, ada_adjust, color, cutout, parse_policy, translation
 from ganrun.checkpoint import load_checkpoint
-from ganrun.cli import quote_policies
+from ganrun.commands.run import quote_policies
 from ganrun.errors import ConfigError
 from ganrun.builder import build
 from ganrun.games import latent
@@ -21,7 +21,7 @@ from ganrun.metrics.manifold import density_coverage, precision_recall
 from ganrun.models import Conditioning
 from ganrun.models.attention import SelfAttention, orthogonal_penalty
 from ganrun.models.resnet import build as build_resnet
-from ganrun.sample import main as sample_main
+from ganrun.commands.sample import main as sample_main
 from ganrun.loop import train
 from conftest import FAST, compose_config, ganrun, scalars
 

@@ -42,7 +42,7 @@ def test_each_peer_trains_a_few_steps_and_its_samples_are_judged(script, args, d
     assert samples.dtype == np.float32 and np.isfinite(samples).all()
     for name in beside:
         assert len(np.load(out / f"samples_{name}.npy")) == len(samples)
-    from ganrun.evaluate import main as eval_main
+    from ganrun.commands.evaluate import main as eval_main
 
     assert eval_main([str(out / "samples.npy"), "--dataset", dataset, "--out", str(tmp_path / "e.json")]) == 0
     assert main in json.loads((tmp_path / "e.json").read_text())

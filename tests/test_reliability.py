@@ -313,12 +313,12 @@ def test_export_generator_as_safetensors_and_use_it(tmp_path, run_dir):
 
     weights = load_file(tmp_path / "g.safetensors")
     assert all(torch.equal(weights[k], load_checkpoint(run_dir)["players"]["G"]["ema"][k]) for k in weights)
-    from ganrun.sample import main as sample_main
+    from ganrun.commands.sample import main as sample_main
 
     assert sample_main([str(tmp_path / "g.safetensors"), "--n", "20", "--out", str(tmp_path / "a.npy")]) == 0
     assert sample_main([str(run_dir), "--n", "20", "--out", str(tmp_path / "b.npy")]) == 0
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
-    from ganrun.evaluate import main as eval_main
+    from ganrun.commands.evaluate import main as eval_main
 
     assert eval_main([str(tmp_path / "g.safetensors"), "--out", str(tmp_path / "e.json")]) == 0
     assert json.loads((tmp_path / "e.json").read_text())["modes"] >= 0

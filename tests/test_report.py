@@ -9,7 +9,7 @@ import statistics
 import pytest
 import yaml
 
-from ganrun.report import main as report_main
+from ganrun.commands.report import main as report_main
 from ganrun.report import summarize
 
 

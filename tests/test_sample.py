@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import ganrun, train_run
 from ganrun.trained import load_trained
-from ganrun.sample import main as sample_main
+from ganrun.commands.sample import main as sample_main
 
 DIGITS = ["dataset=digits", "model.g_width=8", "model.d_width=8", "dataset.resolution=16"]
 

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from conftest import BIN, FAST, compose_config, ganrun
 from ganrun import loop as train_module
 from ganrun.checkpoint import load_checkpoint
-from ganrun.cli import share_cores
+from ganrun.commands.run import share_cores
 from ganrun.search import SeedAveraging, TrialFailed
 from ganrun.loop import train
 

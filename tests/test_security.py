@@ -12,8 +12,8 @@ import torch
 
 from conftest import ganrun, train_run
 from ganrun.checkpoint import export_generator, load_checkpoint
-from ganrun.evaluate import main as eval_main
-from ganrun.sample import main as sample_main
+from ganrun.commands.evaluate import main as eval_main
+from ganrun.commands.sample import main as sample_main
 
 
 @pytest.fixture(scope="module")

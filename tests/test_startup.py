@@ -19,7 +19,7 @@ HEAVY = ("torch", "torchvision", "tensorboard", "sklearn", "scipy", "matplotlib"
 PROBE = """
 import json, sys
 out, sys.argv = sys.argv[1], ["ganrun", *json.loads(sys.argv[2])]
-from ganrun.cli import main
+from ganrun.commands.run import main
 try:
     main()
     code = 0

@@ -33,8 +33,8 @@ from omegaconf import OmegaConf
 from conftest import FAST, compose_config, ganrun, train_run
 from ganrun.checkpoint import export_generator
 from ganrun.errors import CheckpointError, ConfigError, DataError
-from ganrun.evaluate import main as eval_main
-from ganrun.report import main as report_main
+from ganrun.commands.evaluate import main as eval_main
+from ganrun.commands.report import main as report_main
 
 DIGITS = ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8", "train.steps=2",
           "train.ckpt_every=2", "eval.n=10", "eval.ref_n=10"]
@@ -392,7 +392,7 @@ def pix2pix_run(tmp_path_factory) -> Path:
 def test_translate_keeps_both_images_of_one_name_and_refuses_bad_arrays(pix2pix_run, tmp_path, capsys):
     from PIL import Image
 
-    from ganrun.translate import main as translate_main
+    from ganrun.commands.translate import main as translate_main
 
     inp = tmp_path / "in"
     inp.mkdir()

@@ -176,7 +176,7 @@ def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path, capsys
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png"]
     # the rest in-process (the installed command is proven above): the same main(), without a
     # fresh interpreter's start-up for each call
-    from ganrun import sample as sample_cmd, translate as translate_cmd
+    from ganrun.commands import sample as sample_cmd, translate as translate_cmd
 
     def one_line(main, args):
         code = main(args)
@@ -197,7 +197,7 @@ def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path, capsys
         assert message in one_line(translate_cmd.main, [str(run), *args])
     assert "use ganrun-translate" in one_line(sample_cmd.main, [str(run), "--out", str(tmp_path / "s.png")])
     # no noise z: the truncation trick is refused, not claimed in the protocol and ignored
-    from ganrun import evaluate as eval_cmd
+    from ganrun.commands import evaluate as eval_cmd
 
     assert "draws no noise z" in one_line(eval_cmd.main, [str(run), "--truncation", "0.5"])
     with pytest.raises(ConfigError, match="eval.truncation does not apply to game=pix2pix"):

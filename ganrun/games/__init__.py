@@ -25,7 +25,12 @@ class Game:
     players: Players
     data: Dataset
     device: torch.device
+    # What the game is, for the commands and checks (declared here and by each game, never read from
+    # a list of game names elsewhere):
     draws_noise = True      # G maps noise z to samples (the truncation trick applies); not so for translation
+    takes_classes = False   # G is asked for a class (ganrun-sample --class, sample(classes=...))
+    takes_codes = False     # G takes InfoGAN's categorical code (ganrun-sample --code)
+    translates: tuple[str, ...] = ()    # the directions it translates images in (ganrun-translate)
 
     def step(self, step: int) -> list[Terms]:
         """One training step (`step` counts from 1); returns the terms to log, in order.

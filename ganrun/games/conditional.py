@@ -38,6 +38,8 @@ FORMS = {"cgan": ("concat", "concat", False), "acgan": ("mul", "none", True),
 
 
 class ConditionalGAN(GAN):
+    takes_classes = True
+
     def __init__(self, form: str, embed_dim: int, aux_weight: float, aux_fake: bool, fake_labels: str, columns: int,
                  *, cfg, data, device: torch.device):
         self.form, self.embed_dim, self.aux_weight, self.columns = form, embed_dim, aux_weight, columns

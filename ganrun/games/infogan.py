@@ -53,6 +53,8 @@ def gaussian_nll(c: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:
 
 
 class InfoGAN(GAN):
+    takes_codes = True
+
     def __init__(self, categorical: int, continuous: int, lambda_cat: float, lambda_cont: float, cont_std: str,
                  q_hidden: int, sweep: int, *, cfg, data, device: torch.device):
         if categorical + continuous == 0:

@@ -51,6 +51,7 @@ class Translation(Game):
     model_type = ""
     kind = ""
     draws_noise = False     # G translates an image: no z, so no truncation trick
+    translates = ("AtoB",)  # from the data's A side (dataset.direction chose which that is) to B
 
     def __init__(self, cfg, data, device: torch.device):
         self.cfg, self.data, self.device = cfg, data, device
@@ -162,6 +163,7 @@ class Pix2Pix(Translation):
 
 class CycleGAN(Translation):
     model_type, kind = "cyclegan", "unpaired"
+    translates = ("AtoB", "BtoA")     # G_AB and G_BA
 
     def __init__(self, lambda_cycle: float, lambda_identity: float, pool_size: int, *, cfg, data,
                  device: torch.device):

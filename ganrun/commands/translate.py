@@ -107,7 +107,7 @@ def output_names(names: list[Path]) -> list[Path]:
 def write_outputs(out: Path, images, names, inp: Path) -> str:
     from ganrun import visualize
     from ganrun.pixels import to_uint8
-    from ganrun.sample import save_npy
+    from ganrun.commands.sample import save_npy
 
     if out.suffix.lower() == ".npy":
         save_npy(out, images.cpu().numpy())
@@ -145,15 +145,15 @@ def translate(args: argparse.Namespace) -> int:
         raise GanrunError("--batch-size must be at least 1")
     trained = load_trained(args.checkpoint, args.device, all_players=True)
     game = trained.exp.game
-    if not hasattr(game, "translate"):
+    if not game.translates:
         raise GanrunError(f"{trained.path} is a {trained.cfg.game.type} run, not an image-to-image one "
                           f"(pix2pix or CycleGAN): use ganrun-sample for it")
     data = trained.data
     shape = data.source_shape if args.direction == "AtoB" else data.shape
     inp, out = Path(args.inp), Path(args.out)
     check_output_kind(inp, out)
-    if args.direction == "BtoA" and trained.cfg.game.type == "pix2pix":
-        game.translate(torch.zeros(0), "BtoA")          # refuses, before any image is read
+    if args.direction not in game.translates:
+        game.translate(torch.zeros(0), args.direction)          # refuses, saying why, before any image is read
     images, names = read_inputs(inp, tuple(shape))
     outputs = []
     with torch.no_grad():

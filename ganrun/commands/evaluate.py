@@ -9,7 +9,7 @@
 For a run it uses the run's stored config (dataset, eval settings), so with the same --n and --seed
 it reproduces the metrics that training wrote into metrics.json. With --dataset it judges the given
 samples (a .npy array in the data's units, images in [-1, 1], or a folder of images) against that
-dataset with the same metrics and protocol (ganrun/judge.py: companion files x_labels.npy,
+dataset with the same metrics and protocol (ganrun/commands/judge.py: companion files x_labels.npy,
 x_codes.npy, ...). It prints a table and writes the same flat JSON (default:
 <run>/eval_step_XXXXXXX.json, or <samples>_eval.json beside the samples).
 """
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
 def evaluate_samples(args: argparse.Namespace) -> int:
     """ganrun-eval SAMPLES --dataset NAME: the samples of any program, judged as a run's are."""
     from ganrun.checkpoint import atomic_write_text
-    from ganrun.judge import judge
+    from ganrun.commands.judge import judge
 
     for flag, value in (("--n", args.n), ("--seed", args.seed), ("--truncation", args.truncation)):
         if value is not None:
@@ -166,7 +166,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from ganrun.checkpoint import atomic_write_text
     from ganrun.trained import load_trained
     from ganrun.metrics import Evaluator, augmented
-    from ganrun.sample import check_seed, check_truncation
+    from ganrun.commands.sample import check_seed, check_truncation
 
     check_seed(args.seed)
     check_truncation(args.truncation)

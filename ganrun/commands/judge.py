@@ -204,7 +204,7 @@ def judge(path: Path, dataset: str, flags: dict, label: Optional[str], device: s
     from ganrun.config import check_ranges, check_required, make
     from ganrun.builder import resolve_device
     from ganrun.metrics import Evaluator
-    from ganrun.sample import class_index
+    from ganrun.commands.sample import class_index
 
     cfg = dataset_config(dataset, ([f"dataset.root={data_root}"] if data_root else []) + eval_overrides)
     size = image_size(path)

@@ -59,7 +59,7 @@ def _main() -> int:
 
     register_configs()
     register_resolvers()
-    app = hydra.main(version_base="1.3", config_path="conf", config_name="config")(task)
+    app = hydra.main(version_base="1.3", config_path="../conf", config_name="config")(task)
     if full_error:
         app()
         return 0

@@ -120,11 +120,12 @@ def sample(args: argparse.Namespace) -> int:
     from ganrun.trained import load_trained
 
     trained = load_trained(args.checkpoint, args.device)
-    if hasattr(trained.exp.game, "translate"):
+    game = trained.exp.game
+    if game.translates:
         raise GanrunError(f"{trained.path} is an image-to-image run ({trained.cfg.game.type}): it translates "
                           f"images rather than drawing samples; use ganrun-translate RUN --in INPUT --out OUTPUT")
-    label = class_index(args.label, trained.data.class_names, trained.cfg.game.type == "conditional")
-    if args.code is not None and trained.cfg.game.type != "infogan":
+    label = class_index(args.label, trained.data.class_names, game.takes_classes)
+    if args.code is not None and not game.takes_codes:
         raise GanrunError(f"--code {args.code}: this generator has no InfoGAN code (train with game=infogan)")
     batch = trained.generate(args.n, seed=args.seed, batch_size=args.batch_size, label=label, code=args.code,
                              truncation=args.truncation)
