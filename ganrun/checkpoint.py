@@ -63,6 +63,12 @@ class _Sink:
         self.f.flush()
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write, sync: bool = True) -> None:
     """write(file) into a temporary file in the same folder, fsync (unless not `sync`: pictures),
     then rename over `path`.
@@ -71,6 +77,9 @@ def _atomic_write(path: Path, write, sync: bool = True) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # mkstemp makes the file private (0600); the result is an ordinary file of the user's, with
+        # the permissions the umask gives any other (0644 usually), readable by the user's group
+        os.fchmod(fd, 0o666 & ~_umask())
     except OSError as e:
         raise OSError(e.errno, e.strerror, str(path)) from None
     sink = None

@@ -190,6 +190,7 @@ class TrainConfig:
     steps: int = bounded(2000, ge=1)          # generator updates
     batch_size: int = bounded(64, ge=1)             # samples per D and per G update
     n_critic: int = bounded(1, ge=1)          # D updates per G update
+    g_steps: int = bounded(1, ge=1, le=100)   # G updates per step, after D's (PacGAN's code: 2, so D does not win)
     log_every: int = bounded(100, ge=1)             # steps between logged losses and health signals
     sample_every: int = bounded(500, ge=1)          # steps between sample grids in TensorBoard
     ckpt_every: int = bounded(1000, ge=1)           # steps between checkpoints
@@ -205,8 +206,8 @@ class TrainConfig:
     # several processes (torchrun): batch norm over the global batch (CUDA only); off: per process
     sync_bn: bool = False
     # speed options (docs/performance.md); off, a run's numbers on CPU are exactly the same:
-    channels_last: bool = False   # NHWC weights for conv nets (faster convolutions on recent GPUs)
-    compile: bool = False         # torch.compile G and D (D stays eager under a gradient penalty)
+    channels_last: bool = False   # speed: NHWC weights for conv nets (faster convolutions on recent GPUs)
+    compile: bool = False         # speed: torch.compile G and D (D stays eager under a gradient penalty)
 
 
 @dataclass
@@ -255,10 +256,10 @@ class DeviceConfig:
     type: str = choice("auto", "cpu", "cuda", "mps")     # auto: cuda, else mps, else cpu
     # bf16: autocast to bfloat16; fp16: autocast to float16 with a gradient scaler per player
     precision: str = choice("fp32", "bf16", "fp16")
-    # CUDA only: TF32 matmuls/convolutions (Ampere and later) and cuDNN's autotuner (picks the
-    # fastest convolution for each shape; GPU results then vary slightly from run to run)
-    tf32: bool = True
-    benchmark: bool = True                          # cuDNN's autotuner (see tf32)
+    tf32: bool = True             # CUDA only: TF32 matmuls and convolutions (Ampere and later)
+    # CUDA only: cuDNN's autotuner picks the fastest convolution for each shape (GPU results then
+    # vary slightly from run to run)
+    benchmark: bool = True
 
 
 @dataclass
@@ -403,7 +404,8 @@ def check_ranges(cfg: DictConfig, prefix: str = "") -> None:
             continue
         group = _group_of(prefix)
         if key == "type" and group and value != fields[key].default:
-            raise ConfigError(f"{full}={value}: a {group}'s type is chosen with its option, "
+            article = "an" if group[0] in "aeiou" else "a"
+            raise ConfigError(f"{full}={value}: {article} {group}'s type is chosen with its option, "
                               f"e.g. {group}={value}, not set as a key")
         if isinstance(value, ListConfig) and any(isinstance(item, (DictConfig, ListConfig)) for item in value):
             raise ConfigError(f"{full}: give a list of plain values (numbers), not of lists or mappings")

@@ -68,10 +68,9 @@ def _class_help(cls: type) -> dict[str, str]:
             continue
         named = re.match(r"(\w+)\s*:", stripped)
         if named and not stripped.startswith(("def ", "class ")):
-            # a comment ending in ":" heads the fields below it (speed options: ...) and stays for them
-            helps[named.group(1)] = " ".join(above + [_inline_comment(line)]).strip()
-            if above and above[-1].endswith(":"):
-                continue
+            # comments ending in ":" head a few fields (speed options: ...): each field says its own
+            own = [] if above and above[-1].endswith(":") else above
+            helps[named.group(1)] = " ".join(own + [_inline_comment(line)]).strip()
         above = []
     return helps
 
@@ -99,10 +98,12 @@ def allowed(f: dataclasses.Field) -> str:
     if meta.get("max_length"):
         words.append(f"at most {meta['max_length']} items")
     text = kind + (" " + ", ".join(words) if words else "") + (" or null" if optional else "")
-    return text + (" (a path: yours, never a stored file's)" if meta.get("path") else "")
+    return text + (" (a path: a stored run's value is replaced by yours)" if meta.get("path") else "")
 
 
 def shown(value: Any) -> str:
+    if value == "":
+        return '""'
     if value == "???":
         return "(required)"
     if value is None:
@@ -194,7 +195,7 @@ def _choices(cfg: DictConfig) -> dict[str, str]:
 def option_rows(group: str, name: str, compose: Callable) -> list[tuple[str, str, str, str]]:
     """The keys an option gives, with the values it gives them."""
     if group == "experiment":
-        return experiment_rows(name, compose)
+        return []
     cfg = compose([f"{group}={name}"])
     if group == "device":
         return key_rows(DeviceConfig, _values(cfg, "device"), "device.")
@@ -202,24 +203,56 @@ def option_rows(group: str, name: str, compose: Callable) -> list[tuple[str, str
         rows = []
         for side in ("g", "d"):
             values = _values(cfg, "optimizer")[side]
-            rows.append((f"optimizer.{side}.type", values["type"], ", ".join(sorted(REGISTRY["optimizer"])),
-                         "the optimizer"))
+            rows.append((f"optimizer.{side}.type", values["type"], "chosen by optimizer=OPTION, not set as a key",
+                         f"the optimizer: {', '.join(sorted(REGISTRY['optimizer']))}"))
             rows += key_rows(option("optimizer", values["type"]).schema, values, f"optimizer.{side}.")
         return rows
     values = _values(cfg, group)
     return key_rows(option(group, values["type"]).schema, values, f"{group}.")
 
 
-def experiment_rows(name: str, compose: Callable) -> list[tuple[str, str, str, str]]:
-    """What a preset sets: the groups it chooses, then each key whose value differs from what those
-    groups give on their own."""
-    cfg = compose([f"experiment={name}"])
-    groups = {g: o for g, o in _choices(cfg).items() if o != DEFAULTS.get(g)}
+def recipe_rows(group: str, name: str, compose: Callable) -> list[tuple[str, str, str, str]]:
+    """What an option sets beyond its own keys (an experiment: everything it sets): the groups it
+    chooses (a loss its optimizer, a toy dataset its model), then each key whose value differs from
+    what those groups give on their own, then the tuning files that apply on the default data."""
+    cfg = compose([f"{group}={name}"])
+    chosen = _choices(cfg)
+    # the groups it switches: those whose choice differs from what the others it switches would give
+    groups = {g: o for g, o in chosen.items() if g != group and o != DEFAULTS.get(g)}
+    for _ in range(len(chosen)):
+        given = _choices(compose([f"{g}={o}" for g, o in groups.items()]))
+        more = {g: o for g, o in chosen.items() if g != group and g not in groups and given.get(g) != o}
+        if not more:
+            break
+        groups.update(more)
     base = compose([f"{g}={o}" for g, o in groups.items()])
     ours, theirs = flatten(_plain(cfg)), flatten(_plain(base))
+    # a key the defaults' own tuning file sets (the digits' DCGAN: 3 000 steps) is not this option's doing
+    untuned = set(tuned_keys(base)) - set(tuned_keys(cfg))
+    own = "" if group == "experiment" else f"{_node(group)}."
     rows = [(g, o, "", "group") for g, o in groups.items()]
-    rows += [(k, shown(v), "", "") for k, v in ours.items() if theirs.get(k, object()) != v]
-    return rows
+    rows += [(k, shown(v), "", "") for k, v in ours.items()
+             if theirs.get(k, object()) != v and not (own and k.startswith(own)) and k not in untuned]
+    rows += [(path, "applies on this data", "", "tuning file") for path in tuned_keys(cfg).values()
+             if path not in tuned_keys(base).values()]
+    return list(dict.fromkeys(rows))
+
+
+def tuned_keys(cfg: DictConfig) -> dict[str, str]:
+    """{key: the tuning file that sets it} for the tuning files that apply to a composed config."""
+    from importlib.resources import files
+
+    keys = {}
+    for kind, name in cfg.hydra.runtime.choices.items():
+        path = files("ganrun.conf").joinpath("tuning", kind[len("tuning/"):], f"{name}.yaml")
+        if kind.startswith("tuning/") and name and path.is_file():
+            for key in flatten(OmegaConf.to_container(OmegaConf.load(str(path)))):
+                keys[key] = f"tuning/{kind[len('tuning/'):]}/{name}.yaml"
+    return keys
+
+
+def _node(group: str) -> str:
+    return {"device": "device", "optimizer": "optimizer"}.get(group, group)
 
 
 def _plain(cfg: DictConfig) -> dict:
@@ -241,8 +274,9 @@ def markdown() -> str:
            "tests/test_docs.py checks it is current). `ganrun --help GROUP` and `ganrun --help GROUP=OPTION` "
            "print the same. How options combine: [configuration](configuration.md).", ""]
     with composer() as compose:
-        out += ["Each option's values are those `ganrun GROUP=OPTION` runs with, the other groups at their "
-                "defaults (on the digits, whose tuning files apply: `ganrun --cfg job GROUP=OPTION` shows them).",
+        out += ["Each option's values are those `ganrun --cfg job GROUP=OPTION` shows, the other groups at their "
+                "defaults (the digits and DCGAN: the digits' tuning files apply, e.g. 3 000 steps and halved "
+                "DCGAN widths).",
                 "", "## Keys of every run", ""]
         for section in SECTIONS:
             out += [f"### `{section}`" if section != "run" else "### top level", "",
@@ -257,7 +291,10 @@ def markdown() -> str:
                     out += [text, ""]
                 rows = option_rows(group, name, compose)
                 if rows:
-                    out += [*_table(rows, "sets" if group == "experiment" else "keys"), ""]
+                    out += [*_table(rows), ""]
+                recipe = recipe_rows(group, name, compose)
+                if recipe:
+                    out += ["It sets:" if group == "experiment" else "It also sets:", "", *_table(recipe, "sets"), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -282,24 +319,33 @@ def _table(rows: list[tuple[str, str, str, str]], kind: str = "keys") -> list[st
         return text.replace("|", "\\|")
 
     if kind == "sets":
-        return ["| key or group | value |", "|---|---|", *(f"| `{cell(k)}` | `{cell(v)}` |" for k, v, _, _ in rows)]
+        return ["| key, group or file | value |", "|---|---|",
+                *(f"| `{cell(k)}` | {cell(v) if h == 'tuning file' else f'`{cell(v)}`'} |" for k, v, _, h in rows)]
     return ["| key | value | takes | what |", "|---|---|---|---|",
             *(f"| `{cell(k)}` | `{cell(v)}` | {cell(a)} | {cell(h)} |" for k, v, a, h in rows)]
 
 
+HELP_TOPICS = "a group (game, model, dataset, loss, optimizer, device, experiment), GROUP=OPTION, train, tricks or eval"
+VALUES_NOTE = "values: as `ganrun --cfg job{topic}` gives them (the other groups at their defaults)"
+
+
 def help_text(topic: str) -> str:
     """`ganrun --help TOPIC`: a group (its options), GROUP=OPTION (the option and its keys), or a
-    section of keys (train, tricks, eval)."""
-    group, _, name = topic.partition("=")
+    block of keys (train, tricks, eval)."""
+    group, eq, name = topic.partition("=")
     topics = [*USER_GROUPS, *(s for s in SECTIONS if s != "run")]
+    if group == "hydra":
+        raise ConfigError("ganrun --help hydra: Hydra's own options are shown by ganrun --hydra-help")
     if group not in topics:
-        raise ConfigError(f"ganrun --help {topic}: no such group; give one of {', '.join(topics)}"
-                          f"{did_you_mean(group, topics)}")
+        raise ConfigError(f"ganrun --help {topic}: no such topic; give {HELP_TOPICS}"
+                          f"{did_you_mean(group.lower(), topics)}")
+    if group in SECTIONS and eq:
+        raise ConfigError(f"ganrun --help {topic}: {group} is a block of keys, not a group: ganrun --help {group}")
     with composer() as compose:
         if group in SECTIONS:
-            return _text_table(section_rows(group, compose), f"{group}: the keys")
+            return _text_table(section_rows(group, compose), f"{group}: its keys\n" + VALUES_NOTE.format(topic=""))
         options = _ordered(group)
-        if not name:
+        if not eq:
             width = max(len(o) for o in options) + 2
             lines = [f"{group}: {GROUP_TEXT[group]} ({group}=OPTION; ganrun --help {group}=OPTION shows its keys)"]
             for o in options:
@@ -308,21 +354,30 @@ def help_text(topic: str) -> str:
             return "\n".join(lines)
         if name not in options:
             raise ConfigError(f"ganrun --help {topic}: no such {group}; choose one of {', '.join(options)}"
-                              f"{did_you_mean(name, options)}")
+                              f"{did_you_mean(name.lower(), options)}")
         text = textwrap.fill(summary(group, name), 100) if summary(group, name) else ""
-        return _text_table(option_rows(group, name, compose), f"{group}={name}" + (f"\n{text}" if text else ""))
+        title = f"{group}={name}" + (f"\n{text}" if text else "")
+        if group == "experiment":
+            out = title
+        else:
+            out = _text_table(option_rows(group, name, compose), title + "\n" + VALUES_NOTE.format(topic=" " + topic))
+        recipe = recipe_rows(group, name, compose)
+        if recipe:
+            out += "\n\n" + _text_table(recipe, "it sets:" if group == "experiment" else "it also sets:")
+        return out
 
 
 def _text_table(rows: list[tuple[str, str, str, str]], title: str) -> str:
+    """One key per line, `key = value  (what it takes)`, then what it means, wrapped, beneath."""
     if not rows:
-        return title + "\n  (no keys of its own)"
-    kw = max(len(r[0]) for r in rows) + 2
-    vw = min(max(len(r[1]) for r in rows) + 2, 40)
-    tw = min(max(len(r[2]) for r in rows) + 2, 40)
+        return title + ("" if title.startswith("it ") else "\n\n  (no keys of its own)")
+    kw = max(len(r[0]) for r in rows)
     lines = [title, ""]
     for key, value, takes, meaning in rows:
-        line = f"  {key:<{kw}}{value:<{vw}}{takes:<{tw}}"
-        lines.append((line + (f"# {meaning}" if meaning else "")).rstrip())
+        sign = ":" if meaning == "tuning file" else "="
+        lines.append(f"  {key:<{kw}} {sign} {value}" + (f"  ({takes})" if takes else ""))
+        if meaning and meaning not in ("group", "tuning file"):
+            lines += textwrap.wrap(meaning, 100, initial_indent=" " * 6, subsequent_indent=" " * 6)
     return "\n".join(lines)
 
 

@@ -55,16 +55,33 @@ def test_ganrun_help_on_a_group_an_option_and_a_block_of_keys(tmp_path):
 
     listing = ganrun("--help", "loss", cwd=tmp_path).stdout
     assert "wgan_gp  WGAN with gradient penalty (Gulrajani 2017)" in listing and "ns       Non-saturating GAN (default)" in listing
-    option = ganrun("--help", "loss=wgan_gp", cwd=tmp_path).stdout
-    assert re.search(r"loss\.gp_weight\s+10\.0\s+float >= 0\s+# lambda", option), option
+    option = ganrun("--help", "loss=wgan", cwd=tmp_path).stdout
+    assert re.search(r"loss\.clip = 0\.01  \(float >= 0\)\n +every D weight clipped", option), option
+    # what the option brings beyond its own keys: its recipe
+    assert re.search(r"it also sets:\n\n  optimizer +\= rmsprop\n  train\.n_critic = 5", option), option
     experiment = ganrun("--help", "experiment=wgan_gp_toy", cwd=tmp_path).stdout
-    assert re.search(r"loss\.gp_weight\s+0\.1", experiment) and re.search(r"dataset\s+ring", experiment)
+    assert re.search(r"loss\.gp_weight += 0\.1", experiment) and re.search(r"dataset += ring", experiment)
     block = ganrun("--help", "train", cwd=tmp_path).stdout
-    assert re.search(r"train\.lr_schedule\s+constant\s+constant, linear, hold_linear", block), block
-    typo = ganrun("--help", "loss=hing", cwd=tmp_path, check=False)
-    assert typo.returncode == 2 and typo.stderr.strip() == (
-        "ganrun: error: ganrun --help loss=hing: no such loss; choose one of ns, began, dragan, hinge, lsgan, mm, "
-        "ragan, rsgan, wgan, wgan_gp (did you mean hinge?)")
+    assert re.search(r"train\.lr_schedule += constant  \(constant, linear, hold_linear\)", block), block
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--help", "loss=hing"], "ganrun --help loss=hing: no such loss; choose one of ns, began, dragan, hinge, lsgan, "
+                              "mm, ragan, rsgan, wgan, wgan_gp (did you mean hinge?)"),
+    (["--help", "LOSS"], "ganrun --help LOSS: no such topic; give a group (game, model, dataset, loss, optimizer, "
+                         "device, experiment), GROUP=OPTION, train, tricks or eval (did you mean loss?)"),
+    (["--help", ""], "ganrun --help : no such topic"),
+    (["--help", "loss="], "ganrun --help loss=: no such loss"),
+    (["--help", "train=x"], "train is a block of keys, not a group: ganrun --help train"),
+    (["--help", "loss", "extra"], "ganrun --help loss extra: give one topic"),
+    (["--help", "hydra"], "Hydra's own options are shown by ganrun --hydra-help"),
+])
+def test_ganrun_help_mistakes_are_one_line(args, message, tmp_path):
+    from conftest import ganrun
+
+    proc = ganrun(*args, cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("ganrun: error: ") and message in proc.stderr, proc.stderr
 
 
 def test_readme_gives_the_two_setup_commands():

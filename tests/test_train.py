@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import compose_config, scalar_and_image_tags, scalars, train_run
+from conftest import compose_config, ganrun, scalar_and_image_tags, scalars, train_run
 from ganrun.checkpoint import list_checkpoints, load_checkpoint
 from ganrun.builder import build
 
@@ -85,6 +85,19 @@ def test_n_critic_counts_discriminator_updates(run_dir):
     assert (int(d_steps), int(g_steps)) == (12, 4)
 
 
+def test_g_steps_counts_generator_updates_each_through_the_updated_generator(tmp_path):
+    """train.g_steps=2 (DCGAN-tensorflow's G twice per D step): 2 G updates per step, the second on
+    G's new samples of the same z."""
+    train_run(tmp_path / "two", ["train.g_steps=2", "train.steps=4", "train.log_every=4"])
+    state = load_checkpoint(tmp_path / "two")
+    d_steps = next(iter(state["players"]["D"]["optimizer"]["state"].values()))["step"]
+    g_steps = next(iter(state["players"]["G"]["optimizer"]["state"].values()))["step"]
+    assert (int(d_steps), int(g_steps)) == (4, 8)
+    # a game with a step of its own refuses what it would ignore
+    proc = ganrun("game=mixgan", "dataset=ring", "train.g_steps=2", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "train.g_steps=2: game=mixgan has a step of its own" in proc.stderr
+
+
 def test_the_generator_update_does_not_touch_the_discriminator(run_dir, monkeypatch):
     """D sees detached fakes (G gets no gradient from D's loss) and G's update flows
     through a frozen D (D's gradients are not recomputed by G's backward)."""
@@ -123,3 +136,20 @@ def test_metrics_json_is_flat_numbers_plus_a_protocol(run_dir):
     assert metrics.pop("warnings") == [], "the health monitor's warnings (none on a healthy run)"
     assert all(v is None or isinstance(v, (int, float)) for v in metrics.values())
     assert all(isinstance(v, str) for v in protocol.values())
+
+
+def test_run_files_get_the_permissions_of_the_users_umask(tmp_path):
+    """Files are written atomically through a temporary file, which mkstemp makes private (0600): the
+    results get the mode any file of the user's would (0644 under the usual umask 022), so a group
+    that shares a project can read them."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        train_run(tmp_path / "run", ["train.steps=2", "train.log_every=1"])
+    finally:
+        os.umask(old)
+    for path in [tmp_path / "run" / "metrics.json", tmp_path / "run" / "config.json",
+                 tmp_path / "run" / "checkpoints" / "last.pt"]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path

@@ -28,10 +28,15 @@ def main() -> None:
 
     code = entry_point("ganrun", _main)
     distributed.shutdown(clean=code == 0)
-    if distributed.rank() > 0:
-        # A rank that writes nothing leaves without the interpreter's teardown: gloo's threads,
-        # destroyed there, sometimes abort the process ("terminate called without an active
-        # exception"), and torchrun then fails the run that went well (seen once in CI-like runs).
+    if "torch" in sys.modules and not any(a.startswith("hydra/launcher=") for a in sys.argv[1:]):
+        # Once the work is done and every file closed, leave without the interpreter's teardown:
+        # torch's thread pools (gloo's under torchrun), destroyed there, sometimes abort the process
+        # ("terminate called without an active exception", SIGABRT) after a run that went well,
+        # and the shell, a sweep script or torchrun then takes it for a failure (seen in the suite
+        # and under torchrun). Not after a launcher's sweep: its worker pools shut down at exit.
+        import logging
+
+        logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -40,7 +45,7 @@ def main() -> None:
 
 def _main() -> int:
     topic = help_topic(sys.argv[1:])
-    if topic:
+    if topic is not None:
         from ganrun.reference import help_text
 
         print(help_text(topic))
@@ -85,9 +90,21 @@ def _main() -> int:
 
 def help_topic(args: list[str]) -> Optional[str]:
     """`ganrun --help loss`, `ganrun --help loss=hinge`, `ganrun --help train`: the option reference of
-    one group, option or block of keys (ganrun/reference.py), rather than Hydra's help of the app."""
-    if len(args) == 2 and args[0] in ("--help", "-h") and not args[1].startswith("-"):
-        return args[1]
+    one group, option or block of keys (ganrun/reference.py), rather than Hydra's help of the app
+    (which `ganrun --help` alone, or with overrides, still gives)."""
+    if args and args[0].startswith("--help="):
+        args = ["--help", args[0].partition("=")[2], *args[1:]]
+    if len(args) < 2 or args[0] not in ("--help", "-h"):
+        return None
+    rest = args[1:]
+    if len(rest) == 1 and not rest[0].startswith("-"):
+        return rest[0]
+    bare = [a for a in rest if "=" not in a and not a.startswith("-")]
+    if bare:
+        from ganrun.reference import HELP_TOPICS
+
+        raise ConfigError(f"ganrun --help {' '.join(rest)}: give one topic ({HELP_TOPICS}), or overrides "
+                          f"(key=value ...) to see the config they compose")
     return None
 
 

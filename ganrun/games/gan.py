@@ -48,6 +48,7 @@ class GAN(Game):
         t, train = cfg.tricks, cfg.train
         # Plain values for the step (reading an OmegaConf node costs tens of microseconds).
         self.batch_size, self.n_critic, self.prior = train.batch_size, train.n_critic, t.prior
+        self.g_steps = train.g_steps
         self.noise_start, self.noise_steps = t.instance_noise, t.instance_noise_steps or train.steps
         self.precision = Precision(cfg.device.precision, device)
         labels = Labels(smoothing=t.label_smoothing, noisy=t.noisy_labels, flip=t.label_flip)
@@ -84,6 +85,9 @@ class GAN(Game):
         if label_tricks and not self.loss.uses_labels:
             raise ConfigError(f"{label_tricks[0]} changes D's real/fake targets, but {type(self.loss).__name__} "
                               f"has none: use it with loss=ns, mm, lsgan or dragan")
+        if cfg.train.g_steps > 1 and type(self).step is not GAN.step:
+            raise ConfigError(f"train.g_steps={cfg.train.g_steps}: game={cfg.game.type} has a step of its own, which "
+                              f"updates G once; leave train.g_steps at 1")
         if cfg.train.batch_size % t.pack:
             raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
         if cfg.model.type in ("pix2pix", "cyclegan"):
@@ -172,20 +176,26 @@ class GAN(Game):
         if self.augment is not None:
             self.augment.adjust(step)
 
-        # (2) Update G through a frozen D (no gradients for D's weights are computed).
+        # (2) Update G through a frozen D (no gradients for D's weights are computed), train.g_steps
+        # times on the same inputs (DCGAN-tensorflow runs G twice so that D's loss never reaches 0);
+        # the first update reuses the last fake batch, the others draw it again from the updated G.
         for p in self.d_players:
             p.requires_grad(False)
-        with autocast():
-            outputs = {}
-            g_terms = loss.generator(self.d_view, batch.x, fake, y_real, g_in.y, outputs)
-            self.g_extra(g_terms, outputs, g_in)
-            if self.ortho > 0:          # BigGAN: beta * sum ||W W^T * (1 - I)||_F^2 over G's weights
-                g_terms["loss/ortho"] = self.ortho * orthogonal_penalty(G.module)
-                g_terms["loss/G"] = g_terms["loss/G"] + g_terms["loss/ortho"]
-        if self.players.update(G, g_terms["loss/G"]):
-            if G.ema is not None:
-                G.ema.update(step)
-            logged.append(g_terms)
+        for j in range(self.g_steps):
+            if j > 0:
+                with autocast():
+                    fake = g_forward(G.module, g_in)
+            with autocast():
+                outputs = {}
+                g_terms = loss.generator(self.d_view, batch.x, fake, y_real, g_in.y, outputs)
+                self.g_extra(g_terms, outputs, g_in)
+                if self.ortho > 0:          # BigGAN: beta * sum ||W W^T * (1 - I)||_F^2 over G's weights
+                    g_terms["loss/ortho"] = self.ortho * orthogonal_penalty(G.module)
+                    g_terms["loss/G"] = g_terms["loss/G"] + g_terms["loss/ortho"]
+            if self.players.update(G, g_terms["loss/G"]):
+                if G.ema is not None:
+                    G.ema.update(step)
+                logged.append(g_terms)
         self.players.after_step()
         return logged
 

@@ -75,7 +75,7 @@ class FolderConfig:
     kind: ClassVar[str] = "images"      # what a sample is (ganrun/kinds.py)
     type: str = "folder"
     name: str = name_field("folder")                # the data's name in cache files and metric keys
-    root: str = path_field(MISSING)                 # the image folder (required)
+    root: str = path_field(MISSING)                 # the image folder
     resolution: int = bounded(64, ge=8, le=1024)    # shorter side resized to this, then centre-cropped
     channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
     strict: bool = False               # true: stop at the first unreadable file instead of skipping it
