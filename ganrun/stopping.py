@@ -40,14 +40,20 @@ class StopSignals:
         return self.signum is not None
 
     def _handle(self, signum, frame) -> None:
+        # A signal can arrive while the main thread is inside a write to stderr or the log file:
+        # logging or print() here would write to the same buffered stream again ("reentrant call",
+        # a "--- Logging error ---" traceback, seen under load). So the line is logged from a thread
+        # of its own, which waits for the main thread's write to end; the last words before
+        # os._exit go straight to file descriptor 2.
         name = signal.Signals(signum).name
         if self.signum is not None:
-            print(f"\nganrun: second {name}: exiting now, without a checkpoint", file=sys.stderr, flush=True)
+            _say(f"\nganrun: second {name}: exiting now, without a checkpoint\n")
             os._exit(128 + signum)
         self.signum = signum
         self.arrived_after_save = True
-        log.warning("%s: saving a checkpoint at the end of this step, then stopping "
-                    "(send it again to exit at once)", name)
+        threading.Thread(target=log.warning, daemon=True,
+                         args=("%s: saving a checkpoint at the end of this step, then stopping "
+                               "(send it again to exit at once)", name)).start()
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
@@ -67,6 +73,14 @@ class StopSignals:
     def __exit__(self, *exc) -> None:
         for s, handler in self._previous.items():
             signal.signal(s, handler)
+
+
+def _say(text: str) -> None:
+    """Write to stderr's file descriptor without Python's buffers (safe inside a signal handler)."""
+    try:
+        os.write(sys.stderr.fileno(), text.encode(errors="replace"))
+    except (OSError, ValueError):
+        pass
 
 
 @contextlib.contextmanager
