@@ -151,6 +151,14 @@ def checked_elsewhere(command: str) -> bool:
 
 
 RUNS = [(p, c) for p, c in COMMANDS if c.split()[0] == "ganrun" and not checked_elsewhere(c)]
+HELPS = [(p, c) for p, c in COMMANDS if re.fullmatch(r"ganrun --help \S+", c)]
+
+
+@pytest.mark.parametrize("page,command", HELPS, ids=[f"{p}: {c}" for p, c in HELPS])
+def test_each_ganrun_help_topic_of_the_docs_answers(page, command):
+    from ganrun.reference import help_text
+
+    assert HELPS and command.split()[2].split("=")[0] in help_text(command.split()[2])
 
 
 @pytest.mark.parametrize("page,command", RUNS, ids=[f"{p}: {c}"[:90] for p, c in RUNS])
