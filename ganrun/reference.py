@@ -112,7 +112,8 @@ def shown(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(shown(v) for v in value) + "]"
-    return str(value)
+    # presets whose batch counts packs: ${ganrun_mul:100,${tricks.pack}} reads "100 x tricks.pack"
+    return re.sub(r"\$\{ganrun_mul:(\w+),\$\{([\w.]+)\}\}", r"\1 x \2", str(value))
 
 
 def key_rows(schema: type, values: dict, prefix: str) -> list[tuple[str, str, str, str]]:
