@@ -13,6 +13,7 @@ without any training.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -63,7 +64,9 @@ class _Sink:
         self.f.flush()
 
 
+@functools.cache
 def _umask() -> int:
+    """The process's umask (read once: reading it means setting it, for an instant)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -229,13 +229,14 @@ def recipe_rows(group: str, name: str, compose: Callable) -> list[tuple[str, str
     base = compose([f"{g}={o}" for g, o in groups.items()])
     ours, theirs = flatten(_plain(cfg)), flatten(_plain(base))
     # a key the defaults' own tuning file sets (the digits' DCGAN: 3 000 steps) is not this option's doing
-    untuned = set(tuned_keys(base)) - set(tuned_keys(cfg))
+    ours_tuned, base_tuned = tuned_keys(cfg), tuned_keys(base)
+    untuned = set(base_tuned) - set(ours_tuned)
     own = "" if group == "experiment" else f"{_node(group)}."
     rows = [(g, o, "", "group") for g, o in groups.items()]
     rows += [(k, shown(v), "", "") for k, v in ours.items()
              if theirs.get(k, object()) != v and not (own and k.startswith(own)) and k not in untuned]
-    rows += [(path, "applies on this data", "", "tuning file") for path in tuned_keys(cfg).values()
-             if path not in tuned_keys(base).values()]
+    rows += [(path, "applies on this data", "", "tuning file") for path in ours_tuned.values()
+             if path not in base_tuned.values()]
     return list(dict.fromkeys(rows))
 
 
@@ -356,7 +357,7 @@ def help_text(topic: str) -> str:
         if name not in options:
             raise ConfigError(f"ganrun --help {topic}: no such {group}; choose one of {', '.join(options)}"
                               f"{did_you_mean(name.lower(), options)}")
-        text = textwrap.fill(summary(group, name), 100) if summary(group, name) else ""
+        text = textwrap.fill(summary(group, name), 100)
         title = f"{group}={name}" + (f"\n{text}" if text else "")
         if group == "experiment":
             out = title

@@ -44,17 +44,12 @@ def read_inputs(inp: Path, shape: tuple[int, int, int]):
 
     c, r = shape[0], shape[1]
     if inp.suffix.lower() == ".npy":
-        if not inp.is_file():
-            raise GanrunError(f"--in {inp}: no such file")
-        try:
-            array = np.load(inp, allow_pickle=False)
-        except Exception as e:
-            raise GanrunError(f"--in {inp}: not a readable .npy array ({str(e).splitlines()[0]})") from None
+        from ganrun.commands.judge import read_array
+
+        array = read_array(inp, "--in")          # a numeric array, never a pickle
         if array.ndim != 4 or tuple(array.shape[1:]) != (c, r, r):
             raise GanrunError(f"--in {inp}: an array of shape {tuple(array.shape)}; this run translates "
                               f"(N, {c}, {r}, {r}) arrays in [-1, 1]")
-        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-            raise GanrunError(f"--in {inp}: an array of {array.dtype}; give numbers (float32, images in [-1, 1])")
         images = torch.from_numpy(array.astype(np.float32))
         check_range(images, f"--in {inp}")
         return images, None
