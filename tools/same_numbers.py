@@ -53,6 +53,19 @@ CONFIGS = {
     "folder_streamed": ["dataset=folder", "dataset_node.root=FOLDER", "dataset_node.channels=3", *IMG[:2],
                         "dataset_node.resolution=8", "dataset_node.workers=0", "dataset_node.memory_limit_mb=0",
                         "model=mlp"],
+    # the games beside the classic one, and the phases' repeats
+    "ring_g_steps": ["dataset=ring", *TOY, "train.g_steps=2", "tricks.ema=0.9"],
+    "ring_mixgan": ["dataset=ring", "game=mixgan", *TOY, "train.n_critic=2"],
+    "digits_ada": ["dataset=digits", *IMG, "tricks.diffaug=color,translation", "tricks.ada=true",
+                   "tricks.ada_interval=2"],
+    "digits_cgan": ["dataset=digits", "game=conditional", *IMG],
+    "digits_acgan": ["dataset=digits", "game=conditional", "game.form=acgan", *IMG, "train.n_critic=2"],
+    "digits_projection": ["dataset=digits", "game=conditional", "game.form=projection", *IMG],
+    "digits_infogan": ["experiment=infogan", *IMG, "train.g_steps=2"],
+    "pix2pix": ["experiment=pix2pix", "train.steps=6", "train.batch_size=4", "model.g_width=8", "model.d_width=8",
+                "eval.n=40"],
+    "cyclegan": ["experiment=cyclegan", "train.steps=6", "train.batch_size=2", "model.g_width=4", "model.d_width=4",
+                 "eval.n=40"],
 }
 
 
