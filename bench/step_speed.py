@@ -247,10 +247,10 @@ PIECES = [   # key, what ganrun does per step beyond the bare loop, where
      "losses.py GANLoss.d_terms, terms.py"),
     ("sums", "the logging window: a detach and an append per term, settled and read every log_every steps",
      "train.py train() -> means.py RunningMeans.add, .pop"),
-    ("sched", "constant LR schedules stepped (a LambdaLR per player)", "gan.py GAN.step -> players.py Players.after_step"),
+    ("sched", "constant LR schedules stepped (a LambdaLR per player)", "games/__init__.py Game.step -> players.py Players.after_step"),
     ("dview", "DView in front of D (one more module call per D forward)", "gan.py GAN.__init__ (d_view) -> tricks.py DView.forward"),
     ("freeze", "D frozen for G's update, unfrozen after (skips D's weight grads there)",
-     "gan.py GAN.step -> players.py Player.requires_grad"),
+     "games/__init__.py Game.step -> players.py Player.requires_grad"),
 ]
 
 
@@ -276,8 +276,8 @@ def switch_off(key: str, game, means) -> None:
     elif key == "dview":
         game.d_view = game.D.module          # the step sets d_view.noise_std: a plain attribute on D
     elif key == "freeze":
-        for player in game.d_players:
-            player.requires_grad = lambda flag: None
+        for name in game.phases[0].players:         # D's phase: D (and InfoGAN's Q)
+            game.players[name].requires_grad = lambda flag: None
 
 
 def ganrun_step_fn(cfg, off: list[str]):
@@ -420,10 +420,12 @@ def alone_us(cfg, tmp: Path) -> dict:
     def count_step():
         means.step += 1
 
+    d_players = [players[name] for name in game.phases[0].players]
+
     def toggle():
-        for p in game.d_players:
+        for p in d_players:
             p.requires_grad(True)
-        for p in game.d_players:
+        for p in d_players:
             p.requires_grad(False)
 
     from ganrun.tricks import DView

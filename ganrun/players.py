@@ -102,6 +102,7 @@ class Player:
         self.module, self.optimizer, self.scheduler, self.ema = module, optimizer, scheduler, ema
         self.scaler = scaler if scaler is not None else torch.amp.GradScaler(enabled=False)
         self.params = list(module.parameters())     # cached: walking modules every step is slow
+        self.trainable: Optional[bool] = None        # as requires_grad last set it (None: not yet)
 
     @property
     def eval_module(self) -> nn.Module:
@@ -115,9 +116,13 @@ class Player:
             p.grad = None
 
     def requires_grad(self, flag: bool) -> None:
-        """Frozen (False), its weights collect no gradients: another player's update skips them."""
+        """Frozen (False), its weights collect no gradients: another player's update skips them.
+        Setting what is already set walks no weights (the game's step asks every phase)."""
+        if flag is self.trainable:
+            return
         for p in self.params:
             p.requires_grad_(flag)
+        self.trainable = flag
 
     def grad_norms(self, scaler: torch.amp.GradScaler) -> list[torch.Tensor]:
         """The norm of each of this player's gradients (unscaled by the scaler of the backward pass

@@ -16,6 +16,7 @@ from conftest import FAST, REPO, compose_config, make_data
 from ganrun.checkpoint import load_checkpoint
 from ganrun.config import register
 from ganrun.data import Batch, Dataset
+from ganrun.games import Phase
 from ganrun.games.gan import GAN
 from ganrun.loop import train
 
@@ -81,14 +82,15 @@ class ProbeGame(GAN):
         self.extra = self.players.add("EXTRA", nn.Linear(2, 1).to(device), cfg.optimizer.d)
         self.tally = Tally()
         self.players.track("tally", self.tally)
+        # a third phase after D's and G's: the shared step updates it, no step of its own
+        self.phases = self.phases + [Phase("extra", ("EXTRA",), self.extra_loss, after=self.count)]
 
-    def step(self, step):
-        terms = super().step(step)
+    def extra_loss(self, step, i, scratch):
         x = torch.randn(16, 2, device=self.device)          # from the run's RNG stream
-        loss = ((self.extra.module(x).squeeze(1) - x.sum(1)) ** 2).mean()
-        self.players.update(self.extra, loss)
+        return {"loss/extra": ((self.extra.module(x).squeeze(1) - x.sum(1)) ** 2).mean()}
+
+    def count(self, terms, scratch):
         self.tally.count += 1
-        return terms + [{"loss/extra": loss.detach()}]
 
 
 register("game", ProbeGameConfig, ProbeGame)
@@ -198,3 +200,48 @@ def test_no_import_circles():
 
     circles = [" -> ".join(c) for c in map(circle_from, sorted(graph)) if c]
     assert not circles, circles[0]
+
+
+def test_the_shared_step_runs_a_phase_table_in_order_with_its_players_and_frozen_ones():
+    """Game.step: each phase's players update on its total `repeat` times, the frozen ones collect no
+    gradients meanwhile, a moving average follows its player's updates, `after` runs after each
+    update taken, and the LR schedules advance once a step."""
+    from omegaconf import OmegaConf
+
+    from ganrun.games import Game
+    from ganrun.players import EMA, Players, Precision
+
+    opt = OmegaConf.create({"type": "sgd", "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0})
+    seen = []
+
+    class TwoPlayers(Game):
+        def __init__(self):
+            self.players = Players(Precision("fp32", torch.device("cpu")))
+            self.A = self.players.add("A", nn.Linear(2, 1), opt, "linear", steps=10)
+            self.B = self.players.add("B", nn.Linear(1, 1), opt, "linear", steps=10)
+            self.A.ema = EMA(self.A.module, 0.0)            # decay 0: the average is the last weights
+            self.phases = [Phase("A", ("A",), self.a_loss, repeat=3, frozen=("B",), after=self.note),
+                           Phase("B", ("B",), self.b_loss)]
+
+        def a_loss(self, step, i, scratch):
+            # B's weights take part but are frozen: no gradient may reach them
+            seen.append(("A", i, self.B.module.weight.requires_grad, self.A.module.weight.requires_grad))
+            scratch["i"] = i
+            return {"loss/A": self.B.module(self.A.module(torch.ones(4, 2))).pow(2).mean()}
+
+        def b_loss(self, step, i, scratch):
+            # scratch carries A's last update over; B (frozen through A's three) has no gradient yet
+            seen.append(("B", scratch["i"], self.B.module.weight.requires_grad, self.B.module.weight.grad is None))
+            return {"loss/B": self.B.module(torch.ones(4, 1)).pow(2).mean()}
+
+        def note(self, terms, scratch):
+            seen.append(("after", scratch["i"]))
+
+    game = TwoPlayers()
+    logged = game.step(1)
+    assert [sorted(t) for t in logged] == [["loss/A"]] * 3 + [["loss/B"]]
+    assert seen == [("A", 0, False, True), ("after", 0), ("A", 1, False, True), ("after", 1),
+                    ("A", 2, False, True), ("after", 2), ("B", 2, True, True)]
+    for a, b in zip(game.A.ema.module.parameters(), game.A.module.parameters()):
+        assert torch.equal(a, b), "A's moving average followed its last update"
+    assert game.A.scheduler.last_epoch == 1 and game.B.scheduler.last_epoch == 1, "schedules count steps"

@@ -1,8 +1,9 @@
 """BiGAN (Donahue, Krähenbühl & Darrell 2017; ALI, Dumoulin et al. 2017) as a ganrun game, in one file.
 
 Three players: G maps noise z to samples, an encoder E maps samples back to z, and D judges joint
-pairs: (x, E(x)) for real data against (G(z), z) for generated. Each step: (1) update D on those
-pairs, (2) update G and E together on the pairs swapped, through a frozen D (non-saturating).
+pairs: (x, E(x)) for real data against (G(z), z) for generated. Each step (the game's phase table):
+(1) update D on those pairs, (2) update G and E together on the pairs swapped, through a frozen D
+(non-saturating). The game holds only this maths; ganrun's step does the updates.
 
     pip install -e examples/bigan
     ganrun game=bigan dataset=ring model=mlp
@@ -45,7 +46,7 @@ def game_class():
 
     from ganrun.config import make
     from ganrun.data import Batch
-    from ganrun.games import Game, latent
+    from ganrun.games import Game, Phase, latent
     from ganrun.kinds import KINDS
     from ganrun.models import Conditioning
     from ganrun.models.mlp import mlp
@@ -76,27 +77,28 @@ def game_class():
             self.G = self.players.add("G", G.to(device), cfg.optimizer.g, t.lr_schedule, t.steps)
             self.E = self.players.add("E", E.to(device), cfg.optimizer.g, t.lr_schedule, t.steps)
             self.D = self.players.add("D", D.to(device), cfg.optimizer.d, t.lr_schedule, t.steps)
+            # ganrun's step runs this table: freezing, optimizer steps, LR schedules are its own
+            self.phases = [Phase("D", ("D",), self.d_loss),
+                           Phase("G", ("G", "E"), self.ge_loss, frozen=("D",))]
 
         def z(self, n, generator=None, truncation=None):
             return latent(n, self.latent_dim, self.prior, self.device, generator, truncation)
 
-        def step(self, step):
-            G, E, D = self.G.module, self.E.module, self.D.module
+        def d_loss(self, step, i, scratch):
+            """(x, E(x)) is real, (G(z), z) is fake."""
             x = self.data.sample(self.batch_size).x
             z = self.z(self.batch_size)
-            fake, z_hat = G(z), E(x.flatten(1))
-            # (1) Update D: (x, E(x)) is real, (G(z), z) is fake.
-            d_real, d_fake = D(x, z_hat.detach()), D(fake.detach(), z)
-            loss_d = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
-            self.players.update(self.D, loss_d)
-            # (2) Update G and E together through a frozen D: the pairs swap sides.
-            self.D.requires_grad(False)
-            loss_ge = F.softplus(D(x, z_hat)).mean() + F.softplus(-D(fake, z)).mean()
-            self.players.update([self.G, self.E], loss_ge)
-            self.D.requires_grad(True)
-            self.players.after_step()
-            return [{"loss/D": loss_d.detach(), "D/real": d_real.detach().mean(), "D/fake": d_fake.detach().mean()},
-                    {"loss/G": loss_ge.detach()}]
+            fake, z_hat = self.G.module(z), self.E.module(x.flatten(1))
+            d_real, d_fake = self.D.module(x, z_hat.detach()), self.D.module(fake.detach(), z)
+            scratch.update(x=x, z=z, fake=fake, z_hat=z_hat)
+            return {"loss/D": F.softplus(-d_real).mean() + F.softplus(d_fake).mean(),
+                    "D/real": d_real.detach().mean(), "D/fake": d_fake.detach().mean()}
+
+        def ge_loss(self, step, i, scratch):
+            """The pairs swap sides (non-saturating), through a frozen D."""
+            D = self.D.module
+            return {"loss/G": F.softplus(D(scratch["x"], scratch["z_hat"])).mean()
+                    + F.softplus(-D(scratch["fake"], scratch["z"])).mean()}
 
         def fixed_inputs(self, seed):
             return {"z": self.z(KINDS[self.data.kind].preview, torch.Generator(self.device).manual_seed(seed))}

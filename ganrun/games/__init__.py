@@ -1,15 +1,25 @@
 """Games: which players a run has, and how one training step goes.
 
 A game is a config-group option (`game=gan`, ...) registered like a model or a loss. It
-builds its players (ganrun/players.py) from the run's config, and its `step` reads like the
-algorithm it implements, e.g. "(1) update D n_critic times, (2) update G". Everything around
-the step (logging, pictures, checkpoints, evaluation, signals) is the loop's (ganrun/loop.py),
-so a new kind of GAN is a game file and its YAML, with no `if` in the loop.
+builds its players (ganrun/players.py) from the run's config and declares its phases: a table
+that reads like the algorithm it implements (stylegan2-ada's phase list, junyanz's
+`optimize_parameters`):
+
+    self.phases = [Phase("D", players=("D",), loss=self.d_loss, repeat=n_critic),
+                   Phase("G", players=("G",), loss=self.g_loss, frozen=("D",))]
+
+"(1) update D n_critic times, (2) update G through a frozen D". The game's loss methods hold
+only its maths; the shared step below does the rest for every game: freezing, the optimizer
+step (with gradient scaling, skipping and averaging across ranks, in Players.update), the
+moving averages, the LR schedules. Everything around the step (logging, pictures, checkpoints,
+evaluation, signals) is the loop's (ganrun/loop.py), so a new kind of GAN is a game file and
+its YAML, with no `if` in the loop.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -19,10 +29,34 @@ from ganrun.terms import Terms
 from ganrun.players import Players
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One row of a game's phase table: which players one loss updates, and how often.
+
+    `loss(step, i, scratch)` computes the terms of the i-th update of this step (i < repeat);
+    their total, `terms["loss/<name>"]`, is what `players` minimise together (one backward pass,
+    an optimizer step each). `scratch` is a dict that lives for one step, for what a later
+    phase reuses (DCGAN's G update reuses the fakes of D's last one). `after(terms, scratch)`,
+    when given, runs after each update that was taken (WGAN's clipping, BEGAN's k_t). While the
+    phase runs, its players collect gradients and the `frozen` ones do not."""
+    name: str
+    players: tuple[str, ...]
+    loss: Callable[[int, int, dict], Terms]
+    repeat: int = 1
+    frozen: tuple[str, ...] = ()
+    after: Optional[Callable[[Terms, dict], None]] = None
+
+    @property
+    def total(self) -> str:
+        return f"loss/{self.name}"
+
+
 class Game:
-    """The interface the loop and the tools use. Subclasses build `self.players` in __init__."""
+    """The interface the loop and the tools use. Subclasses build `self.players` and `self.phases`
+    in __init__."""
 
     players: Players
+    phases: list[Phase]
     data: Dataset
     device: torch.device
     # What the game is, for the commands and checks (declared here and by each game, never read from
@@ -33,20 +67,36 @@ class Game:
     translates: tuple[str, ...] = ()    # the directions it translates images in (ganrun-translate)
 
     def step(self, step: int) -> list[Terms]:
-        """One training step (`step` counts from 1); returns the terms to log, in order.
+        """One training step (`step` counts from 1): the phases in order; returns the terms of
+        every update taken, in order.
 
-        The contract, which the loop relies on and never checks by game:
-        - every optimizer step goes through `self.players.update(player_or_players, loss)` (it
-          zeroes, scales, back-propagates, averages gradients across ranks, steps, and skips a
-          non-finite loss under train.nonfinite=skip, returning False);
-        - a player with a moving average (`player.ema`) has `player.ema.update(step)` called after
-          its update, in the step;
-        - the step ends with `self.players.after_step()` (the LR schedules count steps);
-        - among the returned terms, `loss/D` and `loss/G` are the totals each player minimised:
-          the loop watches them for divergence (any other name is logged as given).
-        A new network or stateful part joins the checkpoint by `players.add` / `players.track` in
-        __init__; examples/bigan/ganrun_bigan.py is a complete game outside ganrun."""
-        raise NotImplementedError
+        The loop relies on this and never checks it by game: every optimizer step goes through
+        `players.update` (zeroing, scaling, backward, averaging gradients across ranks, stepping,
+        and skipping a non-finite loss under train.nonfinite=skip); a player's moving average
+        (`player.ema`) follows each of its updates; the LR schedules count steps
+        (`players.after_step`); `loss/D` and `loss/G` are the totals that the loop watches for
+        divergence. A game that overrides `step` keeps these itself. A new network or stateful
+        part joins the checkpoint by `players.add` / `players.track` in __init__;
+        examples/bigan/ganrun_bigan.py is a complete game outside ganrun."""
+        logged: list[Terms] = []
+        scratch: dict = {}
+        for phase in self.phases:
+            updated = [self.players[name] for name in phase.players]
+            for player in updated:
+                player.requires_grad(True)
+            for name in phase.frozen:
+                self.players[name].requires_grad(False)
+            for i in range(phase.repeat):
+                terms = phase.loss(step, i, scratch)
+                if self.players.update(updated, terms[phase.total]):
+                    for player in updated:
+                        if player.ema is not None:
+                            player.ema.update(step)
+                    if phase.after is not None:
+                        phase.after(terms, scratch)
+                    logged.append(terms)
+        self.players.after_step()
+        return logged
 
     def fixed_inputs(self, seed: int) -> dict:
         """What the pictures are drawn from at every logging step (e.g. fixed noise), made from its

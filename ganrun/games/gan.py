@@ -1,14 +1,16 @@
 """The classic game (GAN_NOTES §1): one generator G against one discriminator D.
 
-Each step: (1) update D `train.n_critic` times on fresh real and fake batches, D seeing the
-fakes detached; (2) update G once through a frozen D, reusing the last fake batch with its
-graph (as pytorch/examples' DCGAN does) instead of running G a second time. The loss is any
+Each step (the phase table in `phase_table`): (1) update D `train.n_critic` times on fresh real
+and fake batches, D seeing the fakes detached; (2) update G (`train.g_steps` times, once by
+default) through a frozen D, reusing the last fake batch with its graph (as pytorch/examples'
+DCGAN does) instead of running G a second time. The loss is any
 of the family (ganrun/losses.py); the tricks of GAN_NOTES §5 sit around it: PacGAN packing
 and instance noise in front of D, the replay buffer, label tricks, G_ema.
 
 The conditional games and InfoGAN (ganrun/games/conditional.py, infogan.py) are this game with
 labels or codes among G's inputs and extra terms in both updates: they override the hooks
-`conditioning`, `g_inputs`, `real_labels`, `d_extra` and `g_extra`.
+`conditioning`, `g_inputs`, `real_labels`, `d_extra` and `g_extra` (InfoGAN also adds its Q
+head to D's phase).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from ganrun.augment import Augment, parse_policy
 from ganrun.config import make
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
-from ganrun.games import Game, latent
+from ganrun.games import Game, Phase, latent
 from ganrun.kinds import KINDS
 from ganrun.losses import GANLoss, Labels, call
 from ganrun.models import Conditioning, add_spectral_norm, score_of
 from ganrun.models.attention import orthogonal_penalty
-from ganrun.players import EMA, Player, Players, Precision
+from ganrun.players import EMA, Players, Precision
 from ganrun.terms import Terms, now
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
 
@@ -61,7 +63,6 @@ class GAN(Game):
         self.players = Players(self.precision, skip_nonfinite=train.nonfinite == "skip")
         self.G = self.players.add("G", G, cfg.optimizer.g, train.lr_schedule, train.steps)
         self.D = self.players.add("D", D, cfg.optimizer.d, train.lr_schedule, train.steps)
-        self.d_players: list[Player] = [self.D]     # updated together by D's loss (InfoGAN adds Q)
         self.replay = ReplayBuffer(t.replay_size, t.replay, shape=data.shape).to(device)
         if t.ema > 0:
             self.G.ema = EMA(G, t.ema, t.ema_start)
@@ -74,6 +75,7 @@ class GAN(Game):
         self.players.track("replay", self.replay)
         if self.augment is not None:
             self.players.track("augment", self.augment, optional=True)     # ADA's p
+        self.phases = self.phase_table(d_players=("D",))
 
     # -- hooks of the conditional games and InfoGAN ---------------------------
     def check(self, cfg) -> None:
@@ -85,9 +87,6 @@ class GAN(Game):
         if label_tricks and not self.loss.uses_labels:
             raise ConfigError(f"{label_tricks[0]} changes D's real/fake targets, but {type(self.loss).__name__} "
                               f"has none: use it with loss=ns, mm, lsgan or dragan")
-        if cfg.train.g_steps > 1 and type(self).step is not GAN.step:
-            raise ConfigError(f"train.g_steps={cfg.train.g_steps}: game={cfg.game.type} has a step of its own, which "
-                              f"updates G once; leave train.g_steps at 1")
         if cfg.train.batch_size % t.pack:
             raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
         if cfg.model.type in ("pix2pix", "cyclegan"):
@@ -148,56 +147,56 @@ class GAN(Game):
         """Terms a game adds to G's loss (terms["loss/G"])."""
 
     # -- the step -------------------------------------------------------------
-    def step(self, step: int) -> list[Terms]:
-        G, loss, B, autocast = self.G, self.loss, self.batch_size, self.precision.autocast
-        self.d_view.noise_std = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
-        logged: list[Terms] = []
+    def phase_table(self, d_players: tuple[str, ...]) -> list[Phase]:
+        """(1) update D (and the players that learn from D's loss, InfoGAN's Q) n_critic times;
+        (2) update G g_steps times through a frozen D."""
+        return [Phase("D", d_players, self.d_loss, repeat=self.n_critic, after=self.after_d_update),
+                Phase("G", ("G",), self.g_loss, repeat=self.g_steps, frozen=d_players)]
 
-        # (1) Update D: n_critic times on fresh real and fake batches; D sees the fakes detached
-        # (some of them swapped for past fakes when the replay buffer is on).
-        for p in self.d_players:
-            p.requires_grad(True)
-        for i in range(self.n_critic):
-            batch = self.data.sample(B)
-            g_in = self.g_inputs(B)
-            # The last fake batch keeps its graph: the G step below reuses it.
-            with torch.set_grad_enabled(i == self.n_critic - 1), autocast():
-                fake = g_forward(G.module, g_in)
-            y_real = self.real_labels(batch)
-            with autocast():
-                outputs: dict = {}
-                d_terms = loss.discriminator(self.d_view, batch.x, self.replay.mix(fake), y_real, g_in.y, outputs)
-                self.d_extra(d_terms, outputs, batch, g_in)
-            if self.players.update(self.d_players, d_terms["loss/D"]):
-                loss.after_d_step(self.D.module, d_terms)
-                logged.append(d_terms)
-                if self.augment is not None and "health/r_t" in d_terms:
-                    self.augment.observe(now(d_terms["health/r_t"]))
-        if self.augment is not None:
-            self.augment.adjust(step)
+    def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
+        """D's loss on fresh real and fake batches; D sees the fakes detached (some of them swapped
+        for past fakes when the replay buffer is on)."""
+        autocast = self.precision.autocast
+        if i == 0:
+            self.d_view.noise_std = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
+        batch = self.data.sample(self.batch_size)
+        g_in = self.g_inputs(self.batch_size)
+        # The last fake batch keeps its graph: G's update reuses it.
+        with torch.set_grad_enabled(i == self.n_critic - 1), autocast():
+            fake = g_forward(self.G.module, g_in)
+        y_real = self.real_labels(batch)
+        with autocast():
+            outputs: dict = {}
+            terms = self.loss.discriminator(self.d_view, batch.x, self.replay.mix(fake), y_real, g_in.y, outputs)
+            self.d_extra(terms, outputs, batch, g_in)
+        scratch.update(batch=batch, g_in=g_in, fake=fake, y_real=y_real)
+        return terms
 
-        # (2) Update G through a frozen D (no gradients for D's weights are computed), train.g_steps
-        # times on the same inputs (DCGAN-tensorflow runs G twice so that D's loss never reaches 0);
-        # the first update reuses the last fake batch, the others draw it again from the updated G.
-        for p in self.d_players:
-            p.requires_grad(False)
-        for j in range(self.g_steps):
-            if j > 0:
-                with autocast():
-                    fake = g_forward(G.module, g_in)
+    def after_d_update(self, terms: Terms, scratch: dict) -> None:
+        self.loss.after_d_step(self.D.module, terms)       # WGAN's clipping, BEGAN's k_t
+        if self.augment is not None and "health/r_t" in terms:
+            self.augment.observe(now(terms["health/r_t"]))
+
+    def g_loss(self, step: int, j: int, scratch: dict) -> Terms:
+        """G's loss on the inputs of D's last fake batch: the first time on that batch itself, then
+        (train.g_steps > 1: DCGAN-tensorflow runs G twice so that D's loss never reaches 0) on the
+        batch drawn again from the updated G."""
+        autocast, g_in = self.precision.autocast, scratch["g_in"]
+        if j == 0:
+            if self.augment is not None:
+                self.augment.adjust(step)           # ADA's p moves once a step, after D's updates
+            fake = scratch["fake"]
+        else:
             with autocast():
-                outputs = {}
-                g_terms = loss.generator(self.d_view, batch.x, fake, y_real, g_in.y, outputs)
-                self.g_extra(g_terms, outputs, g_in)
-                if self.ortho > 0:          # BigGAN: beta * sum ||W W^T * (1 - I)||_F^2 over G's weights
-                    g_terms["loss/ortho"] = self.ortho * orthogonal_penalty(G.module)
-                    g_terms["loss/G"] = g_terms["loss/G"] + g_terms["loss/ortho"]
-            if self.players.update(G, g_terms["loss/G"]):
-                if G.ema is not None:
-                    G.ema.update(step)
-                logged.append(g_terms)
-        self.players.after_step()
-        return logged
+                fake = g_forward(self.G.module, g_in)
+        with autocast():
+            outputs: dict = {}
+            terms = self.loss.generator(self.d_view, scratch["batch"].x, fake, scratch["y_real"], g_in.y, outputs)
+            self.g_extra(terms, outputs, g_in)
+            if self.ortho > 0:          # BigGAN: beta * sum ||W W^T * (1 - I)||_F^2 over G's weights
+                terms["loss/ortho"] = self.ortho * orthogonal_penalty(self.G.module)
+                terms["loss/G"] = terms["loss/G"] + terms["loss/ortho"]
+        return terms
 
     @torch.no_grad()
     def real_scores(self, batch: Batch) -> Optional[Tensor]:

@@ -68,7 +68,7 @@ class InfoGAN(GAN):
         self.D.module.train()
         Q = QHead(probe.shape[1], q_hidden, categorical, continuous).to(device)
         self.Q = self.players.add("Q", Q, cfg.optimizer.d, cfg.train.lr_schedule, cfg.train.steps)
-        self.d_players = [self.D, self.Q]
+        self.phases = self.phase_table(d_players=("D", "Q"))      # Q learns from D's loss, with D
 
     def check(self, cfg) -> None:
         super().check(cfg)

@@ -65,6 +65,8 @@ class MixGAN(GAN):
         super().__init__(cfg, data, device)
         self.views = [DView(D, cfg.tricks.pack) for D in self.D.module.members]
         self.d_view = self.views[0]          # status() reads the noise level here
+        # The phases are the classic game's (GAN.phase_table): (1) the discriminators and their
+        # weights n_critic times, (2) the generators and theirs; the losses below are the mixed payoffs.
 
     def check(self, cfg) -> None:
         super().check(cfg)
@@ -74,7 +76,9 @@ class MixGAN(GAN):
                                                                                "once and every generator's fakes"),
                              ("tricks.diffaug", cfg.tricks.diffaug not in ("none", ""),
                               "the mixture's discriminators see un-augmented images"),
-                             ("tricks.ortho", cfg.tricks.ortho > 0, "the mixture's generators are not regularised")]:
+                             ("tricks.ortho", cfg.tricks.ortho > 0, "the mixture's generators are not regularised"),
+                             (f"train.g_steps={cfg.train.g_steps}", cfg.train.g_steps > 1,
+                              "the generators are updated once a step, on the fakes D's last update scored")]:
             if on:
                 raise ConfigError(f"{key} with game=mixgan: {why}; turn it off or use game=gan")
 
@@ -82,49 +86,45 @@ class MixGAN(GAN):
         pairs = [super(MixGAN, self).networks(cfg, data) for _ in range(self.components)]
         return Mixture([g for g, _ in pairs]), Mixture([d for _, d in pairs])
 
-    def step(self, step: int) -> list[Terms]:
+    def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
+        """The discriminators' mixed payoff on a fresh real batch and each generator's fakes."""
         G, D, loss, B, autocast = self.G, self.D, self.loss, self.batch_size, self.precision.autocast
-        T, noise = self.components, instance_noise_std(self.noise_start, self.noise_steps, step - 1)
-        for view in self.views:
-            view.noise_std = noise
-        logged: list[Terms] = []
-
-        # (1) Update the discriminators and their weights on the mixed payoff.
-        D.requires_grad(True)
-        for i in range(self.n_critic):
-            real = self.data.sample(B).x
-            with torch.set_grad_enabled(i == self.n_critic - 1), autocast():
-                fakes = [g(self.z(B)) for g in G.module.members]
-            with autocast():
-                w_u, w_v = G.module.weights().detach(), D.module.weights()
-                pairs = {}
-                for j, view in enumerate(self.views):
-                    on_real = call(view, real, None)
-                    for k, fake in enumerate(fakes):
-                        pairs[k, j] = loss.d_terms(view, on_real, call(view, fake.detach(), None), real, fake.detach())
-                terms = self.payoff(pairs, w_u, w_v, "loss/D")
-                terms["loss/D"] = terms["loss/D"] - self.entropy_weight * entropy(w_v)
-                terms.update({f"mix/wd_{j}": w_v[j].detach() for j in range(T)})
-            if self.players.update(D, terms["loss/D"]):
-                for member in D.module.members:
-                    loss.after_d_step(member, terms)
-                logged.append(terms)
-
-        # (2) Update the generators and their weights through frozen discriminators.
-        D.requires_grad(False)
+        if i == 0:
+            noise = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
+            for view in self.views:
+                view.noise_std = noise
+        real = self.data.sample(B).x
+        # The last fakes keep their graphs: the generators' update reuses them.
+        with torch.set_grad_enabled(i == self.n_critic - 1), autocast():
+            fakes = [g(self.z(B)) for g in G.module.members]
         with autocast():
-            w_u, w_v = G.module.weights(), D.module.weights().detach()
-            pairs = {(k, j): loss.generator(view, real, fake)
+            w_u, w_v = G.module.weights().detach(), D.module.weights()
+            pairs = {}
+            for j, view in enumerate(self.views):
+                on_real = call(view, real, None)
+                for k, fake in enumerate(fakes):
+                    pairs[k, j] = loss.d_terms(view, on_real, call(view, fake.detach(), None), real, fake.detach())
+            terms = self.payoff(pairs, w_u, w_v, "loss/D")
+            terms["loss/D"] = terms["loss/D"] - self.entropy_weight * entropy(w_v)
+            terms.update({f"mix/wd_{j}": w_v[j].detach() for j in range(self.components)})
+        scratch.update(real=real, fakes=fakes)
+        return terms
+
+    def after_d_update(self, terms: Terms, scratch: dict) -> None:
+        for member in self.D.module.members:
+            self.loss.after_d_step(member, terms)
+
+    def g_loss(self, step: int, j: int, scratch: dict) -> Terms:
+        """The generators' mixed payoff on the fakes of D's last update."""
+        real, fakes = scratch["real"], scratch["fakes"]
+        with self.precision.autocast():
+            w_u, w_v = self.G.module.weights(), self.D.module.weights().detach()
+            pairs = {(k, j): self.loss.generator(view, real, fake)
                      for j, view in enumerate(self.views) for k, fake in enumerate(fakes)}
             terms = self.payoff(pairs, w_u, w_v, "loss/G")
             terms["loss/G"] = terms["loss/G"] - self.entropy_weight * entropy(w_u)
-            terms.update({f"mix/w_{k}": w_u[k].detach() for k in range(T)})
-        if self.players.update(G, terms["loss/G"]):
-            if G.ema is not None:
-                G.ema.update(step)
-            logged.append(terms)
-        self.players.after_step()
-        return logged
+            terms.update({f"mix/w_{k}": w_u[k].detach() for k in range(self.components)})
+        return terms
 
     def payoff(self, pairs: dict, w_u: Tensor, w_v: Tensor, total: str) -> Terms:
         """sum over (generator k, discriminator j) of w_u[k] w_v[j] * that pair's terms (the total

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ganrun.config import make
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
-from ganrun.games import Game
+from ganrun.games import Game, Phase
 from ganrun.losses import GANLoss, Labels
 from ganrun.terms import Terms
 from ganrun.players import Player, Players, Precision
@@ -105,33 +105,33 @@ class Pix2Pix(Translation):
         self.G = self.add("G", cfg.optimizer.g)
         self.D = self.add("D", cfg.optimizer.d)
         self.d_view = Paired(self.D.module)
+        # (1) D on (a, b) real against (a, G(a)) fake; (2) G through a frozen D, reusing G(a)
+        self.phases = [Phase("D", ("D",), self.d_loss, after=self.after_d_update),
+                       Phase("G", ("G",), self.g_loss, frozen=("D",))]
 
-    def step(self, step: int) -> list[Terms]:
+    def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
+        """D's loss, halved as the official code does, on (a, b) real and (a, G(a)) fake."""
         batch = self.data.sample(self.batch_size)
-        a, b = batch.source, batch.x
-        autocast = self.precision.autocast
-        self.d_view.source = a
-        # (1) Update D: (a, b) real, (a, G(a)) fake; the loss halved, as the official code does.
-        self.D.requires_grad(True)
-        with autocast():
-            fake = self.G.module(a)
-            d_terms = self.loss.discriminator(self.d_view, b, fake.detach())
-            d_terms["loss/D"] = 0.5 * d_terms["loss/D"]
-        logged = []
-        if self.players.update(self.D, d_terms["loss/D"]):
-            self.loss.after_d_step(self.D.module, d_terms)
-            logged.append(d_terms)
-        # (2) Update G through a frozen D: fool it, and stay close to the target (L1).
-        self.D.requires_grad(False)
-        with autocast():
-            g_terms = self.loss.generator(self.d_view, b, fake)
-            g_terms["loss/G_gan"] = g_terms["loss/G"].detach()
-            g_terms["loss/L1"] = F.l1_loss(fake, b)
-            g_terms["loss/G"] = g_terms["loss/G"] + self.lambda_l1 * g_terms["loss/L1"]
-        if self.players.update(self.G, g_terms["loss/G"]):
-            logged.append(g_terms)
-        self.players.after_step()
-        return logged
+        self.d_view.source = batch.source
+        with self.precision.autocast():
+            fake = self.G.module(batch.source)
+            terms = self.loss.discriminator(self.d_view, batch.x, fake.detach())
+            terms["loss/D"] = 0.5 * terms["loss/D"]
+        scratch.update(target=batch.x, fake=fake)
+        return terms
+
+    def after_d_update(self, terms: Terms, scratch: dict) -> None:
+        self.loss.after_d_step(self.D.module, terms)
+
+    def g_loss(self, step: int, j: int, scratch: dict) -> Terms:
+        """Fool D, and stay close to the target: adversarial + lambda_L1 * |G(a) - b|_1."""
+        b, fake = scratch["target"], scratch["fake"]
+        with self.precision.autocast():
+            terms = self.loss.generator(self.d_view, b, fake)
+            terms["loss/G_gan"] = terms["loss/G"].detach()
+            terms["loss/L1"] = F.l1_loss(fake, b)
+            terms["loss/G"] = terms["loss/G"] + self.lambda_l1 * terms["loss/L1"]
+        return terms
 
     @torch.no_grad()
     def pictures(self, fixed: dict) -> list[tuple[str, Tensor]]:
@@ -180,16 +180,16 @@ class CycleGAN(Translation):
         self.pool_B = ReplayBuffer(max(1, pool_size), share, per_image=True, shape=data.shape).to(device)
         self.players.track("pool_A", self.pool_A)
         self.players.track("pool_B", self.pool_B)
+        # In the official order: (1) both generators through frozen discriminators, (2) both
+        # discriminators, on the generators' fakes (pooled)
+        self.phases = [Phase("G", ("G_AB", "G_BA"), self.g_loss, frozen=("D_A", "D_B")),
+                       Phase("D", ("D_A", "D_B"), self.d_loss, after=self.after_d_update)]
 
-    def step(self, step: int) -> list[Terms]:
+    def g_loss(self, step: int, i: int, scratch: dict) -> Terms:
+        """Both generators' adversarial terms, the cycle terms and the identity terms."""
         batch = self.data.sample(self.batch_size)
         a, b = batch.source, batch.x
-        autocast = self.precision.autocast
-        gens, discs = [self.G_AB, self.G_BA], [self.D_A, self.D_B]
-        # (1) Update both generators through frozen discriminators.
-        for d in discs:
-            d.requires_grad(False)
-        with autocast():
+        with self.precision.autocast():
             fake_b, fake_a = self.G_AB.module(a), self.G_BA.module(b)
             rec_a, rec_b = self.G_BA.module(fake_b), self.G_AB.module(fake_a)
             t: Terms = {"loss/G_AB": self.loss.generator(self.D_B.module, b, fake_b)["loss/G"],
@@ -201,26 +201,25 @@ class CycleGAN(Translation):
                 t["loss/idt_B"] = F.l1_loss(self.G_AB.module(b), b)
                 total = total + self.lambda_idt * (t["loss/idt_A"] + t["loss/idt_B"])
             t["loss/G"] = total
-        logged = []
-        if self.players.update(gens, total):
-            logged.append(t)
-        # (2) Update D_A and D_B: real images of their domain against (pooled) fakes.
-        for d in discs:
-            d.requires_grad(True)
-        with autocast():
-            d_a = self.loss.discriminator(self.D_A.module, a, self.pool_A.mix(fake_a))
-            d_b = self.loss.discriminator(self.D_B.module, b, self.pool_B.mix(fake_b))
-            d_terms: Terms = {f"{k}_A" if k != "loss/D" else "loss/D_A": v for k, v in d_a.items()}
-            d_terms.update({f"{k}_B" if k != "loss/D" else "loss/D_B": v for k, v in d_b.items()})
-            # each D's loss halved (the official code); their sum trains both (separate weights)
-            d_terms["loss/D"] = 0.5 * (d_a["loss/D"] + d_b["loss/D"])
-        if self.players.update(discs, d_terms["loss/D"]):
-            self.loss.after_d_step(self.D_A.module, d_a)
-            self.loss.after_d_step(self.D_B.module, d_b)
-            logged.append(d_terms)
-        self.players.after_step()
-        return logged
+        scratch.update(a=a, b=b, fake_a=fake_a, fake_b=fake_b)
+        return t
 
+    def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
+        """D_A and D_B: real images of their domain against (pooled) fakes, each loss halved (the
+        official code); their sum trains both (separate weights)."""
+        with self.precision.autocast():
+            d_a = self.loss.discriminator(self.D_A.module, scratch["a"], self.pool_A.mix(scratch["fake_a"]))
+            d_b = self.loss.discriminator(self.D_B.module, scratch["b"], self.pool_B.mix(scratch["fake_b"]))
+            terms: Terms = {f"{k}_A" if k != "loss/D" else "loss/D_A": v for k, v in d_a.items()}
+            terms.update({f"{k}_B" if k != "loss/D" else "loss/D_B": v for k, v in d_b.items()})
+            terms["loss/D"] = 0.5 * (d_a["loss/D"] + d_b["loss/D"])
+        scratch.update(d_a=d_a, d_b=d_b)
+        return terms
+
+    def after_d_update(self, terms: Terms, scratch: dict) -> None:
+        # each D's own terms (WGAN's clipping reads them per network)
+        self.loss.after_d_step(self.D_A.module, scratch["d_a"])
+        self.loss.after_d_step(self.D_B.module, scratch["d_b"])
     @torch.no_grad()
     def pictures(self, fixed: dict) -> list[tuple[str, Tensor]]:
         from ganrun.visualize import translation_rows
