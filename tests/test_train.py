@@ -93,9 +93,9 @@ def test_g_steps_counts_generator_updates_each_through_the_updated_generator(tmp
     d_steps = next(iter(state["players"]["D"]["optimizer"]["state"].values()))["step"]
     g_steps = next(iter(state["players"]["G"]["optimizer"]["state"].values()))["step"]
     assert (int(d_steps), int(g_steps)) == (4, 8)
-    # a game with a step of its own refuses what it would ignore
+    # a game whose G phase cannot repeat refuses what it would ignore
     proc = ganrun("game=mixgan", "dataset=ring", "train.g_steps=2", cwd=tmp_path, check=False)
-    assert proc.returncode == 2 and "train.g_steps=2: game=mixgan has a step of its own" in proc.stderr
+    assert proc.returncode == 2 and "train.g_steps=2 with game=mixgan: the generators are updated once" in proc.stderr
 
 
 def test_the_generator_update_does_not_touch_the_discriminator(run_dir, monkeypatch):
