@@ -14,6 +14,7 @@ Torch-free, like ganrun.config: the values come from Hydra's compose API, as `ga
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import io
 import re
@@ -179,7 +180,11 @@ def composer() -> Iterator[Callable[[list[str]], DictConfig]]:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module(config_module="ganrun.conf", version_base="1.3"):
-            yield lambda overrides: compose(config_name="config", overrides=overrides, return_hydra_config=True)
+            # the same overrides come back often (an option's keys and its recipe, the groups a
+            # recipe starts from): each is composed once (the configs are only read)
+            composed = functools.lru_cache(maxsize=None)(
+                lambda overrides: compose(config_name="config", overrides=list(overrides), return_hydra_config=True))
+            yield lambda overrides: composed(tuple(overrides))
     finally:
         GlobalHydra.instance().clear()
 
