@@ -94,6 +94,7 @@ def build(cfg: DictConfig, data: Optional[Dataset] = None) -> Experiment:
     if data is None:
         data = make("dataset", cfg.dataset, device=device)
     game = make("game", cfg.game, cfg=cfg, data=data, device=device)
+    game.check_phases()
     game.players.track("data", data)           # the position in a streamed dataset
     if distributed.active():
         join_ranks(cfg, game, device)

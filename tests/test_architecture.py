@@ -245,3 +245,18 @@ def test_the_shared_step_runs_a_phase_table_in_order_with_its_players_and_frozen
     for a, b in zip(game.A.ema.module.parameters(), game.A.module.parameters()):
         assert torch.equal(a, b), "A's moving average followed its last update"
     assert game.A.scheduler.last_epoch == 1 and game.B.scheduler.last_epoch == 1, "schedules count steps"
+
+
+def test_a_phase_table_naming_a_player_the_game_lacks_is_refused_when_the_game_is_built():
+    from ganrun.games import Game
+    from ganrun.players import Players, Precision
+
+    game = Game()
+    game.players = Players(Precision("fp32", torch.device("cpu")))
+    game.players.add("G", nn.Linear(1, 1))
+    game.phases = [Phase("D", ("D",), lambda step, i, scratch: {})]
+    with pytest.raises(TypeError, match="phase 'D' names no player D \\(its players: G"):
+        game.check_phases()
+    game.phases = [Phase("G", ("G",), lambda step, i, scratch: {}, repeat=0)]
+    with pytest.raises(TypeError, match="repeats 0 times"):
+        game.check_phases()

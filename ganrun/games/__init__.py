@@ -98,6 +98,19 @@ class Game:
         self.players.after_step()
         return logged
 
+    def check_phases(self) -> None:
+        """The phase table names only players the game added, each phase updating at least one
+        (checked once, when the game is built, rather than at the first step)."""
+        known = set(self.players.players)
+        for phase in getattr(self, "phases", None) or []:
+            unknown = [n for n in (*phase.players, *phase.frozen) if n not in known]
+            why = (f"names no player {', '.join(unknown)}" if unknown else
+                   "updates nothing" if not phase.players else
+                   f"repeats {phase.repeat} times" if phase.repeat < 1 else "")
+            if why:
+                raise TypeError(f"{type(self).__name__}: phase {phase.name!r} {why} (its players: "
+                                f"{', '.join(sorted(known)) or 'none'}; repeat at least 1)")
+
     def fixed_inputs(self, seed: int) -> dict:
         """What the pictures are drawn from at every logging step (e.g. fixed noise), made from its
         own generator so that pictures never shift the training RNG stream."""
