@@ -56,7 +56,7 @@ def test_stacked_digits_are_three_digits_as_colour_channels():
 
 
 def test_stacked_modes_and_kl_follow_the_protocol(tmp_path):
-    from ganrun.metrics.classifier import StackedModes
+    from ganrun.metrics.classifier import StackedModes, predict
 
     data = make_data("stacked", resolution=16)
     metric = StackedModes(data, tmp_path, torch.device("cpu"))
@@ -65,9 +65,20 @@ def test_stacked_modes_and_kl_follow_the_protocol(tmp_path):
     collapsed = Batch(seven.expand(200, 3, 16, 16))            # every sample the triple (7, 7, 7)
     values, protocol = metric(collapsed)
     assert values["modes"] == 1 and values["mode_kl"] == pytest.approx(math.log(1000))
+    assert values["digit_kl"] == pytest.approx(3 * math.log(10)), "each channel one digit of 10"
+    # (d, d, d) for every digit d, equally often: each channel uniform (digit_kl 0), the triples 10 of
+    # 1000 (mode_kl log 100): all of the KL is the channels' dependence
+    _, logits = predict(metric.model, one.x)
+    read_as = logits.argmax(1)
+    firsts = torch.stack([one.x[read_as == d][0] for d in range(10)])      # one image the judge reads as d
+    same = Batch(firsts.repeat_interleave(20, 0).expand(200, 3, 16, 16))
+    values, _ = metric(same)
+    assert values["modes"] == 10 and values["mode_kl"] == pytest.approx(math.log(100))
+    assert values["digit_kl"] == pytest.approx(0.0, abs=1e-9)
     values, _ = metric(data.reference(20000))
     assert values["modes"] > 950 and values["mode_kl"] < 0.2, "real stacks cover nearly all 1000 triples"
-    assert "modes" in protocol and "mode_kl" in protocol
+    assert values["digit_kl"] < 0.05
+    assert "modes" in protocol and "mode_kl" in protocol and "digit_kl" in protocol
 
 
 # --------------------------------------------------------------------------- MIX+GAN
