@@ -220,8 +220,11 @@ def test_the_shared_step_runs_a_phase_table_in_order_with_its_players_and_frozen
             self.A = self.players.add("A", nn.Linear(2, 1), opt, "linear", steps=10)
             self.B = self.players.add("B", nn.Linear(1, 1), opt, "linear", steps=10)
             self.A.ema = EMA(self.A.module, 0.0)            # decay 0: the average is the last weights
-            self.phases = [Phase("A", ("A",), self.a_loss, repeat=3, frozen=("B",), after=self.note),
+            self.phases = [Phase("A", "A", self.a_loss, repeat=3, frozen="B", before=self.start, after=self.note),
                            Phase("B", ("B",), self.b_loss)]
+
+        def start(self, step, scratch):
+            seen.append(("before", step))
 
         def a_loss(self, step, i, scratch):
             # B's weights take part but are frozen: no gradient may reach them
@@ -240,7 +243,8 @@ def test_the_shared_step_runs_a_phase_table_in_order_with_its_players_and_frozen
     game = TwoPlayers()
     logged = game.step(1)
     assert [sorted(t) for t in logged] == [["loss/A"]] * 3 + [["loss/B"]]
-    assert seen == [("A", 0, False, True), ("after", 0), ("A", 1, False, True), ("after", 1),
+    assert game.phases[0].players == ("A",) and game.phases[0].frozen == ("B",), "a name is one player"
+    assert seen == [("before", 1), ("A", 0, False, True), ("after", 0), ("A", 1, False, True), ("after", 1),
                     ("A", 2, False, True), ("after", 2), ("B", 2, True, True)]
     for a, b in zip(game.A.ema.module.parameters(), game.A.module.parameters()):
         assert torch.equal(a, b), "A's moving average followed its last update"
@@ -259,4 +263,10 @@ def test_a_phase_table_naming_a_player_the_game_lacks_is_refused_when_the_game_i
         game.check_phases()
     game.phases = [Phase("G", ("G",), lambda step, i, scratch: {}, repeat=0)]
     with pytest.raises(TypeError, match="repeats 0 times"):
+        game.check_phases()
+    game.phases = [Phase("G", ("G",), lambda step, i, scratch: {}, frozen=("G",))]
+    with pytest.raises(TypeError, match="both updates and freezes G"):
+        game.check_phases()
+    game.phases = []
+    with pytest.raises(TypeError, match="Game has no phase table: set self.phases in __init__"):
         game.check_phases()

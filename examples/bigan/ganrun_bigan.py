@@ -46,6 +46,7 @@ def game_class():
 
     from ganrun.config import make
     from ganrun.data import Batch
+    from ganrun.errors import ConfigError
     from ganrun.games import Game, Phase, latent
     from ganrun.kinds import KINDS
     from ganrun.models import Conditioning
@@ -77,8 +78,11 @@ def game_class():
             self.G = self.players.add("G", G.to(device), cfg.optimizer.g, t.lr_schedule, t.steps)
             self.E = self.players.add("E", E.to(device), cfg.optimizer.g, t.lr_schedule, t.steps)
             self.D = self.players.add("D", D.to(device), cfg.optimizer.d, t.lr_schedule, t.steps)
+            if t.g_steps > 1:
+                raise ConfigError("train.g_steps: BiGAN updates G and E once a step, on the pairs D's last "
+                                  "update scored; leave it at 1")
             # ganrun's step runs this table: freezing, optimizer steps, LR schedules are its own
-            self.phases = [Phase("D", ("D",), self.d_loss),
+            self.phases = [Phase("D", ("D",), self.d_loss, repeat=t.n_critic),
                            Phase("G", ("G", "E"), self.ge_loss, frozen=("D",))]
 
         def z(self, n, generator=None, truncation=None):

@@ -36,15 +36,25 @@ class Phase:
     `loss(step, i, scratch)` computes the terms of the i-th update of this step (i < repeat);
     their total, `terms["loss/<name>"]`, is what `players` minimise together (one backward pass,
     an optimizer step each). `scratch` is a dict that lives for one step, for what a later
-    phase reuses (DCGAN's G update reuses the fakes of D's last one). `after(terms, scratch)`,
-    when given, runs after each update that was taken (WGAN's clipping, BEGAN's k_t). While the
-    phase runs, its players collect gradients and the `frozen` ones do not."""
+    phase reuses (DCGAN's G update reuses the fakes of D's last one; it holds what the loss put
+    there even when the update was skipped). `before(step, scratch)`, when given, runs once a
+    step before the phase's first update (instance noise's level, ADA's probability);
+    `after(terms, scratch)` after each update that was taken, before the moving averages follow
+    (WGAN's clipping, BEGAN's k_t). While the phase runs, its players collect gradients and the
+    `frozen` ones do not; a player a phase names in neither keeps the state it had."""
     name: str
     players: tuple[str, ...]
     loss: Callable[[int, int, dict], Terms]
     repeat: int = 1
     frozen: tuple[str, ...] = ()
+    before: Optional[Callable[[int, dict], None]] = None
     after: Optional[Callable[[Terms, dict], None]] = None
+
+    def __post_init__(self) -> None:
+        # Phase("G", "G_AB") means the player G_AB, not the letters of its name
+        for key in ("players", "frozen"):
+            value = getattr(self, key)
+            object.__setattr__(self, key, (value,) if isinstance(value, str) else tuple(value))
 
     @property
     def total(self) -> str:
@@ -86,14 +96,16 @@ class Game:
                 player.requires_grad(True)
             for name in phase.frozen:
                 self.players[name].requires_grad(False)
+            if phase.before is not None:
+                phase.before(step, scratch)
             for i in range(phase.repeat):
                 terms = phase.loss(step, i, scratch)
                 if self.players.update(updated, terms[phase.total]):
+                    if phase.after is not None:
+                        phase.after(terms, scratch)
                     for player in updated:
                         if player.ema is not None:
                             player.ema.update(step)
-                    if phase.after is not None:
-                        phase.after(terms, scratch)
                     logged.append(terms)
         self.players.after_step()
         return logged
@@ -101,11 +113,16 @@ class Game:
     def check_phases(self) -> None:
         """The phase table names only players the game added, each phase updating at least one
         (checked once, when the game is built, rather than at the first step)."""
+        if type(self).step is Game.step and not getattr(self, "phases", None):
+            raise TypeError(f"{type(self).__name__} has no phase table: set self.phases in __init__ "
+                            f"(or override step)")
         known = set(self.players.players)
         for phase in getattr(self, "phases", None) or []:
             unknown = [n for n in (*phase.players, *phase.frozen) if n not in known]
+            both = [n for n in phase.players if n in phase.frozen]
             why = (f"names no player {', '.join(unknown)}" if unknown else
                    "updates nothing" if not phase.players else
+                   f"both updates and freezes {', '.join(both)}" if both else
                    f"repeats {phase.repeat} times" if phase.repeat < 1 else "")
             if why:
                 raise TypeError(f"{type(self).__name__}: phase {phase.name!r} {why} (its players: "

@@ -150,15 +150,21 @@ class GAN(Game):
     def phase_table(self, d_players: tuple[str, ...]) -> list[Phase]:
         """(1) update D (and the players that learn from D's loss, InfoGAN's Q) n_critic times;
         (2) update G g_steps times through a frozen D."""
-        return [Phase("D", d_players, self.d_loss, repeat=self.n_critic, after=self.after_d_update),
-                Phase("G", ("G",), self.g_loss, repeat=self.g_steps, frozen=d_players)]
+        return [Phase("D", d_players, self.d_loss, repeat=self.n_critic, before=self.before_d,
+                      after=self.after_d_update),
+                Phase("G", ("G",), self.g_loss, repeat=self.g_steps, frozen=d_players, before=self.before_g)]
+
+    def before_d(self, step: int, scratch: dict) -> None:
+        self.d_view.noise_std = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
+
+    def before_g(self, step: int, scratch: dict) -> None:
+        if self.augment is not None:
+            self.augment.adjust(step)       # ADA's p moves once a step, after D's updates
 
     def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
         """D's loss on fresh real and fake batches; D sees the fakes detached (some of them swapped
         for past fakes when the replay buffer is on)."""
         autocast = self.precision.autocast
-        if i == 0:
-            self.d_view.noise_std = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
         batch = self.data.sample(self.batch_size)
         g_in = self.g_inputs(self.batch_size)
         # The last fake batch keeps its graph: G's update reuses it.
@@ -183,8 +189,6 @@ class GAN(Game):
         batch drawn again from the updated G."""
         autocast, g_in = self.precision.autocast, scratch["g_in"]
         if j == 0:
-            if self.augment is not None:
-                self.augment.adjust(step)           # ADA's p moves once a step, after D's updates
             fake = scratch["fake"]
         else:
             with autocast():

@@ -89,10 +89,6 @@ class MixGAN(GAN):
     def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
         """The discriminators' mixed payoff on a fresh real batch and each generator's fakes."""
         G, D, loss, B, autocast = self.G, self.D, self.loss, self.batch_size, self.precision.autocast
-        if i == 0:
-            noise = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
-            for view in self.views:
-                view.noise_std = noise
         real = self.data.sample(B).x
         # The last fakes keep their graphs: the generators' update reuses them.
         with torch.set_grad_enabled(i == self.n_critic - 1), autocast():
@@ -109,6 +105,11 @@ class MixGAN(GAN):
             terms.update({f"mix/wd_{j}": w_v[j].detach() for j in range(self.components)})
         scratch.update(real=real, fakes=fakes)
         return terms
+
+    def before_d(self, step: int, scratch: dict) -> None:
+        noise = instance_noise_std(self.noise_start, self.noise_steps, step - 1)
+        for view in self.views:
+            view.noise_std = noise
 
     def after_d_update(self, terms: Terms, scratch: dict) -> None:
         for member in self.D.module.members:

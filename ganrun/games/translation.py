@@ -220,6 +220,7 @@ class CycleGAN(Translation):
         # each D's own terms (WGAN's clipping reads them per network)
         self.loss.after_d_step(self.D_A.module, scratch["d_a"])
         self.loss.after_d_step(self.D_B.module, scratch["d_b"])
+
     @torch.no_grad()
     def pictures(self, fixed: dict) -> list[tuple[str, Tensor]]:
         from ganrun.visualize import translation_rows
