@@ -246,16 +246,23 @@ def recipe_rows(group: str, name: str, compose: Callable) -> list[tuple[str, str
 
 
 def tuned_keys(cfg: DictConfig) -> dict[str, str]:
-    """{key: the tuning file that sets it} for the tuning files that apply to a composed config."""
+    """{key: the tuning file that sets it} for the tuning files that apply to a composed config (where
+    two set a key, the one applied last: conf/config.yaml applies the model's, the loss's, then the
+    experiment's)."""
     from importlib.resources import files
 
     keys = {}
-    for kind, name in cfg.hydra.runtime.choices.items():
-        path = files("ganrun.conf").joinpath("tuning", kind[len("tuning/"):], f"{name}.yaml")
-        if kind.startswith("tuning/") and name and path.is_file():
+    choices = cfg.hydra.runtime.choices
+    for kind in TUNING_ORDER:
+        name = choices.get(f"tuning/{kind}")
+        path = files("ganrun.conf").joinpath("tuning", kind, f"{name}.yaml")
+        if name and path.is_file():
             for key in flatten(OmegaConf.to_container(OmegaConf.load(str(path)))):
-                keys[key] = f"tuning/{kind[len('tuning/'):]}/{name}.yaml"
+                keys[key] = f"tuning/{kind}/{name}.yaml"
     return keys
+
+
+TUNING_ORDER = ("model", "loss", "experiment")     # as conf/config.yaml's defaults list applies them
 
 
 def _node(group: str) -> str:

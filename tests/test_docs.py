@@ -26,6 +26,20 @@ def test_the_option_reference_and_the_groups_table_are_written_from_the_registry
         assert page.read_text() == text, f"docs/{page.name} is out of date: run `make docs`"
 
 
+def test_a_key_two_tuning_files_set_is_the_last_applied_ones():
+    """experiment=infogan on digits: the DCGAN's digits file sets 3 000 steps, InfoGAN's own 9 000; the
+    run trains 9 000 and the reference names InfoGAN's file for it."""
+    from ganrun.reference import composer, recipe_rows, tuned_keys
+
+    with composer() as compose:
+        cfg = compose(["experiment=infogan"])
+        assert cfg.train.steps == 9000
+        assert tuned_keys(cfg)["train.steps"] == "tuning/experiment/infogan_digits.yaml"
+        rows = recipe_rows("experiment", "infogan", compose)
+    assert ("train.steps", "9000", "", "") in rows
+    assert ("tuning/experiment/infogan_digits.yaml", "applies on this data", "", "tuning file") in rows
+
+
 @pytest.mark.parametrize("group", GROUPS)
 def test_the_option_reference_lists_every_option_of_every_group(group):
     reference = (REPO / "docs" / "options.md").read_text()
