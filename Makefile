@@ -37,7 +37,8 @@ bench: install  ## speed benchmarks (ratios against a baseline measured in the s
 peers: install  ## ganrun's presets against the scripts people copy, 3 seeds (hours; bench/RESULTS.md)
 	$(BIN)/python bench/peers.py $(ARGS)
 
-docs: install  ## write the option reference (docs/options.md, the groups table) from the registry
+docs: install  ## write the options' index (ganrun/option_index.py) and reference (docs/options.md, the groups table)
+	$(BIN)/python -m ganrun.indexer
 	$(BIN)/python -m ganrun.reference docs
 
 clean:  ## delete run outputs and caches (keeps .venv)

@@ -8,17 +8,19 @@ values of a string (`tricks.prior`: normal or uniform) are declared next to the 
 with `bounded(...)` and checked by `check_ranges`, also before anything is built.
 
 The top-level blocks (train, tricks, eval, device) are declared here. Each option of a
-config group that builds something (a game, a model, a dataset, a loss, an optimizer)
-declares its schema in ganrun/schemas/<group>.py and registers it with its builder there:
-`register(group, Schema, "ganrun.module:name")`; the schema's `type` field names the option.
+config group that builds something (a game, a model, a dataset, a loss, an optimizer) is declared
+in the one module that builds it: its schema (a dataclass whose `type` field names the option) and
+`register(group, Schema, builder)` beside the builder (ganrun/losses.py, ganrun/models/dcgan.py, ...).
 ganrun builds a part only by looking its `type` up in that registry, so a stored config (in
 a checkpoint, an export or a run folder) can choose among ganrun's own builders and nothing
 else: no `_target_` or other class or function name is ever read from a file
 (`load_stored_config`).
 
-This module and ganrun/schemas/ import no torch: `ganrun --help`, `ganrun --cfg job` and a
-config error answer without it. A builder's module (which does import torch) is imported
-when the builder is first called.
+Those modules import torch; this one and ganrun/option_index.py do not. The index is a copy of
+every schema and registration of ganrun's own options, written by `make docs` from the modules
+(ganrun/reference.py `option_index`), so that `ganrun --help`, `ganrun --cfg job` and a config error
+answer without torch; a builder's module is imported when a run first builds that option, and
+its `register` calls then find the index's entries in place (and refuse a stale index).
 """
 
 from __future__ import annotations
@@ -90,10 +92,9 @@ class Option:
 
 REGISTRY: dict[str, dict[str, Option]] = {}
 _imported: list[bool] = []     # non-empty once the option modules are imported
-# The modules that declare and register every option of ganrun (torch-free); imported by
-# register_configs() and whenever an option is looked up.
-OPTION_MODULES = ("ganrun.schemas.game", "ganrun.schemas.model", "ganrun.schemas.dataset",
-                  "ganrun.schemas.loss", "ganrun.schemas.optimizer")
+# ganrun's own options, registered without torch: the index that `make docs` writes from the modules
+# that declare them. Imported by register_configs() and whenever an option is looked up.
+OPTION_MODULES = ("ganrun.option_index",)
 
 
 GROUPS = ("game", "model", "dataset", "loss", "optimizer")    # the groups whose options are registered
@@ -102,8 +103,9 @@ GROUPS = ("game", "model", "dataset", "loss", "optimizer")    # the groups whose
 def register(group: str, schema: type, build: str | Callable[..., Any], legacy_target: str = "") -> None:
     """Make `schema` an option of `group` (its `type` field is the option's name), built by
     `build(**fields, **context)`. `build` is the callable itself, or "package.module:name" for one
-    imported only when the option is first built (ganrun's own options: their modules import torch).
-    ganrun's own modules and installed plugins (ganrun/plugins.py) call this; a file never does."""
+    imported only when the option is first built (what ganrun/option_index.py writes for ganrun's own
+    options, whose modules import torch). ganrun's own modules and installed plugins
+    (ganrun/plugins.py) call this; a file never does."""
     from ganrun import plugins
 
     if group not in GROUPS:
@@ -116,11 +118,25 @@ def register(group: str, schema: type, build: str | Callable[..., Any], legacy_t
         legacy = build.replace(":", ".")
     else:
         legacy = f"{build.__module__}.{build.__qualname__}"
+    known = REGISTRY.get(group, {}).get(name)
     if plugins.loading():
-        if name in REGISTRY.get(group, {}):
+        if known is not None:
             raise ValueError(f"register: {group}={name} is ganrun's own option; a plugin chooses another name")
         plugins.PROVIDERS[(group, name)] = plugins.loading()
+    elif known is not None and callable(build) and known.builder == f"{build.__module__}:{build.__qualname__}":
+        # ganrun's own module, imported to build: the index holds this option already (its copy of
+        # the same schema, so that configs typed by either merge)
+        if _fields(known.schema) != _fields(schema):
+            raise ValueError(f"ganrun/option_index.py is out of date for {group}={name} ({schema.__module__} "
+                             f"changed its keys): run `make docs`")
+        return
     REGISTRY.setdefault(group, {})[name] = Option(group, name, schema, build, legacy_target or legacy)
+
+
+def _fields(schema: type) -> list[tuple]:
+    """What a schema declares: each key's name, type, default and checks."""
+    return [(f.name, str(f.type), f.default if f.default_factory is dataclasses.MISSING else f.default_factory(),
+             dict(f.metadata)) for f in dataclasses.fields(schema)]
 
 
 # Metrics a plugin adds to a kind of data (ganrun/kinds.py): kind -> builders of metric parts, each
@@ -143,8 +159,8 @@ def _check_builder_name(builder: str) -> None:
 
 def _load(builder: str) -> Callable[..., Any]:
     """The callable that a registered "package.module:name" names. These strings are written in
-    ganrun/schemas/ and in installed plugins, never read from a file: a stored config only chooses an
-    option's `type`."""
+    ganrun/option_index.py and in installed plugins, never read from a file: a stored config only
+    chooses an option's `type`."""
     _check_builder_name(builder)
     module, _, name = builder.partition(":")
     return getattr(importlib.import_module(module), name)
@@ -308,8 +324,8 @@ def register_configs() -> None:
     for group, options in REGISTRY.items():
         for name, opt in options.items():
             cs.store(group=f"schema/{group}", name=name, node=opt.schema)
-            if (group, name) in PROVIDERS and name not in group_options(group):
-                cs.store(group=group, name=name, node=opt.schema)     # a plugin's option: `group=name`
+            if ((group, name) in PROVIDERS or _stands_alone(opt)) and name not in yaml_options(group):
+                cs.store(group=group, name=name, node=opt.schema)     # an option without a recipe: `group=name`
     OmegaConf.register_new_resolver("ganrun_groups", groups_help, replace=True)
     # presets whose batch counts packs: train.batch_size: ${ganrun_mul:100,${tricks.pack}}
     OmegaConf.register_new_resolver("ganrun_mul", lambda a, b: int(a) * int(b), replace=True)
@@ -320,18 +336,34 @@ DEFAULTS = {"game": "gan", "model": "dcgan", "dataset": "digits", "loss": "ns", 
             "device": "auto"}
 
 
-def group_options(group: str) -> list[str]:
-    """The options of a config group: the YAML files in ganrun/conf/<group>/."""
+def yaml_options(group: str) -> list[str]:
+    """The YAML files in ganrun/conf/<group>/: the options that bring a recipe (or are presets)."""
     from importlib.resources import files
 
-    return sorted(p.name[:-5] for p in files("ganrun.conf").joinpath(group).iterdir() if p.name.endswith(".yaml"))
+    folder = files("ganrun.conf").joinpath(group)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")) if folder.is_dir() else []
+
+
+def _stands_alone(opt: Option) -> bool:
+    """Whether a registered option is chosen as `group=name` by itself, without a YAML file. Not an
+    optimizer (an optimizer option is a pair, g and d: its YAML), nor a builder that its presets
+    choose (`preset_base`: dataset=mnist, cifar10, ... all build with `torchvision`)."""
+    return opt.group != "optimizer" and not getattr(opt.schema, "preset_base", False)
+
+
+def group_options(group: str) -> list[str]:
+    """ganrun's own options of a config group: its YAML files, and the options of the index that need
+    none (an option brings a YAML file only when it sets more than its own keys' defaults)."""
+    _import_option_modules()
+    own = {name for name, opt in REGISTRY.get(group, {}).items()
+           if opt.schema.__module__ in OPTION_MODULES and _stands_alone(opt)}
+    return sorted(set(yaml_options(group)) | own)
 
 
 def choices(group: str) -> list[str]:
-    """Every option a user can choose in a group: its YAML files and the options of installed plugins."""
+    """Every option a user can choose in a group: ganrun's own and the options of installed plugins."""
     from ganrun.plugins import PROVIDERS
 
-    _import_option_modules()
     return sorted(set(group_options(group)) | {name for g, name in PROVIDERS if g == group})
 
 
@@ -585,7 +617,7 @@ def default_path(cfg: DictConfig, key: str) -> Any:
 
 def _preset_value(group: str, option: Any, leaf: str) -> Any:
     """The value a group's option file in ganrun/conf (ganrun's own, never a stored file) gives `leaf`."""
-    if not isinstance(option, str) or not NAME.fullmatch(option) or option not in group_options(group):
+    if not isinstance(option, str) or not NAME.fullmatch(option) or option not in yaml_options(group):
         return None
     from importlib.resources import files
 

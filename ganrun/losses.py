@@ -10,6 +10,7 @@ no per-loss branches.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganrun import distributed, terms as stats
+from ganrun.config import bounded, register
 from ganrun.models import DOut, score_of
 from ganrun.terms import Terms, later, now
 
@@ -190,11 +192,29 @@ class Minimax(GANLoss):
         return torch.sigmoid(scores)
 
 
+@dataclass
+class MinimaxLossConfig:
+    """Minimax GAN (Goodfellow 2014): G minimises log(1 - D(G(z))), which saturates early on."""
+    type: str = "mm"
+
+
+register("loss", MinimaxLossConfig, Minimax)
+
+
 class NonSaturating(Minimax):
     """`ns`: D as in mm; G: -E[log s(D(x~))]."""
 
     def g_loss(self, d_fake, d_real):
         return F.softplus(-d_fake).mean()          # -log s(l) = softplus(-l)
+
+
+@dataclass
+class NonSaturatingLossConfig:
+    """Non-saturating GAN: D as minimax, G maximises log D(G(z)) (GAN_NOTES §2)."""
+    type: str = "ns"
+
+
+register("loss", NonSaturatingLossConfig, NonSaturating)
 
 
 class Wasserstein(GANLoss):
@@ -221,6 +241,15 @@ class Wasserstein(GANLoss):
                     p.clamp_(-self.clip, self.clip)
 
 
+@dataclass
+class WGANLossConfig:
+    type: str = "wgan"
+    clip: float = bounded(0.01, ge=0)        # every D weight clipped to [-clip, clip]
+
+
+register("loss", WGANLossConfig, Wasserstein)
+
+
 class WassersteinGP(Wasserstein):
     """`wgan_gp` (Gulrajani 2017): the wgan loss without clipping, plus
     lambda E[(||grad D(x^)||_2 - 1)^2] at x^ = t x + (1 - t) x~, t ~ U[0, 1] drawn per sample."""
@@ -236,6 +265,15 @@ class WassersteinGP(Wasserstein):
         return self.gp_weight * gradient_penalty(D, t * real + (1 - t) * fake, y)
 
 
+@dataclass
+class WGANGPLossConfig:
+    type: str = "wgan_gp"
+    gp_weight: float = bounded(10.0, ge=0)   # lambda
+
+
+register("loss", WGANGPLossConfig, WassersteinGP)
+
+
 class LeastSquares(GANLoss):
     """`lsgan` (Mao 2017): D: E[(D(x) - 1)^2] + E[D(x~)^2]; G: E[(D(x~) - 1)^2] (the unhalved form)."""
 
@@ -247,6 +285,16 @@ class LeastSquares(GANLoss):
 
     def g_loss(self, d_fake, d_real):
         return ((d_fake - 1) ** 2).mean()
+
+
+@dataclass
+class LSGANLossConfig:
+    """Least-squares GAN (Mao 2017): D regresses real to 1 and fake to 0, G pushes D(x~) to 1.
+    Recipe: the DCGAN Adam settings."""
+    type: str = "lsgan"
+
+
+register("loss", LSGANLossConfig, LeastSquares)
 
 
 class DRAGAN(NonSaturating):
@@ -263,6 +311,16 @@ class DRAGAN(NonSaturating):
     def penalty(self, D, real, fake, y=None):
         delta = self.perturb * real.std() * torch.rand_like(real)
         return self.gp_weight * gradient_penalty(D, real + per_sample(real) * delta, y)
+
+
+@dataclass
+class DRAGANLossConfig:
+    type: str = "dragan"
+    gp_weight: float = bounded(10.0, ge=0)   # lambda
+    perturb: float = bounded(0.5, ge=0)      # c in x + a * c * std(x) * u
+
+
+register("loss", DRAGANLossConfig, DRAGAN)
 
 
 class BEGAN(GANLoss):
@@ -298,6 +356,20 @@ class BEGAN(GANLoss):
         self.k.add_(self.lambda_k * balance).clamp_(0.0, 1.0)
 
 
+@dataclass
+class BEGANLossConfig:
+    """Boundary equilibrium GAN (Berthelot 2017): D is an autoencoder (the chosen model's
+    autoencoder form); k_t balances the two players and is kept in checkpoints.
+    Logs began/k and the convergence measure began/M."""
+    type: str = "began"
+    gamma: float = bounded(0.5, gt=0, le=1)  # diversity ratio E[L(x~)] / E[L(x)] it aims for
+    lambda_k: float = bounded(0.001, ge=0)   # learning rate of k_t
+    k_init: float = bounded(0.0, ge=0, le=1)        # k_0, the starting weight of L(x~) in D's loss
+
+
+register("loss", BEGANLossConfig, BEGAN)
+
+
 class Hinge(GANLoss):
     """`hinge` (Lim & Ye 2017; SNGAN, BigGAN): D: E[relu(1 - D(x))] + E[relu(1 + D(x~))]; G: -E[D(x~)]."""
 
@@ -310,6 +382,14 @@ class Hinge(GANLoss):
         return -d_fake.mean()
 
 
+@dataclass
+class HingeLossConfig:
+    type: str = "hinge"
+
+
+register("loss", HingeLossConfig, Hinge)
+
+
 class RelativisticStandard(GANLoss):
     """`rsgan` (Jolicoeur-Martineau 2018): D: -E[log s(D(x) - D(x~))]; G: -E[log s(D(x~) - D(x))]."""
 
@@ -320,6 +400,15 @@ class RelativisticStandard(GANLoss):
 
     def g_loss(self, d_fake, d_real):
         return F.softplus(-(d_fake - d_real)).mean()
+
+
+@dataclass
+class RSGANLossConfig:
+    """Relativistic standard GAN (Jolicoeur-Martineau 2018): D judges whether real looks more real than fake."""
+    type: str = "rsgan"
+
+
+register("loss", RSGANLossConfig, RelativisticStandard)
 
 
 class RelativisticAverage(GANLoss):
@@ -335,4 +424,11 @@ class RelativisticAverage(GANLoss):
         return F.softplus(-(d_fake - d_real.mean())).mean() + F.softplus(d_real - d_fake.mean()).mean()
 
 
-# loss=mm, ns, wgan, ... (the classes above): schema (keys, ranges, defaults) and registration in ganrun/schemas/loss.py
+@dataclass
+class RaGANLossConfig:
+    """Relativistic average GAN (Jolicoeur-Martineau 2018): each sample against the other side's mean score."""
+    type: str = "ragan"
+
+
+register("loss", RaGANLossConfig, RelativisticAverage)
+

@@ -1,19 +1,20 @@
 """Optimizers (config group `optimizer`: one for G, one for D) and learning-rate schedules.
 
-The optimizers are PyTorch's own; ganrun only declares their keys, ranges and defaults
-(ganrun/schemas/optimizer.py, which builds them with the names below).
+The optimizers are PyTorch's own; ganrun declares their keys, ranges and defaults here, and
+builds each with PyTorch's for-each implementation (a few ops over all parameters at once)
+wherever it is not fused: PyTorch's default on a CPU is a Python loop over the parameters, with
+the same numbers (tools/same_numbers.py), and slower (about 70 us per step of a small MLP's Adam).
+Checkpoints of ganrun 0.1 stored torch's names for them (`legacy_target`).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import torch
 
-# The builders of optimizer=adam, rmsprop and sgd, as ganrun/schemas/optimizer.py names them.
-# Each takes PyTorch's for-each implementation (a few ops over all parameters at once) wherever it
-# is not fused: PyTorch's default on a CPU is a Python loop over the parameters, with the same
-# numbers (tools/same_numbers.py), and slower (about 70 us per step of a small MLP's Adam).
+from ganrun.config import bounded, register
 
 
 def Adam(params, fused: Optional[bool] = None, **keys) -> torch.optim.Adam:
@@ -25,12 +26,49 @@ def Adam(params, fused: Optional[bool] = None, **keys) -> torch.optim.Adam:
     return torch.optim.Adam(params, fused=fused or None, foreach=None if fused else True, **keys)
 
 
+@dataclass
+class AdamConfig:
+    type: str = "adam"
+    lr: float = bounded(2e-4, gt=0)                 # learning rate
+    betas: Tuple[float, float] = bounded((0.5, 0.999), ge=0, lt=1)  # decay of the first and second moment estimates
+    eps: float = bounded(1e-8, gt=0)                # added to the denominator
+    weight_decay: float = bounded(0.0, ge=0)        # L2 penalty
+    fused: Optional[bool] = None    # one kernel for all parameters; null: on when they are on a GPU
+
+
+register("optimizer", AdamConfig, Adam, legacy_target="torch.optim.Adam")
+
+
 def RMSprop(params, **keys) -> torch.optim.RMSprop:
     return torch.optim.RMSprop(params, foreach=True, **keys)
 
 
+@dataclass
+class RMSpropConfig:
+    type: str = "rmsprop"
+    lr: float = bounded(5e-5, gt=0)                 # learning rate
+    alpha: float = bounded(0.99, ge=0, lt=1)        # decay of the squared-gradient average
+    momentum: float = bounded(0.0, ge=0, lt=1)      # momentum factor
+    eps: float = bounded(1e-8, gt=0)                # added to the denominator
+    weight_decay: float = bounded(0.0, ge=0)        # L2 penalty
+
+
+register("optimizer", RMSpropConfig, RMSprop, legacy_target="torch.optim.RMSprop")
+
+
 def SGD(params, **keys) -> torch.optim.SGD:
     return torch.optim.SGD(params, foreach=True, **keys)
+
+
+@dataclass
+class SGDConfig:
+    type: str = "sgd"
+    lr: float = bounded(1e-3, gt=0)                 # learning rate
+    momentum: float = bounded(0.0, ge=0, lt=1)      # momentum factor
+    weight_decay: float = bounded(0.0, ge=0)        # L2 penalty
+
+
+register("optimizer", SGDConfig, SGD, legacy_target="torch.optim.SGD")
 
 
 def lr_schedule(opt: torch.optim.Optimizer, kind: str, steps: int) -> torch.optim.lr_scheduler.LambdaLR:

@@ -22,7 +22,7 @@ import textwrap
 import tokenize
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -303,6 +303,10 @@ def markdown() -> str:
                 text = summary(group, name)
                 if text:
                     out += [text, ""]
+                built = REGISTRY.get(group, {}).get(name)
+                if built is not None and isinstance(built.builder, str):
+                    module, _, builder = built.builder.partition(":")
+                    out += [f"Declared and built in `{module.replace('.', '/')}.py` (`{builder}`).", ""]
                 rows = option_rows(group, name, compose)
                 if rows:
                     out += [*_table(rows), ""]

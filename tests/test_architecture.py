@@ -126,12 +126,12 @@ def test_resuming_with_another_set_of_players_is_refused(tmp_path):
 # --------------------------------------------------------------------------- the layers
 # docs/ARCHITECTURE.md "Layers": a module imports modules of its own layer or below, never above.
 LAYERS = [
-    ("front ends", {"__init__", "__main__", "commands", "api", "reference", "search"}),
+    ("front ends", {"__init__", "__main__", "commands", "api", "reference", "search", "indexer"}),
     ("the run", {"loop", "means", "stopping", "resume", "callbacks", "report", "health", "trained"}),
     ("building", {"builder", "games", "players"}),
     ("the parts", {"losses", "models", "data", "tricks", "augment", "optimizers", "metrics", "kinds", "terms",
                    "visualize", "pixels", "distributed"}),
-    ("the ground", {"config", "schemas", "plugins", "checkpoint", "runfiles", "errors", "conf"}),
+    ("the ground", {"config", "option_index", "plugins", "checkpoint", "runfiles", "errors", "conf"}),
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
 
 import pytest
 import torch
@@ -19,8 +18,9 @@ GROUPS = ["game", "model", "dataset", "loss", "optimizer", "device", "experiment
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.name[:-5] for p in files("ganrun.conf").joinpath(group).iterdir()
-                  if p.name.endswith(".yaml"))
+    from ganrun.config import group_options
+
+    return group_options(group)
 
 
 def all_options():

@@ -26,6 +26,39 @@ def test_the_option_reference_and_the_groups_table_are_written_from_the_registry
         assert page.read_text() == text, f"docs/{page.name} is out of date: run `make docs`"
 
 
+def test_the_option_index_is_the_modules_own_schemas_and_registrations():
+    """ganrun/option_index.py (torch-free) is what `make docs` writes from the modules that declare
+    each option: a schema edited in its module without `make docs` fails here."""
+    from ganrun.indexer import INDEX, option_index
+
+    assert INDEX.read_text() == option_index(), "ganrun/option_index.py is out of date: run `make docs`"
+
+
+def test_an_option_declared_in_a_new_module_is_indexed_with_what_its_schema_uses(tmp_path):
+    """One new file holds a new option (schema, builder, registration): the index copies the schema,
+    its base class and the constants it uses (its own and imported ones), and names the builder."""
+    from ganrun.indexer import option_index
+
+    package = tmp_path / "ganrun"
+    (package / "models").mkdir(parents=True)
+    (package / "models" / "__init__.py").write_text('WIDTHS = (32, 64)\n')
+    (package / "models" / "tiny.py").write_text(
+        "from dataclasses import dataclass\n\nfrom ganrun.config import choice, register\n"
+        "from ganrun.models import WIDTHS\n\nDEPTHS = (1, 2)  # layers\n\n\n"
+        "@dataclass\nclass Base:\n    depth: int = choice(1, *DEPTHS)  # how deep\n\n\n"
+        "@dataclass\nclass TinyConfig(Base):\n    \"\"\"A tiny pair.\"\"\"\n    type: str = 'tiny'\n"
+        "    width: int = choice(32, *WIDTHS)\n\n\ndef build(depth, width):\n    return depth, width\n\n\n"
+        "register('model', TinyConfig, build)\n")
+    text = option_index(package)
+    assert "# ganrun/models/__init__.py\nWIDTHS = (32, 64)" in text
+    assert "# ganrun/models/tiny.py\nDEPTHS = (1, 2)  # layers" in text
+    assert text.index("class Base:") < text.index("class TinyConfig(Base):")
+    assert 'register("model", TinyConfig, "ganrun.models.tiny:build")' in text
+    namespace: dict = {}
+    exec(compile(text.replace("register(", "print("), "option_index", "exec"), namespace)
+    assert namespace["TinyConfig"]().width == 32 and namespace["TinyConfig"]().depth == 1
+
+
 def test_a_key_two_tuning_files_set_is_the_last_applied_ones():
     """experiment=infogan on digits: the DCGAN's digits file sets 3 000 steps, InfoGAN's own 9 000; the
     run trains 9 000 and the reference names InfoGAN's file for it."""

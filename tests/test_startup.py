@@ -1,6 +1,7 @@
 """Answers that train nothing (`--help`, `--cfg job`, a config error) import no torch: the
-schemas and the registry of options are torch-free, and a builder's module is imported when a
-run first builds it (ganrun/config.py, ganrun/schemas/)."""
+registry of options reads ganrun's own from a torch-free index (ganrun/option_index.py, written by
+`make docs` from the modules that declare them), and a builder's module is imported when a run
+first builds it (ganrun/config.py)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def test_every_registered_builder_resolves_to_the_name_checkpoints_know(tmp_path
 
 
 def test_a_builder_must_name_a_callable_and_a_stored_config_cannot_choose_one():
-    # Builders are written in code (ganrun's schemas, installed plugins); a stored config only names
+    # Builders are written in code (ganrun's modules, installed plugins); a stored config only names
     # a registered option's `type`, so a file cannot reach `os:system` however it is spelled.
     from dataclasses import dataclass
 
@@ -108,3 +109,35 @@ def test_a_builder_must_name_a_callable_and_a_stored_config_cannot_choose_one():
     for stored in ({"type": "os:system"}, {"_target_": "os.system"}):
         with pytest.raises(CheckpointError, match="refused"):
             load_stored_config({"model": stored}, "probe.pt")
+
+
+def test_a_builders_module_finds_its_options_in_the_index_and_refuses_a_stale_one():
+    """Building an option imports its module, whose `register` calls meet the index's entries: the
+    registry keeps them (one schema class per option, so configs typed by either merge). A module
+    whose schema differs from the index's copy (edited without `make docs`) is refused by name."""
+    import importlib
+    from dataclasses import dataclass
+
+    option("model", "dcgan")
+    before = {(g, n): (o.schema, o.builder) for g, opts in REGISTRY.items() for n, o in opts.items()}
+    for module in ("ganrun.losses", "ganrun.optimizers", "ganrun.models.dcgan", "ganrun.models.mlp",
+                   "ganrun.models.resnet", "ganrun.models.translation", "ganrun.data.toy", "ganrun.data.images",
+                   "ganrun.data.translation", "ganrun.games.gan", "ganrun.games.conditional",
+                   "ganrun.games.infogan", "ganrun.games.mixgan", "ganrun.games.translation"):
+        importlib.import_module(module)
+    after = {(g, n): (o.schema, o.builder) for g, opts in REGISTRY.items() for n, o in opts.items()}
+    assert after == before and all(s.__module__ == "ganrun.option_index" for (g, n), (s, b) in after.items()
+                                   if isinstance(b, str))
+
+    @dataclass
+    class HingeLossConfig:
+        type: str = "hinge"
+        margin: float = 1.0
+
+    def Hinge():
+        pass
+
+    Hinge.__module__, Hinge.__qualname__ = "ganrun.losses", "Hinge"
+    with pytest.raises(ValueError, match="option_index.py is out of date for loss=hinge .*run `make docs`"):
+        register("loss", HingeLossConfig, Hinge)
+    assert REGISTRY["loss"]["hinge"].schema.__module__ == "ganrun.option_index"

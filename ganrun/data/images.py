@@ -17,14 +17,17 @@ import os
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, ClassVar, NamedTuple, Optional, Sequence
 from urllib.parse import urlparse
 
 import torch
+from omegaconf import MISSING
 from torch import Tensor
 
 from ganrun import distributed
+from ganrun.config import bounded, choice, name_field, path_field, register
 from ganrun.data import Batch, BaseData, Dataset
 from ganrun.errors import DataError
 from ganrun.pixels import resize_batch, to_unit_range
@@ -100,6 +103,19 @@ def digits(name: str, resolution: int, split: str, device) -> HeldImages:
     heldout = (lambda: digits(name, resolution, other, device)) if other else None
     return HeldImages(name, resize_batch(images[keep], resolution), labels[keep], device, split, heldout,
                       class_names=[str(d) for d in range(10)])
+
+
+@dataclass
+class DigitsConfig:
+    """scikit-learn's bundled 8x8 handwritten digits (1 797 images, 10 classes), resized."""
+    kind: ClassVar[str] = "images"      # what a sample is (ganrun/kinds.py)
+    type: str = "digits"
+    name: str = name_field("digits")                # the data's name in cache files and metric keys
+    resolution: int = bounded(32, ge=8, le=256)     # side in pixels (the 8x8 digits resized)
+    split: str = choice("train", "test", "all")   # a fixed 80/20 split; metrics hold out `test`
+
+
+register("dataset", DigitsConfig, digits)
 
 
 # --------------------------------------------------------------------------- files on disk
@@ -395,6 +411,24 @@ def folder(name: str, root: str, resolution: int, channels: int, strict: bool, w
     return images_from_files(name, files, resolution, channels, strict, workers, memory_limit_mb, device, path)
 
 
+@dataclass
+class FolderConfig:
+    """Every image under `root`, recursively (png, jpg, jpeg, webp, bmp)."""
+    kind: ClassVar[str] = "images"      # what a sample is (ganrun/kinds.py)
+    type: str = "folder"
+    name: str = name_field("folder")                # the data's name in cache files and metric keys
+    root: str = path_field(MISSING)                 # the image folder
+    resolution: int = bounded(64, ge=8, le=1024)    # shorter side resized to this, then centre-cropped
+    channels: int = bounded(3, one_of=(1, 3))   # 3 = RGB, 1 = grayscale
+    strict: bool = False               # true: stop at the first unreadable file instead of skipping it
+    workers: int = bounded(4, ge=0, le=256)    # decoding threads / DataLoader worker processes
+    memory_limit_mb: int = bounded(1024, ge=0)   # hold the decoded set on the device up to this size
+    missing_hint: str = ""             # what to tell the user when `root` does not exist
+
+
+register("dataset", FolderConfig, folder)
+
+
 # --------------------------------------------------------------------------- torchvision sets
 def unreachable(url: str, timeout: float) -> Optional[str]:
     """None if a TCP connection to the URL's host opens within `timeout` seconds, else why not.
@@ -418,14 +452,20 @@ def unreachable(url: str, timeout: float) -> Optional[str]:
     return None if outcome[0] is None else f"no connection to {host} ({outcome[0]})"
 
 
-# name -> (torchvision class, channels, where torchvision keeps it under data.root, download URL to check)
-SPLITS = {"mnist": ("train", "test"), "fashion_mnist": ("train", "test"), "cifar10": ("train", "test"),
-          "celeba": ("train", "valid", "test", "all")}
+class TorchvisionSet(NamedTuple):
+    cls: str                            # its class in torchvision.datasets
+    channels: int
+    folder: str                         # where torchvision keeps it under dataset.root
+    url: Optional[str]                  # the download server to check first (None: the class's own)
+    splits: tuple[str, ...] = ("train", "test")
+
+
+# The image sets that dataset.type=torchvision opens; a preset YAML (conf/dataset/mnist.yaml) names one.
 TORCHVISION = {
-    "mnist": ("MNIST", 1, "MNIST/", None),
-    "fashion_mnist": ("FashionMNIST", 1, "FashionMNIST/", None),
-    "cifar10": ("CIFAR10", 3, "cifar-10-batches-py/", None),
-    "celeba": ("CelebA", 3, "celeba/", "https://drive.google.com"),
+    "mnist": TorchvisionSet("MNIST", 1, "MNIST/", None),
+    "fashion_mnist": TorchvisionSet("FashionMNIST", 1, "FashionMNIST/", None),
+    "cifar10": TorchvisionSet("CIFAR10", 3, "cifar-10-batches-py/", None),
+    "celeba": TorchvisionSet("CelebA", 3, "celeba/", "https://drive.google.com", ("train", "valid", "test", "all")),
 }
 
 
@@ -440,7 +480,7 @@ def open_torchvision(name: str, root: Path, split: str, download: bool, timeout:
     """Open a torchvision dataset from `root`, downloading it only after checking the network answers."""
     import torchvision.datasets as tvd
 
-    cls_name, _, folder_name, url = TORCHVISION[name]
+    cls_name, _, folder_name, url, _ = TORCHVISION[name]
     cls = getattr(tvd, cls_name)
     split_kwargs = {"split": split} if name == "celeba" else {"train": split == "train"}
     where = root / folder_name
@@ -473,10 +513,10 @@ def torchvision_images(name: str, root: str, resolution: int, split: str, downlo
     """MNIST, Fashion-MNIST and CIFAR-10 held on the device; CelebA streamed from its files."""
     from ganrun.errors import ConfigError
 
-    if name not in SPLITS:
-        raise ConfigError(f"dataset.name={name}: torchvision datasets are {', '.join(SPLITS)}")
-    if split not in SPLITS[name]:
-        raise ConfigError(f"dataset.split={split}: dataset={name} has the splits {', '.join(SPLITS[name])}")
+    if name not in TORCHVISION:
+        raise ConfigError(f"dataset.name={name}: torchvision datasets are {', '.join(TORCHVISION)}")
+    if split not in TORCHVISION[name].splits:
+        raise ConfigError(f"dataset.split={split}: dataset={name} has the splits {', '.join(TORCHVISION[name].splits)}")
     path = Path(root).expanduser()
     ds = open_torchvision(name, path, split, download, download_timeout)
     if name == "celeba":
@@ -498,7 +538,24 @@ def torchvision_images(name: str, root: str, resolution: int, split: str, downlo
                       heldout if other else None, class_names=list(getattr(ds, "classes", [])))
 
 
-# dataset=digits (digits), folder (folder), mnist, cifar10, ... (torchvision_images): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py
+@dataclass
+class TorchvisionConfig:
+    """MNIST, Fashion-MNIST, CIFAR-10, CelebA through torchvision (downloaded when online)."""
+    kind: ClassVar[str] = "images"      # what a sample is (ganrun/kinds.py)
+    preset_base: ClassVar[bool] = True  # chosen through its presets: dataset=mnist, fashion_mnist, cifar10, celeba
+    type: str = "torchvision"
+    name: str = name_field(MISSING)                 # mnist, fashion_mnist, cifar10 or celeba
+    root: str = path_field("${oc.env:GANRUN_DATA_DIR,data}")  # where torchvision keeps the files
+    resolution: int = bounded(32, ge=8, le=1024)    # side in pixels
+    split: str = "train"                            # train or test (CelebA: train, valid, test, all)
+    download: bool = True                           # download when the files are missing
+    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
+    workers: int = bounded(4, ge=0, le=256)         # DataLoader worker processes for streamed sets
+    memory_limit_mb: int = bounded(1024, ge=0)      # hold the decoded set on the device up to this size
+
+
+register("dataset", TorchvisionConfig, torchvision_images)
+
 
 
 # --------------------------------------------------------------------------- stacked digits
@@ -541,4 +598,19 @@ def stacked_digits(name: str, resolution: int, source: str, root: str, download:
     return StackedDigits(name, base)
 
 
-# dataset=stacked_digits, stacked_mnist (stacked_digits): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py
+@dataclass
+class StackedDigitsConfig:
+    """Three digits as the colour channels: 1000 modes (Stacked MNIST)."""
+    kind: ClassVar[str] = "stacked"      # what a sample is (ganrun/kinds.py)
+    preset_base: ClassVar[bool] = True   # chosen through its presets: dataset=stacked_digits, stacked_mnist
+    type: str = "stacked"
+    name: str = name_field("stacked_digits")        # the data's name in cache files and metric keys
+    source: str = choice("digits", "mnist")             # the single digits: bundled, or MNIST
+    resolution: int = bounded(32, ge=8, le=256)     # side in pixels
+    root: str = path_field("${oc.env:GANRUN_DATA_DIR,data}")   # for source=mnist
+    download: bool = True                           # download MNIST when missing (source=mnist)
+    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
+
+
+register("dataset", StackedDigitsConfig, stacked_digits)
+

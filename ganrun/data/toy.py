@@ -8,10 +8,13 @@ kind: "points" (2-D mixtures), "density1d" (the 1-D Gaussian) or "curves" (sines
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
+from ganrun.config import bounded, name_field, register
 from ganrun.data import Batch, BaseData
 
 
@@ -42,6 +45,20 @@ class Ring(GaussianMixture2d):
         super().__init__(name, centers, std, device)
 
 
+@dataclass
+class RingConfig:
+    """PacGAN's ring: 8 modes at angles 2*pi*i/8 on a circle (GAN_NOTES §4)."""
+    kind: ClassVar[str] = "points"      # what a sample is (ganrun/kinds.py)
+    type: str = "ring"
+    name: str = name_field("ring")                  # the data's name in cache files and metric keys
+    modes: int = bounded(8, ge=1, le=100_000)       # Gaussians on the circle
+    radius: float = bounded(1.0, gt=0)              # the circle's radius
+    std: float = bounded(0.01, gt=0)                # each Gaussian's standard deviation
+
+
+register("dataset", RingConfig, Ring)
+
+
 class Grid(GaussianMixture2d):
     """side x side Gaussians spaced `spacing` apart, centred on 0 ({-4,-2,0,2,4}^2 by default)."""
 
@@ -50,6 +67,20 @@ class Grid(GaussianMixture2d):
         axis = spacing * (torch.arange(side, dtype=torch.float64) - (side - 1) / 2)
         centers = torch.cartesian_prod(axis, axis)
         super().__init__(name, centers, std, device)
+
+
+@dataclass
+class GridConfig:
+    """PacGAN's grid: 25 modes at {-4,-2,0,2,4}^2 (GAN_NOTES §4)."""
+    kind: ClassVar[str] = "points"      # what a sample is (ganrun/kinds.py)
+    type: str = "grid"
+    name: str = name_field("grid")                  # the data's name in cache files and metric keys
+    side: int = bounded(5, ge=1, le=300)            # Gaussians per side of the square grid
+    spacing: float = bounded(2.0, gt=0)             # distance between neighbouring modes
+    std: float = bounded(0.05, gt=0)                # each Gaussian's standard deviation
+
+
+register("dataset", GridConfig, Grid)
 
 
 class SineCurves(BaseData):
@@ -73,6 +104,23 @@ class SineCurves(BaseData):
 
     def sample(self, n, generator=None):
         return Batch(self.curves[torch.randint(len(self.curves), (n,), device=self.device, generator=generator)])
+
+
+@dataclass
+class SineConfig:
+    """The notes' 10 sine curves sin(a*t), a in linspace(1, 1.2, 10), 32 points (GAN_NOTES §3)."""
+    kind: ClassVar[str] = "curves"      # what a sample is (ganrun/kinds.py)
+    type: str = "sine"
+    name: str = name_field("sine")                  # the data's name in cache files and metric keys
+    curves: int = bounded(10, ge=1, le=10_000)      # curves sin(a t), a evenly spaced
+    a_min: float = 1.0                              # smallest frequency a
+    a_max: float = 1.2                              # largest frequency a
+    t_min: float = -2.5                             # first t
+    t_max: float = 3.5                              # last t
+    length: int = bounded(32, ge=2, le=4096)        # points per curve
+
+
+register("dataset", SineConfig, SineCurves)
 
 
 class Gaussian1d(BaseData):
@@ -101,4 +149,18 @@ class Gaussian1d(BaseData):
         return (x - self.shift) / self.scale
 
 
-# dataset=ring, grid, sine, gaussian1d (the classes above): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py
+@dataclass
+class Gaussian1dConfig:
+    """A 1-D Gaussian target N(mean, std^2) (GAN_NOTES §4)."""
+    kind: ClassVar[str] = "density1d"      # what a sample is (ganrun/kinds.py)
+    type: str = "gaussian1d"
+    name: str = name_field("gaussian1d")            # the data's name in cache files and metric keys
+    mean: float = 4.0                               # the target's mean
+    std: float = bounded(0.5, gt=0)                 # the target's standard deviation
+    # Train on (x - mean) / std and map samples back: G's output layer then works
+    # at unit scale for any target (see GAN_NOTES §5 trick 1, "scale the data").
+    standardize: bool = True
+
+
+register("dataset", Gaussian1dConfig, Gaussian1d)
+

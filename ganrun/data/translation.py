@@ -24,13 +24,15 @@ from __future__ import annotations
 import logging
 import tarfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganrun.config import bounded, choice, name_field, path_field, register
 from ganrun.data import Batch, BaseData
 from ganrun.data.images import decode_all, find_images, split_indices, to_8bit, unreachable
 from ganrun.errors import ConfigError, DataError
@@ -349,12 +351,40 @@ def translation_data(name: str, root: str, direction: str, resolution: int, load
                            heldout if split == "train" else None, direction)
 
 
+@dataclass
+class PairedConfig:
+    """pix2pix data: a built-in set, a paper's set (downloaded), or a folder (see the module)."""
+    kind: ClassVar[str] = "paired"      # what a sample is (ganrun/kinds.py)
+    type: str = "paired"
+    name: str = name_field("edges2digits")        # edges2digits (built in), facades, maps, edges2shoes, ... or folder
+    root: str = path_field("data")    # where downloaded sets live, or the folder itself (name=folder)
+    direction: str = choice("AtoB", "BtoA")         # AtoB: learn A -> B; BtoA: the other way
+    resolution: int = bounded(32, ge=16, le=1024)    # the crop the networks see
+    load_size: int = bounded(32, ge=16, le=2048)     # images are resized to this, then cropped (paper: 286 -> 256)
+    flip: bool = False                # mirror pairs half the time (the papers do; digits must not)
+    channels: int = bounded(0, one_of=(0, 1, 3))     # 0: the set's own (1 for digits, 3 for photos)
+    download: bool = True                           # download a paper's set when missing
+    download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the server before giving up
+    workers: int = bounded(4, ge=0, le=256)         # DataLoader worker processes for sets on disk
+
+
 def paired(**keys) -> TranslationData:
     return translation_data(**keys, paired=True)
+
+
+register("dataset", PairedConfig, paired)
+
+
+@dataclass
+class UnpairedConfig(PairedConfig):
+    """CycleGAN data: two domains A and B."""
+    kind: ClassVar[str] = "unpaired"      # what a sample is (ganrun/kinds.py)
+    type: str = "unpaired"
+    name: str = name_field("digits2bold")         # digits2bold (built in), horse2zebra, apple2orange, monet2photo, ... or folder
 
 
 def unpaired(**keys) -> TranslationData:
     return translation_data(**keys, paired=False)
 
 
-# dataset=paired (paired) and dataset=unpaired (unpaired): schema (keys, ranges, defaults) and registration in ganrun/schemas/dataset.py
+register("dataset", UnpairedConfig, unpaired)

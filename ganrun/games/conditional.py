@@ -20,12 +20,14 @@ fake ones are asked for classes drawn uniformly (or by the real class frequencie
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ganrun.config import bounded, choice, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.gan import GAN, GInputs, g_forward
@@ -35,6 +37,22 @@ from ganrun.models import Conditioning
 
 FORMS = {"cgan": ("concat", "concat", False), "acgan": ("mul", "none", True),
          "projection": ("cbn", "projection", False)}     # form -> (G, D, D classifies)
+
+
+@dataclass
+class ConditionalGameConfig:
+    """Class-conditional GANs (GAN_NOTES §7.1): G(z, y) and D(x, y) on labelled data.
+    game.form: cgan (default; a class embedding joined to z and to D's input), projection (cBN in
+    G, projection D) or acgan (D also classifies; game.aux_weight weighs the class cross-entropies)."""
+    type: str = "conditional"
+    # cgan: class embeddings joined to z and to D's input; projection: conditional BN in G and a
+    # projection D; acgan: D also classifies
+    form: str = choice("cgan", "projection", "acgan")
+    embed_dim: int = bounded(32, ge=1, le=4096)                   # class embedding joined to z / to D's input (cgan)
+    aux_weight: float = bounded(1.0, ge=0)               # AC-GAN: weight of the class cross-entropies
+    aux_fake: bool = False                               # AC-GAN: D's classifier also learns on fakes (the paper: true)
+    fake_labels: str = choice("uniform", "frequency")    # classes asked of G: uniform, or as in the data
+    columns: int = bounded(8, ge=1, le=64)               # class grid: samples per class (one z per column)
 
 
 class ConditionalGAN(GAN):
@@ -119,6 +137,9 @@ class ConditionalGAN(GAN):
         return g_in
 
 
+register("game", ConditionalGameConfig, ConditionalGAN)
+
+
 def refuse_for_conditioned_d(cfg, loss, game: str) -> None:
     """Tricks and losses a D that reads labels or codes cannot be combined with."""
     if cfg.tricks.pack > 1:
@@ -131,5 +152,3 @@ def refuse_for_conditioned_d(cfg, loss, game: str) -> None:
         raise ConfigError(f"loss=began with {game}: BEGAN's D is an autoencoder with no class input or "
                           f"features to share; choose another loss")
 
-
-# game=conditional (ConditionalGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py

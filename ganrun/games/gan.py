@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ganrun.augment import Augment, parse_policy
-from ganrun.config import make
+from ganrun.config import make, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, Phase, latent
@@ -42,6 +42,13 @@ class GInputs:
     z: Tensor
     y: Optional[Tensor] = None
     codes: Optional[Tensor] = None      # InfoGAN: the codes inside z, as the Q head must recover them
+
+
+@dataclass
+class GANGameConfig:
+    """The classic game (GAN_NOTES §1): one G against one D, unconditional.
+    Each step: (1) update D train.n_critic times, (2) update G once."""
+    type: str = "gan"
 
 
 class GAN(Game):
@@ -264,9 +271,10 @@ class GAN(Game):
         return None
 
 
+register("game", GANGameConfig, GAN)
+
+
 def g_forward(G: torch.nn.Module, g_in: GInputs) -> Tensor:
     """G's samples for these inputs (G(z), or G(z, y) for a conditional G)."""
     return G(g_in.z) if g_in.y is None else G(g_in.z, g_in.y)
 
-
-# game=gan (GAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py

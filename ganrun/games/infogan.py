@@ -17,12 +17,14 @@ labelled data they only measure how well the categorical code found the classes 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganrun.config import bounded, choice, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.conditional import refuse_for_conditioned_d
@@ -50,6 +52,20 @@ class QHead(nn.Module):
 def gaussian_nll(c: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:
     """-log N(c; mean, exp(log_var)), averaged over samples and summed over the codes."""
     return (0.5 * (log_var + (c - mean) ** 2 / log_var.exp() + math.log(2 * math.pi))).sum(1).mean()
+
+
+@dataclass
+class InfoGANGameConfig:
+    """InfoGAN (GAN_NOTES §7.2): categorical and continuous codes beside z, a Q head on D's features
+    recovering them. The paper's setting: experiment=infogan."""
+    type: str = "infogan"
+    categorical: int = bounded(10, ge=0, le=1000)    # K values of the categorical code (0: none)
+    continuous: int = bounded(2, ge=0, le=64)        # continuous codes, each U[-1, 1]
+    lambda_cat: float = bounded(1.0, ge=0)           # weight of the categorical term
+    lambda_cont: float = bounded(0.1, ge=0)          # weight of the continuous term (its NLL has another scale)
+    cont_std: str = choice("learned", "fixed")       # Q's Gaussian for continuous codes: learned std or 1 (official)
+    q_hidden: int = bounded(128, ge=1, le=16384)               # Q's hidden layer on D's features
+    sweep: int = bounded(9, ge=2, le=33)             # traversal pictures: values of a continuous code, -2 to 2
 
 
 class InfoGAN(GAN):
@@ -159,4 +175,5 @@ class InfoGAN(GAN):
         return g_in.codes[:, :self.categorical].argmax(1) if self.categorical else None
 
 
-# game=infogan (InfoGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py
+register("game", InfoGANGameConfig, InfoGAN)
+

@@ -18,11 +18,13 @@ discriminators'), loss/G_<i> and loss/D_<j> (each component's payoff, averaged o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
+from ganrun.config import bounded, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games.gan import GAN
@@ -57,6 +59,16 @@ class Mixture(nn.Module):
 
 def entropy(w: Tensor) -> Tensor:
     return -(w * w.clamp_min(1e-12).log()).sum()
+
+
+@dataclass
+class MixGANGameConfig:
+    """MIX+GAN (Arora et al. 2017, GAN_NOTES §7.5): T generators against T discriminators, each side a
+    mixture with learned weights, trained on the payoff averaged over the mixtures, with an entropy
+    regulariser on the weights."""
+    type: str = "mixgan"
+    components: int = bounded(5, ge=1, le=32)       # T generators and T discriminators (the paper's 5)
+    entropy: float = bounded(0.01, ge=0)            # weight of the entropy regulariser on the weights
 
 
 class MixGAN(GAN):
@@ -197,4 +209,5 @@ class MixGAN(GAN):
         return Batch(torch.cat(xs))
 
 
-# game=mixgan (MixGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py
+register("game", MixGANGameConfig, MixGAN)
+

@@ -15,13 +15,14 @@ Any loss of the family works (pix2pix's default is ns, CycleGAN's lsgan); D scor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganrun.config import make
+from ganrun.config import bounded, make, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, Phase
@@ -96,6 +97,15 @@ class Translation(Game):
         return None
 
 
+@dataclass
+class Pix2PixGameConfig:
+    """pix2pix (Isola et al. 2017): D on (input, output) pairs, G's loss = the adversarial loss +
+    game.lambda_l1 (100) x L1 to the target. Use with dataset=paired (experiment=pix2pix sets the
+    paper's recipe)."""
+    type: str = "pix2pix"
+    lambda_l1: float = bounded(100.0, ge=0)       # weight of |G(a) - b|_1 in G's loss
+
+
 class Pix2Pix(Translation):
     model_type, kind = "pix2pix", "paired"
 
@@ -159,6 +169,20 @@ class Pix2Pix(Translation):
                               "train with dataset.direction=BtoA")
         with self.players.evaluating():
             return self.G.module(x)
+
+
+register("game", Pix2PixGameConfig, Pix2Pix)
+
+
+@dataclass
+class CycleGANGameConfig:
+    """CycleGAN (Zhu et al. 2017): G_AB, G_BA, D_A, D_B; cycle consistency (game.lambda_cycle 10),
+    identity (game.lambda_identity 0.5 x lambda), pools of 50 past fakes. Use with dataset=unpaired
+    (experiment=cyclegan sets the recipe)."""
+    type: str = "cyclegan"
+    lambda_cycle: float = bounded(10.0, ge=0)      # lambda_A = lambda_B
+    lambda_identity: float = bounded(0.5, ge=0)    # identity weight, times lambda_cycle (0.5 x 10 = 5)
+    pool_size: int = bounded(50, ge=0, le=1000)             # past fakes per D (0: none)
 
 
 class CycleGAN(Translation):
@@ -259,4 +283,5 @@ class CycleGAN(Translation):
             return G.module(x)
 
 
-# game=pix2pix (Pix2Pix) and game=cyclegan (CycleGAN): schema (keys, ranges, defaults) and registration in ganrun/schemas/game.py
+register("game", CycleGANGameConfig, CycleGAN)
+

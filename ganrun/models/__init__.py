@@ -73,6 +73,10 @@ def packed_shape(data_shape: tuple[int, ...], pack: int) -> tuple[int, ...]:
     return (data_shape[0] * pack, *data_shape[1:])
 
 
+# the hidden activations of the MLPs (model.g_activation, model.d_activation)
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh")
+
+
 def activation(name: str, leak: float = 0.2) -> nn.Module:
     if name == "leaky_relu":
         return nn.LeakyReLU(leak, inplace=True)

@@ -14,19 +14,22 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import torch
 from torch import nn
 
-from ganrun.config import unsupported_resolution
+from ganrun.config import bounded, choice, register, unsupported_resolution
 from ganrun.errors import ConfigError
 from ganrun.models.attention import SelfAttention
 from ganrun.models import (ConditionalBatchNorm, Conditioning, DOut, ReconstructionEnergy, add_spectral_norm,
                            packed_shape)
-from ganrun.schemas.model import DCGANConfig
 
 log = logging.getLogger(__name__)
+# G's and D's normalisation (model.g_norm, model.d_norm; `norm_layer`). auto: batch norm in G; in D,
+# what the loss prefers (layer norm for gradient penalties)
+NORMS = ("batch", "layer", "instance", "spectral", "none")
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -226,6 +229,24 @@ def _finish(G: nn.Module, D: nn.Module, g_norm: str, d_norm: str) -> tuple[nn.Mo
     return G, D
 
 
+@dataclass
+class DCGANConfig:
+    """DCGAN (Radford et al. 2015, GAN_NOTES §3), generated for the dataset's resolution
+    (8-256, powers of two) and channels: transposed convs in G, strided convs in D,
+    ReLU/tanh in G, LeakyReLU in D, weights ~ N(0, 0.02)."""
+    resolutions: ClassVar[tuple[int, ...]] = (8, 16, 32, 64, 128, 256)
+    type: str = "dcgan"
+    latent_dim: int = bounded(100, ge=1, le=8192)   # size of z
+    g_width: int = bounded(64, ge=1, le=1024)        # G's channels at its last hidden layer (doubling inwards)
+    d_width: int = bounded(64, ge=1, le=1024)        # D's channels at its first layer (doubling inwards)
+    g_norm: str = choice("auto", *NORMS)            # G's normalisation; auto: batch norm
+    # D's normalisation; auto: what the loss's recipe asks (batch; layer under gradient penalties; none for BEGAN)
+    d_norm: str = choice("auto", *NORMS)
+    leak: float = bounded(0.2, ge=0)                # D's LeakyReLU slope
+    code_dim: int = bounded(64, ge=1, le=8192)       # BEGAN's autoencoder bottleneck (loss=began only)
+    attention: int = bounded(0, ge=0, le=256)   # SAGAN's self-attention at this feature resolution (0: none)
+
+
 def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str, leak: float,
           code_dim: int, attention: int, *, data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False,
           preferred_d_norm: str = "batch", cond: Conditioning = Conditioning()) -> tuple[nn.Module, nn.Module]:
@@ -252,6 +273,9 @@ def build(latent_dim: int, g_width: int, d_width: int, g_norm: str, d_norm: str,
     else:
         D = Discriminator(d_shape, d_width, d_norm, leak, cond, attention)
     return _finish(G, D, g_norm, d_norm)
+
+
+register("model", DCGANConfig, build)
 
 
 # --------------------------------------------------------------------------- the notes' pair
@@ -294,6 +318,16 @@ class NotesDiscriminator(nn.Module):
         return self.fc(self.features(x).mean(dim=(2, 3))).view(len(x))
 
 
+@dataclass
+class DCGANNotesConfig:
+    """The notes' exact 64x64 anime-face pair (GAN_NOTES §3): G 512-256-128-64-C transposed
+    convs from a 100-d latent; D convs 64-128-256 (4x4, stride 2) and 512-1024 (3x3,
+    stride 1), global average pooling, one linear unit. Batch norm throughout."""
+    type: str = "dcgan_notes"
+    latent_dim: int = bounded(100, ge=1, le=8192)   # size of z
+    leak: float = bounded(0.2, ge=0)                # D's LeakyReLU slope
+
+
 def build_notes(latent_dim: int, leak: float, *, data_shape: tuple[int, ...], pack: int = 1,
                 autoencoder: bool = False, preferred_d_norm: str = "batch",
                 cond: Conditioning = Conditioning()) -> tuple[nn.Module, nn.Module]:
@@ -314,4 +348,4 @@ def build_notes(latent_dim: int, leak: float, *, data_shape: tuple[int, ...], pa
     return _finish(G, D, "batch", "batch")
 
 
-# model=dcgan (build) and model=dcgan_notes (build_notes): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py
+register("model", DCGANNotesConfig, build_notes)

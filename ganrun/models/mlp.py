@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
 
 import torch
 from torch import nn
 
+from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
-from ganrun.models import Conditioning, DOut, ReconstructionEnergy, activation, packed_shape
+from ganrun.models import ACTIVATIONS, Conditioning, DOut, ReconstructionEnergy, activation, packed_shape
 
 
 class Maxout(nn.Module):
@@ -120,6 +122,23 @@ class Autoencoder(nn.Module):
         return self.net(x.flatten(1)).view(len(x), *self.in_shape)
 
 
+@dataclass
+class MLPConfig:
+    """Fully connected G and D; on image data they flatten the images (the original GAN paper's set-up)."""
+    type: str = "mlp"
+    latent_dim: int = bounded(8, ge=1, le=8192)     # size of z
+    g_hidden: List[int] = bounded([128, 128], ge=1, le=16384, max_length=32)  # G's hidden layer widths
+    d_hidden: List[int] = bounded([128, 128], ge=1, le=16384, max_length=32)  # D's hidden layer widths
+    g_activation: str = choice("relu", *ACTIVATIONS)  # G's hidden activation
+    # D's hidden activation (maxout: each unit the maximum of `pieces` linear units)
+    d_activation: str = choice("leaky_relu", *ACTIVATIONS, "maxout")
+    leak: float = bounded(0.2, ge=0)          # LeakyReLU slope
+    out_activation: str = choice("none", "tanh")   # tanh for data in [-1, 1]
+    g_norm: str = choice("none", "batch")     # batch: G's hidden layers are linear (no bias), BN, activation
+    pieces: int = bounded(5, ge=2, le=64)     # maxout: linear pieces per unit (d_activation=maxout)
+    init_std: float = bounded(0.0, ge=0)      # >0: weights ~ N(0, init_std^2), biases 0; 0: PyTorch's default
+
+
 def build(latent_dim: int, g_hidden: Sequence[int], d_hidden: Sequence[int], g_activation: str,
           d_activation: str, leak: float, out_activation: str, g_norm: str, pieces: int, init_std: float, *,
           data_shape: tuple[int, ...], pack: int = 1, autoencoder: bool = False, preferred_d_norm: str = "none",
@@ -142,4 +161,4 @@ def build(latent_dim: int, g_hidden: Sequence[int], d_hidden: Sequence[int], g_a
     return G, D
 
 
-# model=mlp (build): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py
+register("model", MLPConfig, build)

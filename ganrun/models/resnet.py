@@ -18,17 +18,17 @@ linear map of [its chunk, a shared class embedding of `model.shared_dim`].
 from __future__ import annotations
 
 import math
-from typing import Optional
+from dataclasses import dataclass
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganrun.config import unsupported_resolution
+from ganrun.config import bounded, register, unsupported_resolution
 from ganrun.errors import ConfigError
 from ganrun.models import ConditionalBatchNorm, Conditioning, DOut, add_spectral_norm, packed_shape
 from ganrun.models.attention import SelfAttention
-from ganrun.schemas.model import ResNetConfig
 
 
 class VectorBatchNorm(nn.Module):
@@ -197,6 +197,25 @@ class Discriminator(nn.Module):
                     phi if self.cond.features else None)
 
 
+@dataclass
+class ResNetConfig:
+    """SNGAN's ResNet G and D (Miyato et al. 2018, GAN_NOTES §7.4, §9.5) for 32, 64 and 128 px:
+    up-sampling residual blocks with batch norm in G, down-sampling residual blocks with spectral
+    norm on every layer of D, global sum pooling. Options: SAGAN's self-attention
+    (model.attention=RES), spectral norm in G (model.g_spectral), BigGAN's hierarchical latent with
+    a shared class embedding (model.hierarchical)."""
+    resolutions: ClassVar[tuple[int, ...]] = (32, 64, 128)      # one up-sampling block per doubling from 4x4
+    type: str = "resnet"
+    latent_dim: int = bounded(128, ge=1, le=8192)   # size of z
+    g_width: int = bounded(256, ge=8, le=2048)        # G's channels in every block (SNGAN CIFAR: 256)
+    d_width: int = bounded(128, ge=8, le=2048)        # D's channels in every block (SNGAN CIFAR: 128)
+    g_spectral: bool = False                 # spectral norm in G too (SAGAN, BigGAN)
+    d_spectral: bool = True                  # spectral norm on every D layer (SNGAN)
+    attention: int = bounded(0, ge=0, le=256)   # SAGAN's self-attention at this feature resolution (0: none)
+    hierarchical: bool = False               # BigGAN: z split per block, joined to a shared class embedding
+    shared_dim: int = bounded(128, ge=1, le=4096)     # BigGAN's shared class embedding size
+
+
 def build(latent_dim: int, g_width: int, d_width: int, g_spectral: bool, d_spectral: bool, attention: int,
           hierarchical: bool, shared_dim: int, *, data_shape: tuple[int, ...], pack: int = 1,
           autoencoder: bool = False, preferred_d_norm: str = "none",
@@ -230,4 +249,4 @@ def build(latent_dim: int, g_width: int, d_width: int, g_spectral: bool, d_spect
     return G, D
 
 
-# model=resnet (build): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py
+register("model", ResNetConfig, build)

@@ -19,10 +19,12 @@ or instance without affine parameters (CycleGAN).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from ganrun.config import bounded, choice, register
 from ganrun.errors import ConfigError
 
 
@@ -152,12 +154,40 @@ def _square(shape: tuple[int, ...], what: str) -> int:
     return shape[1]
 
 
+@dataclass
+class Pix2PixModelConfig:
+    """pix2pix's pair (GAN_NOTES §7.3, §9.4): a U-Net G with skip connections and dropout, whose depth
+    follows the resolution, and a PatchGAN D on (input, output) pairs."""
+    type: str = "pix2pix"
+    g_width: int = bounded(64, ge=4, le=1024)     # ngf
+    d_width: int = bounded(64, ge=4, le=1024)     # ndf
+    d_layers: int = bounded(3, ge=1, le=6)   # n_layers_D: 3 gives 70x70 patches at 256 px
+    norm: str = choice("batch", "instance")         # norm_layer of the official code
+    dropout: bool = True                 # dropout 0.5 in G's inner decoder layers (its noise)
+
+
 def pix2pix_networks(g_width: int, d_width: int, d_layers: int, norm: str, dropout: bool, *,
                      source_shape: tuple[int, ...], data_shape: tuple[int, ...], **_) -> dict[str, nn.Module]:
     r = _square(data_shape, "model=pix2pix")
     G = UNetGenerator(source_shape[0], data_shape[0], r, g_width, norm, dropout)
     D = PatchDiscriminator(source_shape[0] + data_shape[0], r, d_width, d_layers, norm)
     return {"G": init_normal(G), "D": init_normal(D)}
+
+
+register("model", Pix2PixModelConfig, pix2pix_networks)
+
+
+@dataclass
+class CycleGANModelConfig:
+    """CycleGAN's networks (GAN_NOTES §7.3, §9.4): two ResNet generators (6 blocks up to 128 px, 9
+    above), two PatchGAN discriminators, instance norm."""
+    type: str = "cyclegan"
+    g_width: int = bounded(64, ge=4, le=1024)       # ngf
+    d_width: int = bounded(64, ge=4, le=1024)       # ndf
+    d_layers: int = bounded(3, ge=1, le=6)          # n_layers_D: 3 gives 70x70 patches at 256 px
+    generator: str = choice("resnet", "unet")   # the official code's netG: resnet_Nblocks, or unet_R
+    blocks: int = bounded(0, ge=0, le=32)   # residual blocks; 0: 6 up to 128 px, 9 above (the paper)
+    norm: str = choice("instance", "batch")         # norm_layer of the official code (instance, not affine)
 
 
 def cyclegan_networks(g_width: int, d_width: int, d_layers: int, generator: str, blocks: int, norm: str, *,
@@ -178,4 +208,4 @@ def cyclegan_networks(g_width: int, d_width: int, d_layers: int, generator: str,
             "D_B": init_normal(PatchDiscriminator(b, r, d_width, d_layers, norm))}
 
 
-# model=pix2pix (pix2pix_networks) and model=cyclegan (cyclegan_networks): schema (keys, ranges, defaults) and registration in ganrun/schemas/model.py
+register("model", CycleGANModelConfig, cyclegan_networks)
