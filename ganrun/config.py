@@ -314,7 +314,7 @@ def register_configs() -> None:
     _import_option_modules()
     cs = ConfigStore.instance()
     # Hydra 1.3 deep-copies its config repository, this store included, for every lookup of a
-    # group's options: ~140 times for `ganrun --help`, over a second with ganrun's schemas. The
+    # group's options: ~140 times for `ganrun --help`, over a second with ganrun's options. The
     # copies only read the store (their re-initialised sources use the live one anyway), so they
     # share it, as Hydra does since facebookresearch/hydra#2928.
     cs.__deepcopy__ = lambda memo: cs

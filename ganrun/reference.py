@@ -154,6 +154,15 @@ def summary(group: str, name: str) -> str:
     return " ".join(lines).strip()
 
 
+def declared_in(group: str, name: str) -> str:
+    """Where one of ganrun's own options is declared and built (its module and builder), or ""."""
+    built = REGISTRY.get(group, {}).get(name)
+    if built is None or not isinstance(built.builder, str) or not built.builder.startswith("ganrun."):
+        return ""
+    module, _, builder = built.builder.partition(":")
+    return f"Declared and built in `{module.replace('.', '/')}.py` (`{builder}`)."
+
+
 def first_sentence(text: str) -> str:
     """Up to the first full stop, colon or semicolon outside brackets."""
     depth = 0
@@ -303,10 +312,9 @@ def markdown() -> str:
                 text = summary(group, name)
                 if text:
                     out += [text, ""]
-                built = REGISTRY.get(group, {}).get(name)
-                if built is not None and isinstance(built.builder, str):
-                    module, _, builder = built.builder.partition(":")
-                    out += [f"Declared and built in `{module.replace('.', '/')}.py` (`{builder}`).", ""]
+                where = declared_in(group, name)
+                if where:
+                    out += [where, ""]
                 rows = option_rows(group, name, compose)
                 if rows:
                     out += [*_table(rows), ""]
@@ -373,7 +381,7 @@ def help_text(topic: str) -> str:
         if name not in options:
             raise ConfigError(f"ganrun --help {topic}: no such {group}; choose one of {', '.join(options)}"
                               f"{did_you_mean(name.lower(), options)}")
-        text = textwrap.fill(summary(group, name), 100)
+        text = textwrap.fill(" ".join(filter(None, [summary(group, name), declared_in(group, name)])), 100)
         title = f"{group}={name}" + (f"\n{text}" if text else "")
         if group == "experiment":
             out = title

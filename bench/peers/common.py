@@ -45,7 +45,7 @@ def parse_args(description: str, batch_size: int, extra=None) -> argparse.Namesp
 
 
 def dataset(spec: dict):
-    """One of ganrun's datasets, e.g. {"type": "digits", "resolution": 32} (ganrun/schemas/dataset.py)."""
+    """One of ganrun's datasets, e.g. {"type": "digits", "resolution": 32} (ganrun/data/: each dataset's schema)."""
     return make("dataset", spec, device="cpu")
 
 

@@ -4,7 +4,7 @@ A dataset draws `Batch` records: the samples `x` in model space on the training 
 where the data has them, the class labels `y`. Games, pictures and metrics use only the
 `Dataset` protocol below; what is particular to a kind of data (the ring's modes, a folder's
 files) stays with that kind (ganrun/kinds.py). Datasets are config-group options, built by
-ganrun/data/toy.py, images.py and translation.py and registered in ganrun/schemas/dataset.py.
+declared, built and registered in ganrun/data/toy.py, images.py and translation.py.
 """
 
 from __future__ import annotations
