@@ -18,7 +18,7 @@ else: no `_target_` or other class or function name is ever read from a file
 
 Those modules import torch; this one and ganrun/option_index.py do not. The index is a copy of
 every schema and registration of ganrun's own options, written by `make docs` from the modules
-(ganrun/reference.py `option_index`), so that `ganrun --help`, `ganrun --cfg job` and a config error
+(ganrun/indexer.py), so that `ganrun --help`, `ganrun --cfg job` and a config error
 answer without torch; a builder's module is imported when a run first builds that option, and
 its `register` calls then find the index's entries in place (and refuse a stale index).
 """
@@ -118,24 +118,36 @@ def register(group: str, schema: type, build: str | Callable[..., Any], legacy_t
         legacy = build.replace(":", ".")
     else:
         legacy = f"{build.__module__}.{build.__qualname__}"
-    known = REGISTRY.get(group, {}).get(name)
     if plugins.loading():
-        if known is not None:
+        if name in REGISTRY.get(group, {}):
             raise ValueError(f"register: {group}={name} is ganrun's own option; a plugin chooses another name")
         plugins.PROVIDERS[(group, name)] = plugins.loading()
-    elif known is not None and callable(build) and known.builder == f"{build.__module__}:{build.__qualname__}":
-        # ganrun's own module, imported to build: the index holds this option already (its copy of
-        # the same schema, so that configs typed by either merge)
-        if _fields(known.schema) != _fields(schema):
-            raise ValueError(f"ganrun/option_index.py is out of date for {group}={name} ({schema.__module__} "
-                             f"changed its keys): run `make docs`")
-        return
+    elif callable(build) and build.__module__.split(".")[0] == "ganrun":
+        _check_indexed(group, name, schema, f"{build.__module__}:{build.__qualname__}")
+        return          # ganrun's own module, imported to build: the index holds this option already
     REGISTRY.setdefault(group, {})[name] = Option(group, name, schema, build, legacy_target or legacy)
 
 
+def _check_indexed(group: str, name: str, schema: type, builder: str) -> None:
+    """A module of ganrun registers an option: the index (ganrun/option_index.py) must hold it with
+    this builder and the same keys, its copy of the schema being the one configs are typed by (so
+    that they merge). Otherwise the module was edited without `make docs`: say so, in one line."""
+    importlib.import_module(OPTION_MODULES[0])
+    known = REGISTRY.get(group, {}).get(name)
+    why = ("has no such option" if known is None else
+           f"builds it with {known.builder}" if known.builder != builder else
+           "declares other keys" if _fields(known.schema) != _fields(schema) else "")
+    if why:
+        raise ConfigError(f"{group}={name} ({builder}): ganrun/option_index.py {why}; it is written from the "
+                          f"modules by `make docs`: run it")
+
+
 def _fields(schema: type) -> list[tuple]:
-    """What a schema declares: each key's name, type, default and checks."""
-    return [(f.name, str(f.type), f.default if f.default_factory is dataclasses.MISSING else f.default_factory(),
+    """What a schema declares: each key's name, type (as written), default and checks."""
+    def written(t: Any) -> str:
+        return t if isinstance(t, str) else getattr(t, "__name__", str(t).replace("typing.", ""))
+
+    return [(f.name, written(f.type), f.default if f.default_factory is dataclasses.MISSING else f.default_factory(),
              dict(f.metadata)) for f in dataclasses.fields(schema)]
 
 
@@ -324,7 +336,7 @@ def register_configs() -> None:
     for group, options in REGISTRY.items():
         for name, opt in options.items():
             cs.store(group=f"schema/{group}", name=name, node=opt.schema)
-            if ((group, name) in PROVIDERS or _stands_alone(opt)) and name not in yaml_options(group):
+            if ((group, name) in PROVIDERS or _needs_no_yaml(opt)) and name not in yaml_options(group):
                 cs.store(group=group, name=name, node=opt.schema)     # an option without a recipe: `group=name`
     OmegaConf.register_new_resolver("ganrun_groups", groups_help, replace=True)
     # presets whose batch counts packs: train.batch_size: ${ganrun_mul:100,${tricks.pack}}
@@ -344,7 +356,7 @@ def yaml_options(group: str) -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")) if folder.is_dir() else []
 
 
-def _stands_alone(opt: Option) -> bool:
+def _needs_no_yaml(opt: Option) -> bool:
     """Whether a registered option is chosen as `group=name` by itself, without a YAML file. Not an
     optimizer (an optimizer option is a pair, g and d: its YAML), nor a builder that its presets
     choose (`preset_base`: dataset=mnist, cifar10, ... all build with `torchvision`)."""
@@ -356,7 +368,7 @@ def group_options(group: str) -> list[str]:
     none (an option brings a YAML file only when it sets more than its own keys' defaults)."""
     _import_option_modules()
     own = {name for name, opt in REGISTRY.get(group, {}).items()
-           if opt.schema.__module__ in OPTION_MODULES and _stands_alone(opt)}
+           if opt.schema.__module__ in OPTION_MODULES and _needs_no_yaml(opt)}
     return sorted(set(yaml_options(group)) | own)
 
 

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent
 INDEX = PACKAGE / "option_index.py"
 GROUPS = ("game", "model", "dataset", "loss", "optimizer")
 # the names a schema may use besides its module's constants, and where the index imports them from
-IMPORTS = {"dataclasses": ("dataclass",), "typing": ("Any", "ClassVar", "Dict", "List", "Optional", "Tuple"),
+IMPORTS = {"dataclasses": ("dataclass", "field"), "typing": ("Any", "ClassVar", "Dict", "List", "Optional", "Tuple"),
            "omegaconf": ("MISSING",), "ganrun.config": ("bounded", "choice", "name_field", "path_field", "register")}
 HEADER = '''"""ganrun's own options, without torch: written by `make docs` (ganrun/indexer.py); do not edit.
 
@@ -32,19 +32,23 @@ from __future__ import annotations
 '''
 
 
+class IndexError_(ValueError):
+    """A registration the index cannot copy: said with its file and line."""
+
+
 class Module:
     """One source file of the package, parsed."""
 
     def __init__(self, path: Path, package: Path):
-        self.path, self.text = path, path.read_text()
+        self.path, self.text = path, path.read_text(encoding="utf-8")
         self.where = str(path.relative_to(package.parent))      # ganrun/losses.py
         self.lines = self.text.splitlines()
         parts = path.relative_to(package.parent).with_suffix("").parts
         self.name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         self.tree = ast.parse(self.text)
         self.classes = {n.name: n for n in self.tree.body if isinstance(n, ast.ClassDef)}
-        self.constants = {t.id: n for n in self.tree.body if isinstance(n, ast.Assign)
-                          for t in n.targets if isinstance(t, ast.Name)}
+        self.constants = {t.id: n for n in self.tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                          for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
         self.imported = {a.asname or a.name: n.module for n in self.tree.body
                          if isinstance(n, ast.ImportFrom) and n.level == 0 for a in n.names}
 
@@ -56,64 +60,103 @@ class Module:
         return "\n".join(self.lines[first:node.end_lineno])
 
     def registrations(self) -> list[ast.Call]:
-        return [s.value for s in self.tree.body if isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)
-                and isinstance(s.value.func, ast.Name) and s.value.func.id == "register"]
+        """The module's top-level `register(...)` calls; one anywhere else (inside an `if`, a function,
+        or written `config.register`) is refused: the index copies only what always runs."""
+        top = {id(s.value) for s in self.tree.body if isinstance(s, ast.Expr)}
+        calls = []
+        for node in ast.walk(self.tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if name != "register":
+                continue
+            if id(node) not in top or not isinstance(func, ast.Name):
+                raise IndexError_(f"{self.where}:{node.lineno}: register an option with a plain top-level "
+                                  f"`register(...)` statement (imported from ganrun.config), so that the index copies it")
+            calls.append(node)
+        return calls
 
 
 def option_index(package: Path = PACKAGE) -> str:
     """The text of ganrun/option_index.py for the package's sources as they are now."""
     modules = {m.name: m for m in (Module(p, package) for p in sorted(package.rglob("*.py")))}
     top = package.name
-    entries = []            # (group's rank, module, call)
+    entries = []            # (group's rank, module, call, group, option name)
     for module in modules.values():
-        if module.name in (f"{top}.config", f"{top}.option_index"):
+        if module.name in (f"{top}.config", f"{top}.option_index", f"{top}.indexer"):
             continue
         for call in module.registrations():
-            group = ast.literal_eval(call.args[0])
-            if group not in GROUPS or not isinstance(call.args[1], ast.Name) or not isinstance(call.args[2], ast.Name):
-                raise ValueError(f"{module.where}:{call.lineno}: write register(\"<group>\", Schema, builder) "
-                                 f"with a group of {', '.join(GROUPS)} and the schema and builder by name")
-            entries.append((GROUPS.index(group), module, call))
+            args = call.args
+            if (len(args) != 3 or not isinstance(args[0], ast.Constant) or args[0].value not in GROUPS
+                    or not all(isinstance(a, ast.Name) for a in args[1:])
+                    or any(k.arg != "legacy_target" or not isinstance(k.value, ast.Constant) for k in call.keywords)):
+                raise IndexError_(f"{module.where}:{call.lineno}: write register(\"<group>\", Schema, builder) with "
+                                  f"a group of {', '.join(GROUPS)} and the schema class and the builder by name")
+            schema = module.classes.get(args[1].id)
+            if schema is None:
+                raise IndexError_(f"{module.where}:{call.lineno}: the schema {args[1].id} must be a class of that module")
+            entries.append((GROUPS.index(args[0].value), module, call, args[0].value, _type_of(schema, module)))
     entries.sort(key=lambda e: e[0])       # stable: each group's options in file and line order
+    seen: dict[tuple[str, str], str] = {}
+    for _, module, call, group, name in entries:
+        where = f"{module.where}:{call.lineno}"
+        if (group, name) in seen:
+            raise IndexError_(f"{where}: {group}={name} is registered already, at {seen[(group, name)]}: "
+                              f"give the option another `type`")
+        seen[(group, name)] = where
 
-    constants: dict[str, str] = {}        # name -> its assignment, for the constants schemas use
+    constants: dict[str, tuple[str, str]] = {}     # name -> (where, its assignment)
+    classes: dict[str, str] = {}                   # name -> where, for the schema classes written
     blocks: list[str] = []
-    written: set[tuple[str, str]] = set()
+
+    def uses(node: ast.AST, module: Module) -> None:
+        """Copy the constants and classes that `node` names (and theirs), from its module or the ganrun
+        module it imports them from."""
+        for used in ast.walk(node):
+            if isinstance(used, ast.Name) and all(used.id not in names for names in IMPORTS.values()):
+                home = _home(used.id, module, modules)
+                if home is not None and used.id in home.classes:
+                    schema_class(used.id, home)
+                elif home is not None and used.id in home.constants:
+                    constant(used.id, home)
 
     def constant(name: str, module: Module) -> None:
         if name in constants:
+            if constants[name][0] != module.where:
+                raise IndexError_(f"{module.where}: the schemas use two constants named {name} "
+                                  f"({constants[name][0]} and {module.where}): rename one")
             return
-        if name in module.constants:
-            constants[name] = f"# {module.where}\n{module.source(module.constants[name], comments=True)}"
-        elif module.imported.get(name) in modules:
-            constant(name, modules[module.imported[name]])
+        node = module.constants[name]
+        constants[name] = (module.where, "")          # claimed, before what it names
+        uses(node.value if node.value is not None else node, module)
+        constants[name] = (module.where, f"# {module.where}\n{module.source(node, comments=True)}")
 
-    def schema(name: str, module: Module) -> list[str]:
-        """The schema's class, after the schema classes it derives from (each once)."""
-        if (module.name, name) in written:
-            return []
-        written.add((module.name, name))
+    def schema_class(name: str, module: Module) -> None:
+        """The class, after the classes it derives from and the constants it uses (each once)."""
+        if name in classes:
+            if classes[name] != module.where:
+                raise IndexError_(f"{module.where}: two schema classes named {name} ({classes[name]} and "
+                                  f"{module.where}): rename one")
+            return
+        classes[name] = module.where
         node = module.classes[name]
-        out = [text for base in node.bases if isinstance(base, ast.Name) and base.id in module.classes
-               for text in schema(base.id, module)]
-        for used in ast.walk(node):
-            if isinstance(used, ast.Name) and all(used.id not in names for names in IMPORTS.values()):
-                constant(used.id, module)
-        return out + [f"# {module.where}\n{module.source(node)}"]
+        for base in node.bases:
+            uses(base, module)
+        uses(ast.Module(body=node.body, type_ignores=[]), module)
+        blocks.append(f"# {module.where}\n{module.source(node)}")
 
     group = None
-    for rank, module, call in entries:
+    for rank, module, call, _, _ in entries:
         if GROUPS[rank] != group:
             group = GROUPS[rank]
             blocks.append(f"# {'-' * 75} {group}")
         schema_name, builder = call.args[1].id, call.args[2].id
-        if schema_name not in module.classes:
-            raise ValueError(f"{module.where}:{call.lineno}: the schema {schema_name} must be a class of that module")
+        schema_class(schema_name, module)
         keys = "".join(f", {k.arg}={ast.unparse(k.value)}" for k in call.keywords)
-        blocks += schema(schema_name, module)
         blocks.append(f"register({GROUPS[rank]!r}, {schema_name}, \"{module.name}:{builder}\"{keys})".replace("'", '"'))
 
-    body = "\n\n\n".join([*constants.values(), *blocks])
+    body = "\n\n\n".join([*(text for _, text in constants.values()), *blocks])
     used = {n.id for n in ast.walk(ast.parse(body)) if isinstance(n, ast.Name)}
     imports = []
     for source, names in IMPORTS.items():
@@ -121,12 +164,53 @@ def option_index(package: Path = PACKAGE) -> str:
         if wanted:
             imports.append(("\n" if source in ("omegaconf", "ganrun.config") else "")
                            + f"from {source} import {', '.join(wanted)}")
-    return HEADER + "\n" + "\n".join(imports) + "\n\n\n" + body + "\n"
+    text = HEADER + "\n" + "\n".join(imports) + "\n\n\n" + body + "\n"
+    _try(text)
+    return text
+
+
+def _type_of(schema: ast.ClassDef, module: Module) -> str:
+    """The option's name: the schema's `type` default, as written."""
+    for node in schema.body:
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "type"
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            return node.value.value
+    raise IndexError_(f"{module.where}:{schema.lineno}: {schema.name} needs `type: str = \"<option name>\"`")
+
+
+def _home(name: str, module: Module, modules: dict[str, Module]) -> Module | None:
+    """The module that defines `name` as `module` sees it: itself, or the ganrun module it imports it from."""
+    if name in module.classes or name in module.constants:
+        return module
+    source = module.imported.get(name)
+    return _home(name, modules[source], modules) if source in modules else None
+
+
+def _try(text: str) -> None:
+    """Run the index as ganrun will (with `register` left out), so that a schema it cannot copy (one
+    that names something beyond its module's constants and classes) fails here, not at start-up."""
+    import sys
+    import types
+
+    trial = types.ModuleType("_ganrun_option_index_trial")     # dataclasses look their module up
+    trial._registered = lambda *args, **kwargs: None
+    sys.modules[trial.__name__] = trial
+    try:
+        exec(compile(text.replace("\nregister(", "\n_registered("), str(INDEX), "exec"), trial.__dict__)
+    except Exception as e:
+        raise IndexError_(f"the index would not run ({type(e).__name__}: {e}): a schema may use the names "
+                          f"of {', '.join(IMPORTS)} and its own or imported ganrun constants and classes") from None
+    finally:
+        del sys.modules[trial.__name__]
 
 
 def main() -> None:
     """`python -m ganrun.indexer` (`make docs`): write ganrun/option_index.py."""
-    INDEX.write_text(option_index())
+    try:
+        text = option_index()
+    except IndexError_ as e:
+        raise SystemExit(f"ganrun.indexer: {e}") from None
+    INDEX.write_text(text, encoding="utf-8")
     print(f"wrote {INDEX}")
 
 

@@ -28,6 +28,7 @@ class Kind:
     image_like = False  # samples are images (grids, PNG folders, image models)
     tag = ""            # TensorBoard tag of the picture: fixed per kind, so a sweep's runs overlay
     preview = 64        # how many fixed-noise samples the picture shows
+    trained_by = ""     # the game its samples are for, when only one game can use them (translation data)
 
     def picture(self, data, fake: Tensor, d_curve: Optional[Curve] = None) -> Tensor:
         """uint8 C x H x W picture of generated samples (model space)."""
@@ -130,6 +131,7 @@ class Translations(Kind):
     (paired) or the target domain (unpaired), ganrun/metrics/translation.py."""
     name, tag, preview = "paired", "samples/translation", 8
     image_like = True
+    trained_by = "pix2pix"
 
     def picture(self, data, fake, d_curve=None):
         return visualize.image_grid(fake.detach().float().cpu())
@@ -146,6 +148,7 @@ class Translations(Kind):
 
 class Unpaired(Translations):
     name, tag = "unpaired", "samples/A_to_B_to_A"
+    trained_by = "cyclegan"
 
 
 def inception_part(cfg, data, device, cache: Path, real: Tensor) -> tuple[list[Part], Notes]:

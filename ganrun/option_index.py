@@ -208,6 +208,7 @@ register("model", ResNetConfig, "ganrun.models.resnet:build")
 class Pix2PixModelConfig:
     """pix2pix's pair (GAN_NOTES §7.3, §9.4): a U-Net G with skip connections and dropout, whose depth
     follows the resolution, and a PatchGAN D on (input, output) pairs."""
+    trained_by: ClassVar[str] = "pix2pix"   # image-to-image: only this game uses it
     type: str = "pix2pix"
     g_width: int = bounded(64, ge=4, le=1024)     # ngf
     d_width: int = bounded(64, ge=4, le=1024)     # ndf
@@ -224,6 +225,7 @@ register("model", Pix2PixModelConfig, "ganrun.models.translation:pix2pix_network
 class CycleGANModelConfig:
     """CycleGAN's networks (GAN_NOTES §7.3, §9.4): two ResNet generators (6 blocks up to 128 px, 9
     above), two PatchGAN discriminators, instance norm."""
+    trained_by: ClassVar[str] = "cyclegan"  # image-to-image: only this game uses it
     type: str = "cyclegan"
     g_width: int = bounded(64, ge=4, le=1024)       # ngf
     d_width: int = bounded(64, ge=4, le=1024)       # ndf

@@ -160,7 +160,10 @@ def declared_in(group: str, name: str) -> str:
     if built is None or not isinstance(built.builder, str) or not built.builder.startswith("ganrun."):
         return ""
     module, _, builder = built.builder.partition(":")
-    return f"Declared and built in `{module.replace('.', '/')}.py` (`{builder}`)."
+    path = Path(*module.split("."))
+    package = Path(__file__).resolve().parent.parent
+    where = path / "__init__.py" if (package / path / "__init__.py").is_file() else path.with_suffix(".py")
+    return f"Declared and built in `{where.as_posix()}` (`{builder}`)."
 
 
 def first_sentence(text: str) -> str:

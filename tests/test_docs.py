@@ -55,8 +55,33 @@ def test_an_option_declared_in_a_new_module_is_indexed_with_what_its_schema_uses
     assert text.index("class Base:") < text.index("class TinyConfig(Base):")
     assert 'register("model", TinyConfig, "ganrun.models.tiny:build")' in text
     namespace: dict = {}
-    exec(compile(text.replace("register(", "print("), "option_index", "exec"), namespace)
+    exec(compile(text.replace("\nregister(", "\nprint("), "option_index", "exec"), namespace)
     assert namespace["TinyConfig"]().width == 32 and namespace["TinyConfig"]().depth == 1
+
+
+@pytest.mark.parametrize("module, message", [
+    ("from ganrun.config import register\nif True:\n    register('loss', A, f)\n",
+     "tiny.py:7: register an option with a plain top-level `register(...)` statement"),
+    ("from ganrun import config\nconfig.register('loss', A, f)\n", "tiny.py:6: register an option with a plain"),
+    ("from ganrun.config import register\nregister(group='loss', schema=A, build=f)\n",
+     "tiny.py:6: write register(\"<group>\", Schema, builder)"),
+    ("from ganrun.config import register\nregister('loss', A, 'x:f')\n", "tiny.py:6: write register("),
+    ("from ganrun.config import register\nfrom ganrun.other import B\nregister('loss', B, f)\n",
+     "tiny.py:7: the schema B must be a class of that module"),
+    ("from ganrun.config import register\nclass C:\n    type: str = 'ns'\n\nregister('loss', C, f)\n"
+     "class D:\n    type: str = 'ns'\n\nregister('loss', D, f)\n",
+     "tiny.py:13: loss=ns is registered already, at ganrun/tiny.py:9"),
+    ("from ganrun.config import register\nclass C:\n    x: int = UNKNOWN\n    type: str = 'c'\n\n"
+     "register('loss', C, f)\n", "the index would not run (NameError: name 'UNKNOWN' is not defined)"),
+])
+def test_the_indexer_refuses_a_registration_it_cannot_copy_with_its_place(tmp_path, module, message):
+    from ganrun.indexer import IndexError_, option_index
+
+    (tmp_path / "ganrun").mkdir()
+    (tmp_path / "ganrun" / "tiny.py").write_text("class A:\n    type: str = 'a'\n\n\n" + module)   # 4 lines first
+    with pytest.raises(IndexError_) as caught:
+        option_index(tmp_path / "ganrun")
+    assert message in str(caught.value)
 
 
 def test_a_key_two_tuning_files_set_is_the_last_applied_ones():
@@ -101,7 +126,8 @@ def test_ganrun_help_on_a_group_an_option_and_a_block_of_keys(tmp_path):
     from conftest import ganrun
 
     listing = ganrun("--help", "loss", cwd=tmp_path).stdout
-    assert "wgan_gp  WGAN with gradient penalty (Gulrajani 2017)" in listing and "ns       Non-saturating GAN (default)" in listing
+    assert re.search(r"\n  wgan_gp +WGAN with gradient penalty \(Gulrajani 2017\)\n", listing), listing
+    assert re.search(r"\n  ns +Non-saturating GAN \(default\)\n", listing), listing
     option = ganrun("--help", "loss=wgan", cwd=tmp_path).stdout
     assert re.search(r"loss\.clip = 0\.01  \(float >= 0\)\n +every D weight clipped", option), option
     # what the option brings beyond its own keys: its recipe
@@ -113,8 +139,8 @@ def test_ganrun_help_on_a_group_an_option_and_a_block_of_keys(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--help", "loss=hing"], "ganrun --help loss=hing: no such loss; choose one of ns, began, dragan, hinge, lsgan, "
-                              "mm, ragan, rsgan, wgan, wgan_gp (did you mean hinge?)"),
+    (["--help", "loss=hing"], "ganrun --help loss=hing: no such loss; choose one of ns, "),   # the default first
+    (["--help", "loss=hing"], "(did you mean hinge?)"),
     (["--help", "LOSS"], "ganrun --help LOSS: no such topic; give a group (game, model, dataset, loss, optimizer, "
                          "device, experiment), GROUP=OPTION, train, tricks or eval (did you mean loss?)"),
     (["--help", ""], "ganrun --help : no such topic"),

@@ -137,7 +137,20 @@ def test_a_builders_module_finds_its_options_in_the_index_and_refuses_a_stale_on
     def Hinge():
         pass
 
+    @dataclass
+    class NewLossConfig:
+        type: str = "brand_new"
+
+    from ganrun.errors import ConfigError
+
     Hinge.__module__, Hinge.__qualname__ = "ganrun.losses", "Hinge"
-    with pytest.raises(ValueError, match="option_index.py is out of date for loss=hinge .*run `make docs`"):
+    with pytest.raises(ConfigError, match=r"loss=hinge \(ganrun.losses:Hinge\): ganrun/option_index.py declares "
+                                          r"other keys; it is written from the modules by `make docs`: run it"):
         register("loss", HingeLossConfig, Hinge)
+    with pytest.raises(ConfigError, match="option_index.py has no such option"):
+        register("loss", NewLossConfig, Hinge)          # an option added (or renamed) without `make docs`
+    Hinge.__qualname__ = "MarginHinge"
+    with pytest.raises(ConfigError, match="option_index.py builds it with ganrun.losses:Hinge"):
+        register("loss", HingeLossConfig, Hinge)        # its builder renamed
     assert REGISTRY["loss"]["hinge"].schema.__module__ == "ganrun.option_index"
+    assert "brand_new" not in REGISTRY["loss"]

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ganrun.augment import Augment, parse_policy
-from ganrun.config import make, register
+from ganrun.config import make, option, register
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, Phase, latent
@@ -96,11 +96,12 @@ class GAN(Game):
                               f"has none: use it with loss=ns, mm, lsgan or dragan")
         if cfg.train.batch_size % t.pack:
             raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
-        if cfg.model.type in ("pix2pix", "cyclegan"):
-            raise ConfigError(f"model={cfg.model.type} is image-to-image: use it with game={cfg.model.type} "
-                              f"(or experiment={cfg.model.type})")
-        if self.data.kind in ("paired", "unpaired"):
-            game = "pix2pix" if self.data.kind == "paired" else "cyclegan"
+        translating = getattr(option("model", cfg.model.type).schema, "trained_by", "")
+        if translating:
+            raise ConfigError(f"model={cfg.model.type} is image-to-image: use it with game={translating} "
+                              f"(or experiment={translating})")
+        game = KINDS[self.data.kind].trained_by
+        if game:
             raise ConfigError(f"dataset={cfg.dataset.type} holds image pairs or domains for translation: use it "
                               f"with game={game} (or experiment={game}), not game={cfg.game.type}")
 
