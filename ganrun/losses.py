@@ -4,7 +4,8 @@ D(x) is always the raw score ("logit"); sigmoids live inside numerically stable
 softplus / BCE-with-logits forms, never as sigmoid-then-log. Each class writes
 its row of the table in `d_loss` and `g_loss`; the loop calls `discriminator`
 and `generator`, which evaluate D and collect the terms to log, so the loop has
-no per-loss branches.
+no per-loss branches. After each class: its options (the schema: `loss.<key>` on the command
+line, with ranges and defaults) and the line that makes it `loss=<type>`.
 """
 
 from __future__ import annotations
