@@ -17,8 +17,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ganrun import distributed
-from ganrun.config import make, validate
-from ganrun.data import Dataset
+from ganrun.config import make, option, validate
+from ganrun.data import FIELDS, Dataset
 from ganrun.errors import ConfigError
 from ganrun.games import Game
 from ganrun.players import Players
@@ -79,6 +79,16 @@ class Experiment:
         return self.game.players
 
 
+def check_fields(cfg: DictConfig, data: Dataset) -> None:
+    """The data's batches hold what the game's step reads (`Game.reads`, e.g. class labels): said in
+    one line before the game is built."""
+    reads = getattr(option("game", cfg.game.type).load(), "reads", ())
+    missing = [f for f in reads if f not in getattr(data, "fields", ("x",))]
+    if missing:
+        what, hint = FIELDS.get(missing[0], (f"batches with {missing[0]}", "use data that has them"))
+        raise ConfigError(f"game={cfg.game.type} needs {what}, but dataset={data.name} has none: {hint}")
+
+
 def build(cfg: DictConfig, data: Optional[Dataset] = None) -> Experiment:
     """Check the config, then build the run's parts in a fixed order (so seeds mean the same).
     `data` stands in for the dataset where only its shape and kind matter (sampling a trained G)."""
@@ -93,6 +103,7 @@ def build(cfg: DictConfig, data: Optional[Dataset] = None) -> Experiment:
     seed_everything(cfg.seed)
     if data is None:
         data = make("dataset", cfg.dataset, device=device)
+    check_fields(cfg, data)
     game = make("game", cfg.game, cfg=cfg, data=data, device=device)
     game.check_phases()
     game.players.track("data", data)           # the position in a streamed dataset

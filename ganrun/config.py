@@ -84,10 +84,13 @@ class Option:
     builder: str | Callable[..., Any]   # "ganrun.module:name" (imported when first built) or the callable
     legacy_target: str               # the `_target_` that checkpoints of ganrun 0.1 stored for it
 
+    def load(self) -> Callable[..., Any]:
+        """The builder itself (a game's class, a model's function), its module imported if need be."""
+        return _load(self.builder) if isinstance(self.builder, str) else self.builder
+
     def build(self, *args: Any, **kwargs: Any) -> Any:
         """Call the builder with the schema's fields (less `type`) and the context."""
-        build = _load(self.builder) if isinstance(self.builder, str) else self.builder
-        return build(*args, **kwargs)
+        return self.load()(*args, **kwargs)
 
 
 REGISTRY: dict[str, dict[str, Option]] = {}

@@ -40,6 +40,10 @@ class Batch:
         return len(self.x)
 
 
+# The Batch fields a game may need beyond x (`Game.reads`): what each is, and the data that has it.
+FIELDS = {"y": ("class labels", "use digits, mnist, fashion_mnist, cifar10, or a folder with one sub-folder per class")}
+
+
 @runtime_checkable
 class Dataset(Protocol):
     name: str                   # shown in metric names and pictures (fd_<name>, ...)
@@ -55,6 +59,10 @@ class Dataset(Protocol):
     @property
     def num_classes(self) -> int:
         """How many classes the labels `y` take (0: unlabelled)."""
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The Batch fields its training batches fill: x, and y for labelled data."""
 
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> Batch:
         """n samples. Without a generator: the next training batch (from the run's RNG stream).
@@ -90,6 +98,10 @@ class BaseData:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return ("x", "y") if self.num_classes else ("x",)
 
     def reference(self, limit: int) -> Batch:
         return self.sample(limit, generator=torch.Generator(self.device).manual_seed(0))

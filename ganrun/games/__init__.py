@@ -75,6 +75,9 @@ class Game:
     takes_classes = False   # G is asked for a class (ganrun-sample --class, sample(classes=...))
     takes_codes = False     # G takes InfoGAN's categorical code (ganrun-sample --code)
     translates: tuple[str, ...] = ()    # the directions it translates images in (ganrun-translate)
+    # The fields of the data's batches its step reads beyond the samples x (ganrun/data/__init__.py
+    # FIELDS: "y", class labels), checked against the data before the game is made (builder.py)
+    reads: tuple[str, ...] = ()
 
     def step(self, step: int) -> list[Terms]:
         """One training step (`step` counts from 1): the phases in order; returns the terms of

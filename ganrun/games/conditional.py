@@ -57,15 +57,13 @@ class ConditionalGameConfig:
 
 class ConditionalGAN(GAN):
     takes_classes = True
+    reads = ("y",)
 
     def __init__(self, form: str, embed_dim: int, aux_weight: float, aux_fake: bool, fake_labels: str, columns: int,
                  *, cfg, data, device: torch.device):
         self.form, self.embed_dim, self.aux_weight, self.columns = form, embed_dim, aux_weight, columns
         self.aux_fake = aux_fake
         self.num_classes = data.num_classes
-        if not self.num_classes:
-            raise ConfigError(f"game=conditional needs class labels, but dataset={data.name} has none: use "
-                              f"digits, mnist, fashion_mnist, cifar10, or a folder with one sub-folder per class")
         super().__init__(cfg, data, device)
         self.class_freq = None
         if fake_labels == "frequency":
