@@ -32,7 +32,7 @@ from __future__ import annotations
 '''
 
 
-class IndexError_(ValueError):
+class IndexerError(ValueError):
     """A registration the index cannot copy: said with its file and line."""
 
 
@@ -72,7 +72,7 @@ class Module:
             if name != "register":
                 continue
             if id(node) not in top or not isinstance(func, ast.Name):
-                raise IndexError_(f"{self.where}:{node.lineno}: register an option with a plain top-level "
+                raise IndexerError(f"{self.where}:{node.lineno}: register an option with a plain top-level "
                                   f"`register(...)` statement (imported from ganrun.config), so that the index copies it")
             calls.append(node)
         return calls
@@ -91,18 +91,18 @@ def option_index(package: Path = PACKAGE) -> str:
             if (len(args) != 3 or not isinstance(args[0], ast.Constant) or args[0].value not in GROUPS
                     or not all(isinstance(a, ast.Name) for a in args[1:])
                     or any(k.arg != "legacy_target" or not isinstance(k.value, ast.Constant) for k in call.keywords)):
-                raise IndexError_(f"{module.where}:{call.lineno}: write register(\"<group>\", Schema, builder) with "
+                raise IndexerError(f"{module.where}:{call.lineno}: write register(\"<group>\", Schema, builder) with "
                                   f"a group of {', '.join(GROUPS)} and the schema class and the builder by name")
             schema = module.classes.get(args[1].id)
             if schema is None:
-                raise IndexError_(f"{module.where}:{call.lineno}: the schema {args[1].id} must be a class of that module")
+                raise IndexerError(f"{module.where}:{call.lineno}: the schema {args[1].id} must be a class of that module")
             entries.append((GROUPS.index(args[0].value), module, call, args[0].value, _type_of(schema, module)))
     entries.sort(key=lambda e: e[0])       # stable: each group's options in file and line order
     seen: dict[tuple[str, str], str] = {}
     for _, module, call, group, name in entries:
         where = f"{module.where}:{call.lineno}"
         if (group, name) in seen:
-            raise IndexError_(f"{where}: {group}={name} is registered already, at {seen[(group, name)]}: "
+            raise IndexerError(f"{where}: {group}={name} is registered already, at {seen[(group, name)]}: "
                               f"give the option another `type`")
         seen[(group, name)] = where
 
@@ -124,7 +124,7 @@ def option_index(package: Path = PACKAGE) -> str:
     def constant(name: str, module: Module) -> None:
         if name in constants:
             if constants[name][0] != module.where:
-                raise IndexError_(f"{module.where}: the schemas use two constants named {name} "
+                raise IndexerError(f"{module.where}: the schemas use two constants named {name} "
                                   f"({constants[name][0]} and {module.where}): rename one")
             return
         node = module.constants[name]
@@ -136,7 +136,7 @@ def option_index(package: Path = PACKAGE) -> str:
         """The class, after the classes it derives from and the constants it uses (each once)."""
         if name in classes:
             if classes[name] != module.where:
-                raise IndexError_(f"{module.where}: two schema classes named {name} ({classes[name]} and "
+                raise IndexerError(f"{module.where}: two schema classes named {name} ({classes[name]} and "
                                   f"{module.where}): rename one")
             return
         classes[name] = module.where
@@ -175,7 +175,7 @@ def _type_of(schema: ast.ClassDef, module: Module) -> str:
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == "type"
                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
             return node.value.value
-    raise IndexError_(f"{module.where}:{schema.lineno}: {schema.name} needs `type: str = \"<option name>\"`")
+    raise IndexerError(f"{module.where}:{schema.lineno}: {schema.name} needs `type: str = \"<option name>\"`")
 
 
 def _home(name: str, module: Module, modules: dict[str, Module]) -> Module | None:
@@ -198,7 +198,7 @@ def _try(text: str) -> None:
     try:
         exec(compile(text.replace("\nregister(", "\n_registered("), str(INDEX), "exec"), trial.__dict__)
     except Exception as e:
-        raise IndexError_(f"the index would not run ({type(e).__name__}: {e}): a schema may use the names "
+        raise IndexerError(f"the index would not run ({type(e).__name__}: {e}): a schema may use the names "
                           f"of {', '.join(IMPORTS)} and its own or imported ganrun constants and classes") from None
     finally:
         del sys.modules[trial.__name__]
@@ -208,7 +208,7 @@ def main() -> None:
     """`python -m ganrun.indexer` (`make docs`): write ganrun/option_index.py."""
     try:
         text = option_index()
-    except IndexError_ as e:
+    except IndexerError as e:
         raise SystemExit(f"ganrun.indexer: {e}") from None
     INDEX.write_text(text, encoding="utf-8")
     print(f"wrote {INDEX}")

@@ -75,11 +75,11 @@ def test_an_option_declared_in_a_new_module_is_indexed_with_what_its_schema_uses
      "register('loss', C, f)\n", "the index would not run (NameError: name 'UNKNOWN' is not defined)"),
 ])
 def test_the_indexer_refuses_a_registration_it_cannot_copy_with_its_place(tmp_path, module, message):
-    from ganrun.indexer import IndexError_, option_index
+    from ganrun.indexer import IndexerError, option_index
 
     (tmp_path / "ganrun").mkdir()
     (tmp_path / "ganrun" / "tiny.py").write_text("class A:\n    type: str = 'a'\n\n\n" + module)   # 4 lines first
-    with pytest.raises(IndexError_) as caught:
+    with pytest.raises(IndexerError) as caught:
         option_index(tmp_path / "ganrun")
     assert message in str(caught.value)
 
