@@ -3,6 +3,7 @@
 
     python bench/peers.py                                  # every system, seeds 0 1 2, the short budget
     python bench/peers.py --budget full --systems dcgan cgan
+    python bench/peers.py --systems dcgan --sides ganrun     # ganrun's side again, after a change to it
     python bench/peers.py --table                          # rewrite the table from the stored results only
     python bench/peers.py --table --check                  # exit 1 if bench/RESULTS.md's table is not the results'
 
@@ -171,9 +172,10 @@ def record_of(system: System, budget: str, side: str, seed: int, steps: int, out
 
 
 def measure(systems: list[str], budget: str, seeds: list[int], jobs: int, work: Path, results: Path,
-            same_steps: bool, same_time: bool) -> None:
+            same_steps: bool, same_time: bool, sides: tuple[str, ...] = ("peer", "ganrun")) -> None:
     """Both sides at the budget's steps (`same_steps`), then (`same_time`) the faster side again for
-    the slower side's CPU time, in more steps (budget `<budget>@wall`)."""
+    the slower side's CPU time, in more steps (budget `<budget>@wall`). `sides`: train only these
+    (after a change to ganrun, its side again against the stored peer runs)."""
     def one(task):
         system, side, seed, steps, label = task
         out = (train_peer if side == "peer" else train_ganrun)(system, steps, seed, work)
@@ -186,7 +188,7 @@ def measure(systems: list[str], budget: str, seeds: list[int], jobs: int, work: 
     if same_steps:
         with ThreadPoolExecutor(jobs) as pool:
             list(pool.map(one, [(SYSTEMS[s], side, seed, SYSTEMS[s].steps[budget], budget)
-                                for s in systems for seed in seeds for side in ("peer", "ganrun")]))
+                                for s in systems for seed in seeds for side in ("peer", "ganrun") if side in sides]))
     if not same_time:
         return
     tasks = []
@@ -200,7 +202,7 @@ def measure(systems: list[str], budget: str, seeds: list[int], jobs: int, work: 
             continue
         per_step = statistics.mean(cpu(r) / r["steps"] for r in rows if r["side"] == fast)
         steps = round(statistics.mean(side_cpu[slow]) / per_step)
-        tasks += [(SYSTEMS[name], fast, seed, steps, f"{budget}@wall") for seed in seeds]
+        tasks += [(SYSTEMS[name], fast, seed, steps, f"{budget}@wall") for seed in seeds if fast in sides]
     with ThreadPoolExecutor(jobs) as pool:
         list(pool.map(one, tasks))
 
@@ -341,6 +343,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-wall", action="store_true", help="skip the equal-time runs (the faster side again, "
                                                           "for the slower side's CPU time)")
     p.add_argument("--wall-only", action="store_true", help="only the equal-time runs, from the stored results")
+    p.add_argument("--sides", nargs="+", choices=["peer", "ganrun"], default=["peer", "ganrun"],
+                   help="train only these sides (e.g. ganrun after a change to it; the peer's stored runs stay)")
     p.add_argument("--table", action="store_true", help="only write the table from the stored results")
     p.add_argument("--check", action="store_true", help="with --table: compare instead of writing")
     args = p.parse_args(argv)
@@ -349,7 +353,7 @@ def main(argv=None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         print(f"runs in {work}", flush=True)
         measure(args.systems, args.budget, args.seeds, args.jobs, work, args.results, not args.wall_only,
-                not args.no_wall)
+                not args.no_wall, tuple(args.sides))
     return write_table(load_results(args.results), args.check)
 
 

@@ -81,3 +81,29 @@ def test_results_md_and_readme_hold_the_tables_of_the_stored_results():
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "peers.py"), "--table", "--check"], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_sides_retrains_one_side_and_keeps_the_others_stored_runs(tmp_path, monkeypatch):
+    """--sides ganrun: after a change to ganrun, its side is trained again (same steps, then the
+    equal-time runs where it is the faster side); the peer's stored runs are neither retrained nor lost."""
+    trained = []
+
+    def fake(side):
+        def train(system, steps, seed, work):
+            trained.append((side, steps, seed))
+            return {"seconds": 1.0, "cpu_s": 10.0 if side == "ganrun" else 40.0, "metrics": {system.main: 0.5}}
+        return train
+
+    monkeypatch.setattr(peers, "train_peer", fake("peer"))
+    monkeypatch.setattr(peers, "train_ganrun", fake("ganrun"))
+    results = tmp_path / "results.json"
+    for seed in (0, 1):
+        peers.store(results, dict(record("dcgan", "peer", seed, 0.4), cpu_s=40.0))
+    peers.measure(["dcgan"], "short", [0, 1], 1, tmp_path, results, same_steps=True, same_time=True,
+                  sides=("ganrun",))
+    assert {side for side, _, _ in trained} == {"ganrun"}
+    assert sorted(steps for _, steps, _ in trained) == [500, 500, 2000, 2000], "500 steps, then the peer's time"
+    stored = peers.load_results(results)
+    assert sorted((r["side"], r["budget"]) for r in stored) == [("ganrun", "short"), ("ganrun", "short"),
+                                                                ("ganrun", "short@wall"), ("ganrun", "short@wall"),
+                                                                ("peer", "short"), ("peer", "short")]
