@@ -107,3 +107,14 @@ def test_sides_retrains_one_side_and_keeps_the_others_stored_runs(tmp_path, monk
     assert sorted((r["side"], r["budget"]) for r in stored) == [("ganrun", "short"), ("ganrun", "short"),
                                                                 ("ganrun", "short@wall"), ("ganrun", "short@wall"),
                                                                 ("peer", "short"), ("peer", "short")]
+
+
+def test_means_equal_to_float32_precision_count_as_equal():
+    """The same 514 of 537 held-out translations kept, split differently over three seeds, is a tie,
+    though the float32 shares' means differ in the eighth digit; a real shortfall still loses."""
+    peer = [float(np.float32(k / 179)) for k in (174, 172, 168)]
+    mine = [float(np.float32(k / 179)) for k in (173, 172, 169)]
+    assert peers.mean_sd(mine)[0] != peers.mean_sd(peer)[0]
+    assert peers.verdict("class_kept_AB", peer, mine) == "≥ peer"
+    behind = [float(np.float32(k / 179)) for k in (173, 172, 168)]
+    assert peers.verdict("class_kept_AB", peer, behind) == "within spread"
