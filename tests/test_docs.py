@@ -286,3 +286,19 @@ def test_the_unconditional_gan_on_the_digits_has_its_own_tuning_file():
             other = compose(overrides)
             assert (other.tricks.instance_noise, other.tricks.ema, other.tricks.ema_start) == (0.0, 0.0, 0), overrides
         assert compose(["tricks.ema=0"]).tricks.ema == 0.0      # the command line still wins
+
+
+def test_pix2pix_on_the_built_in_digits_has_the_papers_widths_for_1000_steps():
+    """tuning/model/pix2pix_edges2digits.yaml (widths 64, the paper's) and tuning/experiment/
+    pix2pix_edges2digits.yaml (1 000 steps) apply on the built-in pairs only; a paper's set keeps the
+    preset's own length, and the command line still wins."""
+    from ganrun.reference import composer, tuned_keys
+
+    with composer() as compose:
+        cfg = compose(["experiment=pix2pix"])
+        assert (cfg.model.g_width, cfg.model.d_width, cfg.train.steps) == (64, 64, 1000)
+        keys = tuned_keys(cfg)
+        assert keys["model.g_width"] == "tuning/model/pix2pix_edges2digits.yaml"
+        assert keys["train.steps"] == "tuning/experiment/pix2pix_edges2digits.yaml"
+        assert compose(["experiment=pix2pix", "dataset=facades"]).train.steps == 3000
+        assert compose(["experiment=pix2pix", "train.steps=200"]).train.steps == 200
