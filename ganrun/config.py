@@ -228,6 +228,9 @@ class TrainConfig:
     keep_last: int = bounded(3, ge=1)         # step checkpoints kept (last.pt is always the newest)
     # linear: decay to 0 at train.steps; hold_linear: constant for half the steps, then linear to 0
     lr_schedule: str = choice("constant", "linear", "hold_linear")
+    # hold_linear: updates at the full rate before the decay starts (0: half of train.steps). Set,
+    # a shorter run never decays, as in the originals' rule, which counts epochs, not the run's length
+    lr_hold_steps: int = bounded(0, ge=0)
     # a NaN/inf loss: stop (naming the step and term, keeping the last good checkpoint), or skip
     # the update and count it (a host sync per step)
     nonfinite: str = choice("stop", "skip")

@@ -71,12 +71,13 @@ class SGDConfig:
 register("optimizer", SGDConfig, SGD, legacy_target="torch.optim.SGD")
 
 
-def lr_schedule(opt: torch.optim.Optimizer, kind: str, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+def lr_schedule(opt: torch.optim.Optimizer, kind: str, steps: int, hold: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
     """Stepped once per G update: constant, linear decay to 0 at the last step, or (hold_linear,
-    pix2pix's and CycleGAN's) constant for the first half, then linear decay to 0."""
+    pix2pix's and CycleGAN's) constant for `hold` updates (0: the first half), then linear decay to 0
+    at the last step; a run no longer than `hold` keeps the full rate throughout."""
     if kind == "linear":
         return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / steps))
     if kind == "hold_linear":
-        half = steps // 2
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, max(0.0, (steps - s) / max(1, steps - half))))
+        start = hold or steps // 2
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, max(0.0, (steps - s) / max(1, steps - start))))
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)

@@ -234,7 +234,7 @@ class Players:
         self.world = distributed.world_size()  # processes of a torchrun launch (read once, not per update)
 
     def add(self, name: str, module: nn.Module, optimizer_cfg=None, schedule: Optional[str] = None,
-            steps: int = 0, ema: Optional[EMA] = None) -> Player:
+            steps: int = 0, ema: Optional[EMA] = None, hold: int = 0) -> Player:
         """Register a network; with an optimizer config (an `optimizer` option node) it trains."""
         from ganrun.config import make
         from ganrun.optimizers import lr_schedule
@@ -242,7 +242,7 @@ class Players:
         optimizer = make("optimizer", optimizer_cfg, params=module.parameters()) if optimizer_cfg is not None else None
         # a constant schedule is no schedule: nothing to step every step
         scheduled = optimizer is not None and schedule and schedule != "constant"
-        scheduler = lr_schedule(optimizer, schedule, steps) if scheduled else None
+        scheduler = lr_schedule(optimizer, schedule, steps, hold) if scheduled else None
         player = Player(module, optimizer, scheduler, self.precision.scaler(), ema)
         player.name = name
         self.players[name] = player

@@ -137,6 +137,24 @@ def test_cyclegan_losses_match_the_paper_by_hand(monkeypatch):
     assert d_terms["loss/D_A"].detach().item() == pytest.approx(float(d_a.detach()), rel=1e-4)
 
 
+@pytest.mark.parametrize("steps, hold", [(10, 0), (10, 4), (50, 1500), (3000, 1500)])
+def test_hold_linear_keeps_the_rate_for_its_hold_then_decays_to_zero_at_the_last_update(steps, hold):
+    """pix2pix's and CycleGAN's rule: lr(s) = lr0 * min(1, (T - s) / (T - H)) for update s of T, with H
+    the hold (half of T when 0); a run no longer than H keeps lr0 throughout."""
+    from ganrun.optimizers import lr_schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2e-4)
+    schedule = lr_schedule(opt, "hold_linear", steps, hold)
+    H = hold or steps // 2
+    for s in range(steps):
+        expected = 2e-4 * min(1.0, (steps - s) / (steps - H)) if H < steps else 2e-4
+        assert opt.param_groups[0]["lr"] == pytest.approx(expected, rel=1e-9), s
+        opt.step()
+        schedule.step()
+    if H < steps:
+        assert opt.param_groups[0]["lr"] == 0.0, "the rate reaches 0 after the last update"
+
+
 # -- runs ------------------------------------------------------------------------
 def test_a_cyclegan_run_resumes_exactly_with_all_four_networks_and_both_pools(tmp_path):
     # a constant LR: with hold_linear the 4-step run would decay on its own schedule

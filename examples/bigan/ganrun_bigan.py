@@ -75,9 +75,9 @@ def game_class():
             D = JointD(x_size, self.latent_dim, list(hidden))
             t = cfg.train
             self.players = Players(Precision(cfg.device.precision, device))
-            self.G = self.players.add("G", G.to(device), cfg.optimizer.g, t.lr_schedule, t.steps)
-            self.E = self.players.add("E", E.to(device), cfg.optimizer.g, t.lr_schedule, t.steps)
-            self.D = self.players.add("D", D.to(device), cfg.optimizer.d, t.lr_schedule, t.steps)
+            self.G = self.players.add("G", G.to(device), cfg.optimizer.g, t.lr_schedule, t.steps, hold=t.lr_hold_steps)
+            self.E = self.players.add("E", E.to(device), cfg.optimizer.g, t.lr_schedule, t.steps, hold=t.lr_hold_steps)
+            self.D = self.players.add("D", D.to(device), cfg.optimizer.d, t.lr_schedule, t.steps, hold=t.lr_hold_steps)
             if t.g_steps > 1:
                 raise ConfigError("train.g_steps: BiGAN updates G and E once a step, on the pairs D's last "
                                   "update scored; leave it at 1")

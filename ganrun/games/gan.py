@@ -68,8 +68,10 @@ class GAN(Game):
             add_spectral_norm(D)
         G, D = G.to(device), D.to(device)
         self.players = Players(self.precision, skip_nonfinite=train.nonfinite == "skip")
-        self.G = self.players.add("G", G, cfg.optimizer.g, train.lr_schedule, train.steps)
-        self.D = self.players.add("D", D, cfg.optimizer.d, train.lr_schedule, train.steps)
+        self.G = self.players.add("G", G, cfg.optimizer.g, train.lr_schedule, train.steps,
+                                  hold=train.lr_hold_steps)
+        self.D = self.players.add("D", D, cfg.optimizer.d, train.lr_schedule, train.steps,
+                                  hold=train.lr_hold_steps)
         self.replay = ReplayBuffer(t.replay_size, t.replay, shape=data.shape).to(device)
         if t.ema > 0:
             self.G.ema = EMA(G, t.ema, t.ema_start)

@@ -83,7 +83,8 @@ class InfoGAN(GAN):
             probe = self.D.module.eval()(torch.zeros(2, *data.shape, device=device)).features
         self.D.module.train()
         Q = QHead(probe.shape[1], q_hidden, categorical, continuous).to(device)
-        self.Q = self.players.add("Q", Q, cfg.optimizer.d, cfg.train.lr_schedule, cfg.train.steps)
+        self.Q = self.players.add("Q", Q, cfg.optimizer.d, cfg.train.lr_schedule, cfg.train.steps,
+                                  hold=cfg.train.lr_hold_steps)
         self.phases = self.phase_table(d_players=("D", "Q"))      # Q learns from D's loss, with D
 
     def check(self, cfg) -> None:

@@ -87,7 +87,8 @@ class Translation(Game):
         self.nets = {name: net.to(device) for name, net in nets.items()}
 
     def add(self, name: str, optimizer_cfg) -> Player:
-        return self.players.add(name, self.nets[name], optimizer_cfg, self.cfg.train.lr_schedule, self.cfg.train.steps)
+        return self.players.add(name, self.nets[name], optimizer_cfg, self.cfg.train.lr_schedule,
+                                self.cfg.train.steps, hold=self.cfg.train.lr_hold_steps)
 
     def fixed_inputs(self, seed: int) -> dict:
         held = self.data.heldout() or self.data
