@@ -303,15 +303,3 @@ def test_pix2pix_on_the_built_in_digits_has_the_papers_widths_for_1000_steps():
         assert compose(["experiment=pix2pix", "dataset=facades"]).train.steps == 3000
         assert compose(["experiment=pix2pix", "train.steps=200"]).train.steps == 200
 
-
-def test_cyclegan_on_the_built_in_digits_holds_its_learning_rate_for_1500_updates():
-    """tuning/experiment/cyclegan_digits2bold.yaml fixes the decay's start at 1 500 updates (half the
-    preset's 3 000); a paper's set keeps the decay over the run's second half (0)."""
-    from ganrun.reference import composer, tuned_keys
-
-    with composer() as compose:
-        cfg = compose(["experiment=cyclegan"])
-        assert (cfg.train.lr_schedule, cfg.train.lr_hold_steps, cfg.train.steps) == ("hold_linear", 1500, 3000)
-        assert tuned_keys(cfg)["train.lr_hold_steps"] == "tuning/experiment/cyclegan_digits2bold.yaml"
-        assert compose(["experiment=cyclegan", "dataset=horse2zebra"]).train.lr_hold_steps == 0
-        assert compose(["experiment=cyclegan", "train.lr_hold_steps=0"]).train.lr_hold_steps == 0
