@@ -273,15 +273,22 @@ def test_the_python_example_of_the_readme_runs(tmp_path, monkeypatch):
 
 
 def test_the_unconditional_gan_on_the_digits_has_its_own_tuning_file():
-    """tuning/game/gan_digits_None.yaml gives the default job instance noise and G's moving average; the
-    conditional games on the digits, the GAN on other data and the presets keep the plain defaults."""
+    """tuning/game/gan_digits_None.yaml gives the default job instance noise and G's moving average,
+    tuning/game/conditional_digits_None.yaml the conditional games on the digits the moving average
+    only; the GAN on other data and the presets keep the plain defaults."""
     from ganrun.reference import composer, tuned_keys
 
     with composer() as compose:
         cfg = compose([])
         assert (cfg.tricks.instance_noise, cfg.tricks.ema, cfg.tricks.ema_start) == (0.1, 0.995, 1000)
         assert tuned_keys(cfg)["tricks.ema"] == "tuning/game/gan_digits_None.yaml"
-        for overrides in (["game=conditional"], ["dataset=ring"], ["experiment=infogan"],
+        for form in ("cgan", "acgan", "projection"):
+            conditional = compose(["game=conditional", f"game.form={form}"])
+            assert (conditional.tricks.instance_noise, conditional.tricks.ema, conditional.tricks.ema_start) == \
+                (0.0, 0.995, 1000), form
+            assert tuned_keys(conditional)["tricks.ema"] == "tuning/game/conditional_digits_None.yaml"
+        for overrides in (["dataset=ring"], ["experiment=infogan"], ["game=conditional", "dataset=mnist"],
+                          ["experiment=cgan_projection"],
                           ["experiment=sngan", "dataset=digits"]):    # a preset keeps its own recipe
             other = compose(overrides)
             assert (other.tricks.instance_noise, other.tricks.ema, other.tricks.ema_start) == (0.0, 0.0, 0), overrides
