@@ -20,7 +20,7 @@ from PIL import Image
 
 import ganrun.loop as train_module
 from conftest import BIN, FAST, compose_config, ganrun, train_run, make_data
-from ganrun.checkpoint import _Sink, list_checkpoints, load_checkpoint
+from ganrun.checkpoint import _Sink, load_checkpoint
 from ganrun.errors import CheckpointError, DataError, GanrunError, Stopped, entry_point
 from ganrun.loop import train
 
@@ -290,8 +290,6 @@ def test_strict_stops_a_streamed_folder_at_a_bad_file(workers, monkeypatch, tmp_
 
 
 def test_a_folder_without_read_permission_says_so(monkeypatch, tmp_path):
-    import ganrun.data.images as images
-
     locked = tmp_path / "locked"
     locked.mkdir()
     real = os.scandir

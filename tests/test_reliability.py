@@ -432,8 +432,6 @@ def test_streamed_reference_images_are_distinct_files(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from ganrun.data.images import folder as folder_images
-
     for i in range(30):
         Image.fromarray(np.full((8, 8), i * 8, dtype=np.uint8)).save(tmp_path / f"{i}.png")
     data = make_data("folder", root=str(tmp_path), resolution=8, channels=1, workers=0, memory_limit_mb=0)
