@@ -499,6 +499,10 @@ def validate(cfg: DictConfig, reads_data: bool = True) -> None:
     why = unsupported_resolution(cfg.model.type, sizes, resolution) if sizes and resolution else None
     if why:
         raise ConfigError(why)
+    train = cfg.get("train")
+    if train is not None and train.get("lr_hold_steps", 0) and train.get("lr_schedule") != "hold_linear":
+        raise ConfigError(f"train.lr_hold_steps={train.lr_hold_steps} shapes train.lr_schedule=hold_linear only, and "
+                          f"this run has {train.lr_schedule}: set train.lr_schedule=hold_linear or drop train.lr_hold_steps")
 
 
 def unsupported_resolution(model: str, sizes: tuple[int, ...], resolution: int) -> Optional[str]:

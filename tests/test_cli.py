@@ -126,6 +126,8 @@ def folders(tmp_path_factory):
     (["dataset=folder", "dataset.root={root}/bad", "dataset.channels=2"],
      "ganrun: error: dataset.channels=2 is out of range: it must be one of 1, 3"),
     (["optimizer.g.betas=[0.5]"], "ganrun: error: optimizer.g.betas=[0.5] needs exactly 2 values"),
+    (["train.lr_hold_steps=500"], "ganrun: error: train.lr_hold_steps=500 shapes train.lr_schedule=hold_linear "
+                                  "only, and this run has constant: set train.lr_schedule=hold_linear"),
     # Hydra's own errors, made one line: a wrong type, a misspelt key, an unknown option, bad syntax
     (["train.steps=abc"], "ganrun: error: train.steps: Value 'abc' of type 'str' could not be converted "
                           "to Integer; give a whole number"),

@@ -341,6 +341,16 @@ def test_linear_lr_schedule_decays_to_zero(run_dir):
     assert middle["players"]["D"]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * (1 - 3 / 6))
 
 
+def test_hold_linear_takes_its_hold_from_the_config(run_dir):
+    """train.lr_hold_steps reaches both players' schedules: 6 updates held for 2, then lr0 * (6 - s) / 4
+    (with the default hold, half the run, step 3 would still have lr0)."""
+    train_run(run_dir, ["train.lr_schedule=hold_linear", "train.lr_hold_steps=2", "train.steps=6"])
+    middle = load_checkpoint(run_dir / "checkpoints" / "step_0000003.pt")
+    for player in ("G", "D"):
+        assert middle["players"][player]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * (6 - 3) / 4)
+    assert load_checkpoint(run_dir)["players"]["G"]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
 def test_in_process_resume_matches_a_straight_run(tmp_path):
     """The same guarantee as the kill -9 test, with resume through train() directly."""
     overrides = FAST + ["dataset=ring", "train.steps=10", "train.ckpt_every=5", "train.log_every=3",
