@@ -200,6 +200,21 @@ def test_copies_of_training_images_are_flagged_as_memorised():
         "new samples of the same law collide about as often as real ones"
 
 
+def test_real_duplicate_rate_matches_the_chance_that_one_close_pair_shares_a_batch():
+    # 400 points 10 apart on a line, the first two equal: one near-copy pair. Cut at random into
+    # batches of 100, the pair shares a batch with probability 99/399, and then it is one batch
+    # of 4: dup_rate = (99/399) / 4 = 0.062. One shuffle reads 0 or 0.25; the reference averages
+    # over at least 200 batches.
+    x = torch.zeros(400, 1, 2, 2)
+    x[:, 0, 0, 0] = 10 * torch.arange(400.0)
+    x[1] = x[0]
+    mem = Memorisation(x, None, "line", batch=100)
+    mem.tau = 1.0
+    rate = mem.real_duplicate_rate(torch.Generator().manual_seed(0))
+    assert rate == pytest.approx(99 / 399 / 4, abs=0.04)
+    assert Memorisation(x[:99], None, "few", batch=100).real_duplicate_rate(torch.Generator()) is None
+
+
 def test_birthday_paradox_support_estimate():
     assert duplicate_rate(torch.zeros(100, 3), batch=10, tau=0.1) == 1.0
     assert support_estimate(0.5, 100) == pytest.approx(100 * 99 / (2 * math.log(2)))
