@@ -502,7 +502,8 @@ def validate(cfg: DictConfig, reads_data: bool = True) -> None:
     train = cfg.get("train")
     if train is not None and train.get("lr_hold_steps", 0) and train.get("lr_schedule") != "hold_linear":
         raise ConfigError(f"train.lr_hold_steps={train.lr_hold_steps} shapes train.lr_schedule=hold_linear only, and "
-                          f"this run has {train.lr_schedule}: set train.lr_schedule=hold_linear or drop train.lr_hold_steps")
+                          f"this run has {train.lr_schedule}: set train.lr_schedule=hold_linear, or train.lr_hold_steps=0 "
+                          f"(a preset's tuning may set it, as experiment=cyclegan on digits2bold does)")
 
 
 def unsupported_resolution(model: str, sizes: tuple[int, ...], resolution: int) -> Optional[str]:

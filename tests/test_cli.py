@@ -128,6 +128,9 @@ def folders(tmp_path_factory):
     (["optimizer.g.betas=[0.5]"], "ganrun: error: optimizer.g.betas=[0.5] needs exactly 2 values"),
     (["train.lr_hold_steps=500"], "ganrun: error: train.lr_hold_steps=500 shapes train.lr_schedule=hold_linear "
                                   "only, and this run has constant: set train.lr_schedule=hold_linear"),
+    (["experiment=cyclegan", "train.lr_schedule=constant"],
+     "ganrun: error: train.lr_hold_steps=1500 shapes train.lr_schedule=hold_linear only, and this run has "
+     "constant: set train.lr_schedule=hold_linear, or train.lr_hold_steps=0"),
     # Hydra's own errors, made one line: a wrong type, a misspelt key, an unknown option, bad syntax
     (["train.steps=abc"], "ganrun: error: train.steps: Value 'abc' of type 'str' could not be converted "
                           "to Integer; give a whole number"),

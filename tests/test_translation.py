@@ -155,10 +155,27 @@ def test_hold_linear_keeps_the_rate_for_its_hold_then_decays_to_zero_at_the_last
         assert opt.param_groups[0]["lr"] == 0.0, "the rate reaches 0 after the last update"
 
 
+def test_cyclegan_on_the_digit_pairs_holds_its_rate_for_1500_updates_like_the_originals_epochs():
+    """At the preset's 3 000 updates the hold is hold_linear's own half; a shorter run never decays,
+    as the official code's do (its rule counts epochs)."""
+    from ganrun.optimizers import lr_schedule
+
+    cfg = compose_config(["experiment=cyclegan"])
+    assert cfg.train.lr_schedule == "hold_linear" and cfg.train.lr_hold_steps == cfg.train.steps // 2 == 1500
+    assert compose_config(["experiment=cyclegan", "dataset=unpaired"]).train.lr_hold_steps == 0, \
+        "other data keeps the run-length rule"
+    short = lr_schedule(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0), "hold_linear", 50,
+                        cfg.train.lr_hold_steps)
+    for _ in range(50):
+        assert short.get_last_lr() == [1.0]
+        short.optimizer.step()
+        short.step()
+
+
 # -- runs ------------------------------------------------------------------------
 def test_a_cyclegan_run_resumes_exactly_with_all_four_networks_and_both_pools(tmp_path):
-    # a constant LR: with hold_linear the 4-step run would decay on its own schedule
-    overrides = QUICK + ["experiment=cyclegan", "train.ckpt_every=4", "game.pool_size=6", "train.lr_schedule=constant"]
+    # the preset holds its rate for 1 500 updates on digits2bold: both runs keep the full rate
+    overrides = QUICK + ["experiment=cyclegan", "train.ckpt_every=4", "game.pool_size=6"]
     train(compose_config(overrides + ["train.steps=8"]), tmp_path / "straight")
     train(compose_config(overrides + ["train.steps=4"]), tmp_path / "half")
     train(compose_config(overrides + ["train.steps=8"]), tmp_path / "half", resume_state=load_checkpoint(tmp_path / "half"))
