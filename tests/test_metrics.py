@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,6 +214,19 @@ def test_real_duplicate_rate_matches_the_chance_that_one_close_pair_shares_a_bat
     rate = mem.real_duplicate_rate(torch.Generator().manual_seed(0))
     assert rate == pytest.approx(99 / 399 / 4, abs=0.04)
     assert Memorisation(x[:99], None, "few", batch=100).real_duplicate_rate(torch.Generator()) is None
+
+
+def test_near_copies_are_counted_pair_by_pair_within_each_class():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("near_copies", Path(__file__).parents[1] / "bench" / "near_copies.py")
+    near_copies = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(near_copies)
+    # class 0: 4 points, two equal (1 close pair of 6); class 1: 3 points far apart (0 of 3); a point
+    # of class 1 equal to one of class 0 is not a same-class pair
+    x = torch.tensor([[0.0], [0.0], [10.0], [20.0], [0.0], [40.0], [50.0]]).view(7, 1, 1, 1)
+    y = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    assert near_copies.same_class_near_copy_rate(x, y, tau=1.0) == (1, 9)
 
 
 def test_birthday_paradox_support_estimate():

@@ -21,6 +21,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+REAL_BATCHES = 200    # at least this many batches of real images for dup_rate_real
+
 
 def nearest_distances(queries: Tensor, refs: Tensor, exclude_self: bool = False, chunk: int = 512) -> Tensor:
     """For each query, the distance to its nearest reference (optionally not itself: same index)."""
@@ -71,7 +73,7 @@ class Memorisation:
             self.real_nn = float(nearest_distances(heldout[:1000], self.ref).median())
         self.dup_real = self.real_duplicate_rate(g)
 
-    def real_duplicate_rate(self, g: torch.Generator, min_batches: int = 200) -> Optional[float]:
+    def real_duplicate_rate(self, g: torch.Generator, min_batches: int = REAL_BATCHES) -> Optional[float]:
         """dup_rate of the real training images: the reference a sample's rate is read against.
         One shuffle of a small set gives few batches (the 1 438 digits: 14, whose rate reads 0 or
         0.07 by chance), so the set is reshuffled until at least min_batches batches are drawn
@@ -101,7 +103,7 @@ class Memorisation:
                          "training images",
             "dup_rate": f"share of {len(fake) // s} batches of {s} samples holding a near-duplicate pair "
                         f"(L2 < {self.tau:.4g}, the 1st percentile of training nearest-neighbour distances)",
-            "dup_rate_real": f"the same for at least 200 batches of {s} real training images (reshuffled "
+            "dup_rate_real": f"the same for at least {REAL_BATCHES} batches of {s} real training images (reshuffled "
                              f"as needed); null when there are fewer than {s} of them (lower eval.dup_batch)",
             "support": f"birthday-paradox support size s(s-1)/(2 ln(1/(1-dup_rate))), s={s}; "
                        f"null when no batch (or every batch) held a duplicate",
