@@ -80,6 +80,58 @@ def ganrun(*args: str, cwd: Path, check: bool = True, script: str = "ganrun",
     return proc
 
 
+def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.CompletedProcess:
+    """`ganrun` or `ganrun-sample` run in this process, through the same entry point and error path
+    as the console script: what it writes to sys.stdout/sys.stderr and its exit status. For the many
+    one-line-error cases, which would each pay a fresh interpreter's start-up (importing torch: 2-3 s
+    on the 2-core CI machine) to fail in half a second; `ganrun()` proves the installed commands
+    themselves (tests/test_cli.py), including what only a real process shows (the C++ side's output).
+    A bug still raises here, as it would print its traceback there."""
+    import contextlib
+    import io
+
+    from ganrun.commands import run as run_cmd, sample as sample_cmd
+    from ganrun.errors import entry_point
+
+    import logging
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv, saved_cwd = sys.argv, os.getcwd()
+    # Hydra configures logging for its job (handlers on the root logger, other loggers disabled);
+    # the tests after this one in the same worker get the logging they had
+    loggers = [logging.root, *(x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger))]
+    saved_logging = [(x, x.handlers[:], x.level, x.propagate, x.disabled) for x in loggers]
+    saved_full_error = os.environ.pop("HYDRA_FULL_ERROR", None)
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            if script == "ganrun":
+                sys.argv = ["ganrun", *args]
+                code = entry_point("ganrun", run_cmd._main)
+            elif script == "ganrun-sample":
+                code = sample_cmd.main(list(args))
+            else:
+                raise ValueError(f"ganrun_here runs ganrun or ganrun-sample, not {script}")
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        # the run sets HYDRA_FULL_ERROR for Hydra and a process would exit with it; here the next
+        # call would take it for the user's and give Hydra's full report
+        os.environ.pop("HYDRA_FULL_ERROR", None)
+        if saved_full_error is not None:
+            os.environ["HYDRA_FULL_ERROR"] = saved_full_error
+        run_cmd.PENDING.clear()          # a process exits after raising it; this one goes on
+        kept = {id(h) for _, handlers, *_ in saved_logging for h in handlers}
+        for x in [logging.root, *(x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger))]:
+            for h in x.handlers:
+                if id(h) not in kept:
+                    h.close()
+            x.handlers = []
+        for x, handlers, level, propagate, disabled in saved_logging:
+            x.handlers, x.level, x.propagate, x.disabled = handlers, level, propagate, disabled
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+
+
 def scalar_and_image_tags(tb_dir: Path) -> tuple[set[str], set[str]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

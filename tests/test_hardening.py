@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 import ganrun.loop as train_module
-from conftest import BIN, FAST, compose_config, ganrun, train_run, make_data
+from conftest import BIN, FAST, compose_config, ganrun, ganrun_here, train_run, make_data
 from ganrun.checkpoint import _Sink, load_checkpoint
 from ganrun.errors import CheckpointError, DataError, GanrunError, Stopped, entry_point
 from ganrun.loop import train
@@ -330,9 +330,9 @@ def test_malformed_but_loadable_checkpoints_are_one_line(damage, fragment, tmp_p
     torch.save(state, bad)
     for args in ([str(bad), "--n", "4", "--out", str(tmp_path / "x.npy")], None):
         if args is None:
-            proc = ganrun(f"resume={bad}", "quiet=true", cwd=tmp_path, check=False)
+            proc = ganrun_here(f"resume={bad}", "quiet=true", cwd=tmp_path)
         else:
-            proc = ganrun(*args, cwd=tmp_path, script="ganrun-sample", check=False)
+            proc = ganrun_here(*args, cwd=tmp_path, script="ganrun-sample")
         if "optimizer" in fragment and args is not None:
             assert proc.returncode == 0, "sampling needs G only"
             continue

@@ -23,7 +23,7 @@ from ganrun.models.attention import SelfAttention, orthogonal_penalty
 from ganrun.models.resnet import build as build_resnet
 from ganrun.commands.sample import main as sample_main
 from ganrun.loop import train
-from conftest import FAST, compose_config, ganrun, scalars
+from conftest import FAST, compose_config, ganrun, ganrun_here, scalars
 
 SMALL = ["model.g_width=16", "model.d_width=16"]
 
@@ -298,7 +298,7 @@ def test_a_model_refuses_an_image_size_before_any_image_is_decoded(tmp_path):
 ])
 def test_bad_settings_are_one_line(overrides, message, tmp_path):
     data = [] if any(o.startswith(("dataset=", "experiment=")) for o in overrides) else ["dataset=digits"]
-    proc = ganrun(*data, *FAST, *overrides, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False)
+    proc = ganrun_here(*data, *FAST, *overrides, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from conftest import FAST, compose_config, ganrun, scalar_and_image_tags
+from conftest import FAST, compose_config, ganrun, ganrun_here, scalar_and_image_tags
 from ganrun.checkpoint import load_checkpoint
 from ganrun.data.translation import TranslationData, built_in, outline
 from ganrun.errors import ConfigError
@@ -284,7 +284,7 @@ def test_bad_translation_inputs_are_one_line(setup, overrides, message, tmp_path
     elif setup == "no_b":
         _side_by_side(root / "trainA", 2, size=(32, 32))
     where = [f"dataset.root={root}"] if "dataset=digits" not in overrides else []
-    proc = ganrun(*overrides, *QUICK, *where, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path, check=False)
+    proc = ganrun_here(*overrides, *QUICK, *where, f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
