@@ -82,29 +82,45 @@ def ganrun(*args: str, cwd: Path, check: bool = True, script: str = "ganrun",
 
 def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.CompletedProcess:
     """`ganrun` or `ganrun-sample` run in this process, through the same entry point and error path
-    as the console script: what it writes to sys.stdout/sys.stderr and its exit status. For the many
+    as the console script: its exit status and what it writes to sys.stdout and sys.stderr, with the
+    Python warnings and unconfigured log records a fresh process would print there. For the many
     one-line-error cases, which would each pay a fresh interpreter's start-up (importing torch: 2-3 s
     on the 2-core CI machine) to fail in half a second; `ganrun()` proves the installed commands
-    themselves (tests/test_cli.py), including what only a real process shows (the C++ side's output).
-    A bug still raises here, as it would print its traceback there."""
+    themselves (tests/test_cli.py), including what only a real process shows (the C++ side's output
+    on file descriptor 2). A bug still raises here, as it would print its traceback there."""
     import contextlib
     import io
+    import logging
+    import random
+    import warnings
+
+    import numpy as np
+    import torch
 
     from ganrun.commands import run as run_cmd, sample as sample_cmd
     from ganrun.errors import entry_point
 
-    import logging
+    def all_loggers() -> list[logging.Logger]:
+        return [logging.root, *(x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger))]
 
     out, err = io.StringIO(), io.StringIO()
     saved_argv, saved_cwd = sys.argv, os.getcwd()
-    # Hydra configures logging for its job (handlers on the root logger, other loggers disabled);
-    # the tests after this one in the same worker get the logging they had
-    loggers = [logging.root, *(x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger))]
-    saved_logging = [(x, x.handlers[:], x.level, x.propagate, x.disabled) for x in loggers]
+    # Hydra configures logging for its job (handlers on the root logger, other loggers disabled) and
+    # a run seeds the random generators; the tests after this one in the same worker get theirs back
+    saved_logging = [(x, x.handlers[:], x.level, x.propagate, x.disabled) for x in all_loggers()]
+    saved_random = random.getstate(), np.random.get_state(), torch.get_rng_state()
     saved_full_error = os.environ.pop("HYDRA_FULL_ERROR", None)
     try:
         os.chdir(cwd)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            # a fresh process: no handler on the root logger (a record then goes to stderr through
+            # logging's last resort) and Python's default warning filters
+            logging.root.handlers = []
+            warnings.resetwarnings()
+            warnings.simplefilter("default")
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.simplefilter("ignore", category)
             if script == "ganrun":
                 sys.argv = ["ganrun", *args]
                 code = entry_point("ganrun", run_cmd._main)
@@ -112,6 +128,8 @@ def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.Com
                 code = sample_cmd.main(list(args))
             else:
                 raise ValueError(f"ganrun_here runs ganrun or ganrun-sample, not {script}")
+        for w in caught:
+            err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
     finally:
         sys.argv = saved_argv
         os.chdir(saved_cwd)
@@ -122,13 +140,19 @@ def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.Com
             os.environ["HYDRA_FULL_ERROR"] = saved_full_error
         run_cmd.PENDING.clear()          # a process exits after raising it; this one goes on
         kept = {id(h) for _, handlers, *_ in saved_logging for h in handlers}
-        for x in [logging.root, *(x for x in logging.Logger.manager.loggerDict.values() if isinstance(x, logging.Logger))]:
+        known = {id(x) for x, *_ in saved_logging}
+        for x in all_loggers():
             for h in x.handlers:
                 if id(h) not in kept:
                     h.close()
             x.handlers = []
+            if id(x) not in known:       # a logger first made during the call: a fresh logger's settings
+                x.level, x.propagate, x.disabled = logging.NOTSET, True, False
         for x, handlers, level, propagate, disabled in saved_logging:
             x.handlers, x.level, x.propagate, x.disabled = handlers, level, propagate, disabled
+        random.setstate(saved_random[0])
+        np.random.set_state(saved_random[1])
+        torch.set_rng_state(saved_random[2])
     return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
 
 
