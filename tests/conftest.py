@@ -80,8 +80,13 @@ def ganrun(*args: str, cwd: Path, check: bool = True, script: str = "ganrun",
     return proc
 
 
+# The console scripts (pyproject.toml) other than ganrun itself: their modules, each with main(argv).
+SUB_COMMANDS = {"ganrun-sample": "sample", "ganrun-eval": "evaluate", "ganrun-export": "export",
+                "ganrun-report": "report", "ganrun-translate": "translate"}
+
+
 def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.CompletedProcess:
-    """`ganrun` or `ganrun-sample` run in this process, through the same entry point and error path
+    """A console script (`ganrun`, `ganrun-sample`, ...) run in this process, through the same entry point and error path
     as the console script: its exit status and what it writes to sys.stdout and sys.stderr, with the
     Python warnings and unconfigured log records a fresh process would print there. For the many
     one-line-error cases, which would each pay a fresh interpreter's start-up (importing torch: 2-3 s
@@ -89,6 +94,7 @@ def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.Com
     themselves (tests/test_cli.py), including what only a real process shows (the C++ side's output
     on file descriptor 2). A bug still raises here, as it would print its traceback there."""
     import contextlib
+    import importlib
     import io
     import logging
     import random
@@ -97,7 +103,7 @@ def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.Com
     import numpy as np
     import torch
 
-    from ganrun.commands import run as run_cmd, sample as sample_cmd
+    from ganrun.commands import run as run_cmd
     from ganrun.errors import entry_point
 
     def all_loggers() -> list[logging.Logger]:
@@ -124,10 +130,8 @@ def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.Com
             if script == "ganrun":
                 sys.argv = ["ganrun", *args]
                 code = entry_point("ganrun", run_cmd._main)
-            elif script == "ganrun-sample":
-                code = sample_cmd.main(list(args))
             else:
-                raise ValueError(f"ganrun_here runs ganrun or ganrun-sample, not {script}")
+                code = importlib.import_module(f"ganrun.commands.{SUB_COMMANDS[script]}").main([str(a) for a in args])
         for w in caught:
             err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
     finally:

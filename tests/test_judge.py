@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_data, train_run
+from conftest import ganrun_here, make_data, train_run
 from ganrun.commands.evaluate import main as eval_main
 from ganrun.commands.sample import main as sample_main
 
@@ -23,9 +23,10 @@ def judged(capsys, *args) -> dict:
     return json.loads(Path(args[args.index("--out") + 1]).read_text())
 
 
-def one_line(capsys, *args) -> str:
-    assert eval_main([str(a) for a in args]) == 2
-    err = capsys.readouterr().err.strip()
+def one_line(*args) -> str:
+    proc = ganrun_here(*args, cwd=Path.cwd(), script="ganrun-eval")
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
     return err
 
@@ -93,7 +94,7 @@ def test_targets_given_as_translations_score_perfectly(tmp_path, capsys):
     assert values["l1"] == 0 and values["ssim"] == pytest.approx(1.0)
 
 
-def test_bad_samples_are_one_line(tmp_path, capsys):
+def test_bad_samples_are_one_line(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((20, 1, 16, 16), np.float32))
     np.save(tmp_path / "nan.npy", np.full((20, 1, 16, 16), np.nan, np.float32))
     np.save(tmp_path / "wide.npy", np.full((20, 1, 16, 16), 255, np.float32))
@@ -116,4 +117,4 @@ def test_bad_samples_are_one_line(tmp_path, capsys):
         ((tmp_path / "empty", "--dataset", "digits"), "the folder holds no images"),
         ((tmp_path / "x.npy", "--dataset", "digits", "--out", tmp_path / "x.txt"), "use a .json file name"),
     ]:
-        assert message in one_line(capsys, *args), args
+        assert message in one_line(*args), args

@@ -194,7 +194,7 @@ def test_a_cyclegan_run_resumes_exactly_with_all_four_networks_and_both_pools(tm
         assert metrics[key] is not None and key in metrics["protocol"], key
 
 
-def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path, capsys):
+def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path):
     run = tmp_path / "run"
     ganrun("experiment=pix2pix", *QUICK, f"hydra.run.dir={run}", cwd=tmp_path)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -211,13 +211,12 @@ def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path, capsys
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png"]
     # the rest in-process (the installed command is proven above): the same main(), without a
     # fresh interpreter's start-up for each call
-    from ganrun.commands import sample as sample_cmd, translate as translate_cmd
+    from ganrun.commands import translate as translate_cmd
 
-    def one_line(main, args):
-        code = main(args)
-        err = capsys.readouterr().err.strip()
-        assert code == 2 and len(err.splitlines()) == 1, err
-        return err
+    def one_line(script, args):
+        proc = ganrun_here(*args, cwd=tmp_path, script=script)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        return proc.stderr
 
     np.save(tmp_path / "x.npy", np.zeros((2, 1, 32, 32), np.float32))
     assert translate_cmd.main([str(run), "--in", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) in (0, None)
@@ -229,20 +228,18 @@ def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path, capsys
                           (["--in", str(tmp_path / "empty"), "--out", str(tmp_path / "z")], "the folder holds no images"),
                           (["--in", str(inp), "--out", str(tmp_path / "z"), "--direction", "BtoA"],
                            "translates one way only")]:
-        assert message in one_line(translate_cmd.main, [str(run), *args])
-    assert "use ganrun-translate" in one_line(sample_cmd.main, [str(run), "--out", str(tmp_path / "s.png")])
+        assert message in one_line("ganrun-translate", [str(run), *args])
+    assert "use ganrun-translate" in one_line("ganrun-sample", [str(run), "--out", str(tmp_path / "s.png")])
     # no noise z: the truncation trick is refused, not claimed in the protocol and ignored
-    from ganrun.commands import evaluate as eval_cmd
-
-    assert "draws no noise z" in one_line(eval_cmd.main, [str(run), "--truncation", "0.5"])
+    assert "draws no noise z" in one_line("ganrun-eval", [str(run), "--truncation", "0.5"])
     with pytest.raises(ConfigError, match="eval.truncation does not apply to game=pix2pix"):
         build(compose_config(["experiment=pix2pix", "eval.truncation=0.5"]))
     # a checkpoint that lacks one of the run's networks is one line, not a KeyError
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     del state["players"]["D"]
     torch.save(state, tmp_path / "no_d.pt")
-    assert "has no weights for D" in one_line(translate_cmd.main, [str(tmp_path / "no_d.pt"), "--in", str(inp),
-                                                                    "--out", str(tmp_path / "o")])
+    assert "has no weights for D" in one_line("ganrun-translate", [str(tmp_path / "no_d.pt"), "--in", str(inp),
+                                                                   "--out", str(tmp_path / "o")])
 
 
 def _side_by_side(folder, n, size=(64, 32)):
