@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ganrun.data.images import digits
+from ganrun.errors import GanrunError, entry_point
 from ganrun.metrics.memorisation import Memorisation
 
 
@@ -37,23 +38,30 @@ def main(argv=None) -> int:
     p.add_argument("runs", nargs="*", help="conditional run folders trained on the digits")
     p.add_argument("--n", type=int, default=1000, help="samples per class (default 1000)")
     args = p.parse_args(argv)
+    # a missing or unreadable run, or one without classes: one line, as ganrun's own commands say it
+    return entry_point("near_copies.py", lambda: count(args))
+
+
+def count(args: argparse.Namespace) -> None:
+    from ganrun.trained import load_trained
+
     torch.set_num_threads(1)
+    runs = [(run, load_trained(run, "cpu")) for run in args.runs]    # a bad folder stops before the work
+    for run, trained in runs:
+        if not trained.exp.game.takes_classes:      # its samples would ignore the class asked for
+            raise GanrunError(f"{run}: this generator is not conditional (train with game=conditional); "
+                              f"near-copies are counted within each class")
     real = digits("digits", 32, "train", "cpu").reference(None)
     tau = Memorisation(real.x, None, "digits").tau
     close, total = same_class_near_copy_rate(real.x, real.y, tau)
     print(f"threshold {tau:.4g} (the 1st percentile of training nearest-neighbour distances)")
     print(f"real digits: {close} of {total} same-class pairs, {close / total:.3g}")
-    if args.runs:
-        from ganrun.trained import load_trained
-
-        for run in args.runs:
-            trained = load_trained(run, "cpu")
-            classes = len(trained.data.class_names)
-            x = torch.cat([trained.generate(args.n, seed=0, label=k).x for k in range(classes)])
-            y = torch.arange(classes).repeat_interleave(args.n)
-            close, total = same_class_near_copy_rate(x, y, tau)
-            print(f"{run}: {close} of {total} same-class pairs, {close / total:.3g}")
-    return 0
+    for run, trained in runs:
+        classes = len(trained.data.class_names)
+        x = torch.cat([trained.generate(args.n, seed=0, label=k).x for k in range(classes)])
+        y = torch.arange(classes).repeat_interleave(args.n)
+        close, total = same_class_near_copy_rate(x, y, tau)
+        print(f"{run}: {close} of {total} same-class pairs, {close / total:.3g}")
 
 
 if __name__ == "__main__":

@@ -216,17 +216,35 @@ def test_real_duplicate_rate_matches_the_chance_that_one_close_pair_shares_a_bat
     assert Memorisation(x[:99], None, "few", batch=100).real_duplicate_rate(torch.Generator()) is None
 
 
-def test_near_copies_are_counted_pair_by_pair_within_each_class():
+def bench_script(name: str):
+    """A script of bench/ as a module (bench/ is not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("near_copies", Path(__file__).parents[1] / "bench" / "near_copies.py")
-    near_copies = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(near_copies)
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_near_copies_are_counted_pair_by_pair_within_each_class():
+    near_copies = bench_script("near_copies")
     # class 0: 4 points, two equal (1 close pair of 6); class 1: 3 points far apart (0 of 3); a point
     # of class 1 equal to one of class 0 is not a same-class pair
     x = torch.tensor([[0.0], [0.0], [10.0], [20.0], [0.0], [40.0], [50.0]]).view(7, 1, 1, 1)
     y = torch.tensor([0, 0, 0, 0, 1, 1, 1])
     assert near_copies.same_class_near_copy_rate(x, y, tau=1.0) == (1, 9)
+
+
+def test_near_copies_refuses_a_missing_or_unconditional_run_in_one_line(tmp_path, capsys):
+    near_copies = bench_script("near_copies")
+    train_run(tmp_path / "plain", ["dataset=digits", "dataset.resolution=16", "model.g_width=8", "model.d_width=8",
+                                   "train.steps=2", "eval.classifier=false", "eval.memorisation=false"])
+    for run, message in [(tmp_path / "nowhere", "checkpoint not found"),
+                         (tmp_path / "plain", "this generator is not conditional (train with game=conditional)")]:
+        capsys.readouterr()
+        assert near_copies.main([str(run)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, err
 
 
 def test_birthday_paradox_support_estimate():
