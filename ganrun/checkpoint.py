@@ -13,8 +13,10 @@ without any training.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import logging
 import os
 import tempfile
 import zipfile
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 LAST = "last.pt"
+log = logging.getLogger(__name__)
 
 
 def step_name(step: int) -> str:
@@ -117,6 +120,38 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes, sync: bool = True) -> None:
     _atomic_write(path, lambda f: f.write(data), sync)
+
+
+@contextlib.contextmanager
+def one_at_a_time(path: Path, what: str):
+    """Hold the lock file `path` + ".lock" for the block: a cache entry read, or computed and written,
+    by one process at a time. The jobs of a parallel sweep all build their evaluator together, and
+    each trained the same classifier at once; now one does and the others wait and read its file.
+    Where no lock can be taken (no fcntl on Windows, a read-only cache folder, a file system without
+    locks, a link in place of the lock file) the block runs unlocked: the work may be done twice,
+    as before, and nothing else changes. The lock goes with the process, however it ends."""
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another ganrun process that is computing the same %s (%s)", what, path.name)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:
+                pass
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 def remove_stale_temporaries(folder: Path) -> int:

@@ -186,6 +186,61 @@ def test_a_dataset_of_another_name_with_the_same_images_shares_the_classifier(di
     assert again.accuracy == pytest.approx(first.accuracy, abs=0.01)
 
 
+def test_processes_that_need_one_classifier_together_train_it_once(tmp_path, monkeypatch):
+    """A parallel sweep's jobs build their evaluators together: while one trains the classifier, the
+    next waits for its file instead of training its own (two threads hold two lock descriptions, as
+    two processes would)."""
+    import logging
+    import threading
+
+    from ganrun.metrics import classifier
+
+    train = make_data("digits", resolution=8, split="train")
+    test = train.heldout()
+    real_training, calls = classifier.train_classifier, []
+    second_waits = threading.Event()
+
+    def slow_training(images, labels, n_classes, seed=0):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            second_waits.wait()      # the first holds the lock until the second has asked for it
+        else:
+            second_waits.set()       # a second training (no lock held) frees the first, and fails below
+        return real_training(images[:64], labels[:64], n_classes, seed)    # a few steps: any weights do
+
+    class Waiting(logging.Handler):
+        def emit(self, record):
+            if "waiting for another ganrun process" in record.getMessage():
+                second_waits.set()
+
+    monkeypatch.setattr(classifier, "train_classifier", slow_training)
+    logger = logging.getLogger("ganrun.checkpoint")
+    handler, level = Waiting(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    got = {}
+
+    def job(name):
+        got[name] = classifier.load_or_train(train, test, tmp_path, torch.device("cpu"))
+
+    try:
+        first = threading.Thread(target=job, args=("first",), name="first")
+        first.start()
+        while not calls and first.is_alive():      # the first is training, holding the lock
+            first.join(0.01)
+        second = threading.Thread(target=job, args=("second",), name="second")
+        second.start()
+        first.join()
+        second.join()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert calls == ["first"], "one training; the second job waited and loaded the first one's file"
+    for a, b in zip(got["first"].model.state_dict().values(), got["second"].model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert got["first"].path == got["second"].path and got["second"].path.is_file()
+
+
 # --------------------------------------------------------------------------- memorisation
 def test_copies_of_training_images_are_flagged_as_memorised():
     torch.manual_seed(0)

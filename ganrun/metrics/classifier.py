@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 
+from ganrun.checkpoint import atomic_save, one_at_a_time
 from ganrun.data import Batch
 from ganrun.metrics.seal import seal, sealed
 
@@ -187,45 +188,47 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
     held = heldout.reference(None) if heldout is not None and heldout.num_classes else None
     checked = held if held is not None else Batch(real.x[:CHECKED_TRAINING_IMAGES], real.y[:CHECKED_TRAINING_IMAGES])
     saved_as = "heldout_accuracy" if held is not None else "train_accuracy"
-    path = same_data(cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held)))
-    model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
-    state = read_cache(path, device, "classifier cache", "training a new one")
-    trained = False
-    if state is not None:
-        try:
-            model.load_state_dict(state["model"])
-            saved = float(state[saved_as])
-            if not sealed(state.get("seal"), "classifier", path.name, state_digest(model), repr(saved)):
-                log.warning("the cached classifier %s was not sealed by ganrun for this user (altered, copied from "
-                            "elsewhere, or written before caches were sealed; see ganrun/metrics/seal.py): training "
-                            "a new one", path)
+    path = cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held))
+    # a parallel sweep's jobs all get here at their start: one trains, the others wait and load its
+    # file (locked by the data, whatever its name: same_data shares one classifier between names)
+    with one_at_a_time(path.with_name(path.name.split("-train-", 1)[1]), "evaluation classifier"):
+        path = same_data(path)
+        model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
+        state = read_cache(path, device, "classifier cache", "training a new one")
+        trained = False
+        if state is not None:
+            try:
+                model.load_state_dict(state["model"])
+                saved = float(state[saved_as])
+                if not sealed(state.get("seal"), "classifier", path.name, state_digest(model), repr(saved)):
+                    log.warning("the cached classifier %s was not sealed by ganrun for this user (altered, copied from "
+                                "elsewhere, or written before caches were sealed; see ganrun/metrics/seal.py): training "
+                                "a new one", path)
+                    state = None
+            except Exception as e:
+                unreadable(path, e, "classifier cache", "training a new one")
                 state = None
-        except Exception as e:
-            unreadable(path, e, "classifier cache", "training a new one")
-            state = None
-    if state is None:
-        log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
-        model, trained = train_classifier(real.x, real.y, n_classes), True
-    logits = predict(model, checked.x)[1].cpu()
-    now = accuracy(logits, checked.y)
-    if not trained and now < saved - ACCURACY_SLACK:
-        log.warning("the cached classifier %s scores %.1f%% on the %s images now, below the %.1f%% it was saved "
-                    "with: it is stale or was altered; training a new one", path, 100 * now,
-                    "held-out" if held is not None else "training", 100 * saved)
-        model, trained = train_classifier(real.x, real.y, n_classes), True
+        if state is None:
+            log.info("training the %s classifier for evaluation (once; cached in %s)", data.name, path)
+            model, trained = train_classifier(real.x, real.y, n_classes), True
         logits = predict(model, checked.x)[1].cpu()
         now = accuracy(logits, checked.y)
-    held_accuracy = now if held is not None else float("nan")
-    if trained:
-        log.info("%s classifier: %s", data.name, held_out_accuracy(held_accuracy))
-        from ganrun.checkpoint import atomic_save
-
-        try:
-            atomic_save({"model": model.state_dict(), saved_as: now,
-                         "seal": seal("classifier", path.name, state_digest(model), repr(now))}, path)
-        except OSError as e:
-            log.warning("could not cache the classifier in %s (%s)", path, e)
-    return Classifier(model.eval(), held_accuracy, path, real, held, logits if held is not None else None)
+        if not trained and now < saved - ACCURACY_SLACK:
+            log.warning("the cached classifier %s scores %.1f%% on the %s images now, below the %.1f%% it was saved "
+                        "with: it is stale or was altered; training a new one", path, 100 * now,
+                        "held-out" if held is not None else "training", 100 * saved)
+            model, trained = train_classifier(real.x, real.y, n_classes), True
+            logits = predict(model, checked.x)[1].cpu()
+            now = accuracy(logits, checked.y)
+        held_accuracy = now if held is not None else float("nan")
+        if trained:
+            log.info("%s classifier: %s", data.name, held_out_accuracy(held_accuracy))
+            try:
+                atomic_save({"model": model.state_dict(), saved_as: now,
+                             "seal": seal("classifier", path.name, state_digest(model), repr(now))}, path)
+            except OSError as e:
+                log.warning("could not cache the classifier in %s (%s)", path, e)
+        return Classifier(model.eval(), held_accuracy, path, real, held, logits if held is not None else None)
 
 
 def tensors_digest(*tensors: Optional[Tensor]) -> str:
@@ -270,8 +273,6 @@ def reference_features(classifier: Classifier) -> Tensor:
             log.warning("ignoring the feature cache %s: its seal does not cover the features it holds (altered, or "
                         "not written by ganrun for this user); computing them again", path)
         features = predict(classifier.model, classifier.real.x)[0].cpu()
-        from ganrun.checkpoint import atomic_save
-
         try:
             atomic_save({"classifier": stamp, "features": features,
                          "seal": seal("features", stamp, tensors_digest(features))}, path)

@@ -25,6 +25,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from ganrun.checkpoint import atomic_write_bytes, one_at_a_time
 from ganrun.data.images import unreachable
 from ganrun.metrics.seal import seal, sealed
 
@@ -153,8 +154,6 @@ def read_features(path: Path, names: list[str], n: int) -> Optional[dict[str, Te
 def write_features(path: Path, features: dict[str, Tensor]) -> None:
     from safetensors.torch import save
 
-    from ganrun.checkpoint import atomic_write_bytes
-
     data = save({k: v.contiguous() for k, v in features.items()},
                 metadata={"features": seal("inception", path.name, features_digest(features))})
     try:
@@ -200,10 +199,13 @@ class InceptionMetrics:
         logits, pool = (resolve_feature_layer_for_metric(m, **kwargs) for m in ("isc", "fid"))
         names = sorted({logits, pool})
         extractor = _extractor(self.weights, names, **kwargs)
-        real = read_features(self.cache_file, names, n_real)
-        if real is None:
-            real = extract_featuresdict_from_input_id(2, extractor, **kwargs)
-            write_features(self.cache_file, real)
+        # the jobs of a parallel sweep end together: one passes the real images through Inception,
+        # the others wait and read its file
+        with one_at_a_time(self.cache_file, "Inception features of the real images"):
+            real = read_features(self.cache_file, names, n_real)
+            if real is None:
+                real = extract_featuresdict_from_input_id(2, extractor, **kwargs)
+                write_features(self.cache_file, real)
         feats = {1: extract_featuresdict_from_input_id(1, extractor, **kwargs), 2: real}
         stats = [fid_featuresdict_to_statistics(feats[i], pool) for i in (1, 2)]
         fid = fid_statistics_to_metric(*stats, False)
