@@ -71,7 +71,7 @@ SYSTEMS = {s.name: s for s in [
            {"short": 500, "full": 3000}),
     System("cgan", ("cgan.py",), ("game=conditional",), "digits", "cond_acc",
            ("confident", *DIGITS_METRICS, "intra_fd"), 64, {"short": 600, "full": 3000}),
-    System("acgan", ("acgan.py",), ("game=conditional", "game.form=acgan"), "digits", "cond_acc",
+    System("acgan", ("acgan.py",), ("experiment=acgan",), "digits", "cond_acc",
            ("confident", *DIGITS_METRICS, "intra_fd"), 64, {"short": 200, "full": 800}),
     System("infogan", ("infogan.py",), ("experiment=infogan",), "digits", "code_acc",
            ("confident", *DIGITS_METRICS), 64, {"short": 100, "full": 400}),
