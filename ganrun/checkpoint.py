@@ -18,12 +18,19 @@ import functools
 import json
 import logging
 import os
+import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from ganrun.errors import CheckpointError
+
+try:
+    import fcntl
+except ImportError:          # Windows: no file locks (one_at_a_time then runs its block unlocked)
+    fcntl = None
 
 if TYPE_CHECKING:
     import torch
@@ -122,33 +129,59 @@ def atomic_write_bytes(path: Path, data: bytes, sync: bool = True) -> None:
     _atomic_write(path, lambda f: f.write(data), sync)
 
 
+LOCK_WAIT_S = 1200.0      # the longest a run waits for another's cache entry before computing its own
+LOCK_POLL_S = 0.2
+
+
+def _lock_file(path: Path) -> Optional[int]:
+    """An open descriptor of `path` + ".lock", or None where no lock can be had: no fcntl (Windows), a
+    folder that cannot be made or written, a link in its place, or a file that is not this user's own
+    regular file (someone else's lock in a shared folder must not hold this user's runs)."""
+    if fcntl is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError:
+        return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextlib.contextmanager
-def one_at_a_time(path: Path, what: str):
+def one_at_a_time(path: Path, what: str, wait_s: float = LOCK_WAIT_S):
     """Hold the lock file `path` + ".lock" for the block: a cache entry read, or computed and written,
     by one process at a time. The jobs of a parallel sweep all build their evaluator together, and
     each trained the same classifier at once; now one does and the others wait and read its file.
-    Where no lock can be taken (no fcntl on Windows, a read-only cache folder, a file system without
-    locks, a link in place of the lock file) the block runs unlocked: the work may be done twice,
-    as before, and nothing else changes. The lock goes with the process, however it ends."""
-    try:
-        import fcntl
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except (ImportError, OSError):
+    Where no lock can be taken (see _lock_file; a file system without locks) the block runs unlocked:
+    the work may be done twice, as before, and nothing else changes. A run waits at most `wait_s`
+    (a stopped or stuck holder), then warns and computes its own. The lock goes with the process,
+    however it ends."""
+    fd = _lock_file(path)
+    if fd is None:
         yield
         return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("waiting for another ganrun process that is computing the same %s (%s)", what, path.name)
+        deadline, said = time.monotonic() + wait_s, False
+        while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:
-                pass
-        except OSError:
-            pass
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    log.warning("waited %.0f s for another ganrun process computing the same %s (%s); "
+                                "computing it here", wait_s, what, path.name)
+                    break
+                if not said:
+                    log.info("waiting for another ganrun process that is computing the same %s (%s)", what,
+                             path.name)
+                    said = True
+                time.sleep(LOCK_POLL_S)
+            except OSError:              # no locks on this file system
+                break
         yield
     finally:
         os.close(fd)

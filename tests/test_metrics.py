@@ -203,7 +203,9 @@ def test_processes_that_need_one_classifier_together_train_it_once(tmp_path, mon
     def slow_training(images, labels, n_classes, seed=0):
         calls.append(threading.current_thread().name)
         if len(calls) == 1:
-            second_waits.wait()      # the first holds the lock until the second has asked for it
+            # the first holds the lock until the second has asked for it (the limit only keeps a
+            # broken run of this test from hanging; the assertions below decide)
+            second_waits.wait(timeout=600)
         else:
             second_waits.set()       # a second training (no lock held) frees the first, and fails below
         return real_training(images[:64], labels[:64], n_classes, seed)    # a few steps: any weights do
@@ -230,8 +232,9 @@ def test_processes_that_need_one_classifier_together_train_it_once(tmp_path, mon
             first.join(0.01)
         second = threading.Thread(target=job, args=("second",), name="second")
         second.start()
-        first.join()
-        second.join()
+        first.join(timeout=900)
+        second.join(timeout=900)
+        assert not first.is_alive() and not second.is_alive()
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
@@ -239,6 +242,29 @@ def test_processes_that_need_one_classifier_together_train_it_once(tmp_path, mon
     for a, b in zip(got["first"].model.state_dict().values(), got["second"].model.state_dict().values()):
         assert torch.equal(a, b)
     assert got["first"].path == got["second"].path and got["second"].path.is_file()
+
+
+def test_a_held_lock_is_waited_for_only_so_long_and_a_link_in_its_place_is_not_followed(tmp_path, caplog):
+    """A stopped or stuck holder does not hold a run for ever: past the wait it warns and computes its
+    own; a link where the lock file goes (a shared cache folder) is not opened, the block runs unlocked."""
+    import logging
+
+    from ganrun.checkpoint import one_at_a_time
+
+    entry = tmp_path / "cache" / "entry.pt"
+    ran = []
+    with one_at_a_time(entry, "thing"):                  # this holder never lets go in time
+        with caplog.at_level(logging.INFO, logger="ganrun.checkpoint"):
+            with one_at_a_time(entry, "thing", wait_s=0.5):
+                ran.append("second")
+    assert ran == ["second"]
+    assert "waiting for another ganrun process that is computing the same thing" in caplog.text
+    assert "computing it here" in caplog.text
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / "cache" / "linked.pt.lock").symlink_to(elsewhere)
+    with one_at_a_time(tmp_path / "cache" / "linked.pt", "thing"):
+        ran.append("unlocked")
+    assert ran[-1] == "unlocked" and not elsewhere.exists()
 
 
 # --------------------------------------------------------------------------- memorisation

@@ -73,7 +73,7 @@ def same_data(path: Path) -> Path:
     (e.g. a translation domain that is the digits themselves): one classifier per data, not per name."""
     if path.is_file() or not path.parent.is_dir():
         return path
-    tail = path.name.split("-train-", 1)[1]
+    tail = path.name.rsplit("-train-", 1)[1]
     return next(iter(sorted(path.parent.glob(f"*-train-{tail}"))), path)
 
 
@@ -191,7 +191,7 @@ def load_or_train(data, heldout, cache_dir: Path, device: torch.device) -> Class
     path = cache_path(cache_dir, data.name, data.shape, n_classes, data_digest(real, held))
     # a parallel sweep's jobs all get here at their start: one trains, the others wait and load its
     # file (locked by the data, whatever its name: same_data shares one classifier between names)
-    with one_at_a_time(path.with_name(path.name.split("-train-", 1)[1]), "evaluation classifier"):
+    with one_at_a_time(path.with_name(path.name.rsplit("-train-", 1)[1]), "evaluation classifier"):
         path = same_data(path)
         model = DigitClassifier(data.shape[0], data.shape[-1], n_classes).to(device)
         state = read_cache(path, device, "classifier cache", "training a new one")
