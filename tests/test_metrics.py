@@ -251,12 +251,21 @@ def test_a_held_lock_is_waited_for_only_so_long_and_a_link_in_its_place_is_not_f
 
     from ganrun.checkpoint import one_at_a_time
 
+    import threading
+
     entry = tmp_path / "cache" / "entry.pt"
     ran = []
+
+    def second():
+        with one_at_a_time(entry, "thing", wait_s=0.5):
+            ran.append("second")
+
     with one_at_a_time(entry, "thing"):                  # this holder never lets go in time
         with caplog.at_level(logging.INFO, logger="ganrun.checkpoint"):
-            with one_at_a_time(entry, "thing", wait_s=0.5):
-                ran.append("second")
+            waiter = threading.Thread(target=second)
+            waiter.start()
+            waiter.join(timeout=300)                     # an unbounded wait fails here, not hangs
+            assert not waiter.is_alive(), "the second run waited past its limit"
     assert ran == ["second"]
     assert "waiting for another ganrun process that is computing the same thing" in caplog.text
     assert "computing it here" in caplog.text
