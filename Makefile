@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: install  ## run the test suite, one worker per core (about 8 minutes on 2 cores)
+test: install  ## run the test suite, one worker per core (about 6 minutes on 2 cores)
 	$(BIN)/python -m pytest -q -n auto $(ARGS)
 
 test-slow: install  ## also run the long end-to-end checks (tests marked slow)

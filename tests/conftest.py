@@ -85,14 +85,17 @@ SUB_COMMANDS = {"ganrun-sample": "sample", "ganrun-eval": "evaluate", "ganrun-ex
                 "ganrun-report": "report", "ganrun-translate": "translate"}
 
 
-def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.CompletedProcess:
+def ganrun_here(*args: str, cwd: Path, script: str = "ganrun", check: bool = False) -> subprocess.CompletedProcess:
     """A console script (`ganrun`, `ganrun-sample`, ...) run in this process, through the same entry point and error path
     as the console script: its exit status and what it writes to sys.stdout and sys.stderr, with the
-    Python warnings and unconfigured log records a fresh process would print there. For the many
-    one-line-error cases, which would each pay a fresh interpreter's start-up (importing torch: 2-3 s
-    on the 2-core CI machine) to fail in half a second; `ganrun()` proves the installed commands
-    themselves (tests/test_cli.py), including what only a real process shows (the C++ side's output
-    on file descriptor 2). A bug still raises here, as it would print its traceback there."""
+    Python warnings and unconfigured log records a fresh process would print there; `check=True`
+    fails the test on a non-zero status, as `ganrun()` does. For the one-line-error cases and the
+    resumes, sweeps and sub-commands whose subject is not the process itself, which would each pay a
+    fresh interpreter's start-up (importing torch: 2-3 s on the 2-core CI machine; 120 such processes
+    were half of the suite's time); `ganrun()` proves the installed commands themselves
+    (tests/test_cli.py), and what only a real process shows: signals, kill -9, torchrun, launchers
+    that start processes, the C++ side's output on file descriptor 2, a plugin installed on the
+    process's path. A bug still raises here, as it would print its traceback there."""
     import contextlib
     import importlib
     import io
@@ -157,7 +160,10 @@ def ganrun_here(*args: str, cwd: Path, script: str = "ganrun") -> subprocess.Com
         random.setstate(saved_random[0])
         np.random.set_state(saved_random[1])
         torch.set_rng_state(saved_random[2])
-    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    proc = subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+    if check and code not in (0, None):
+        raise AssertionError(f"{script} {' '.join(args)} failed ({code}) in this process:\n{proc.stdout}\n{proc.stderr}")
+    return proc
 
 
 def scalar_and_image_tags(tb_dir: Path) -> tuple[set[str], set[str]]:

@@ -4,6 +4,7 @@ and the training-health monitor's warnings."""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -59,7 +60,7 @@ def test_stacked_modes_and_kl_follow_the_protocol(tmp_path):
     from ganrun.metrics.classifier import StackedModes, predict
 
     data = make_data("stacked", resolution=16)
-    metric = StackedModes(data, tmp_path, torch.device("cpu"))
+    metric = StackedModes(data, os.environ["GANRUN_CACHE_DIR"], torch.device("cpu"))   # the session's 16 px digits judge
     one = data.base.reference(None)
     seven = one.x[one.y == 7][:1]
     collapsed = Batch(seven.expand(200, 3, 16, 16))            # every sample the triple (7, 7, 7)

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import FAST, compose_config, ganrun, scalar_and_image_tags, train_run
+from conftest import FAST, compose_config, ganrun_here, scalar_and_image_tags, train_run
 from ganrun.checkpoint import load_checkpoint
 from ganrun.data import Batch
 from ganrun.errors import ConfigError
@@ -160,7 +160,8 @@ def test_sampling_by_class_round_robin_and_by_name(acgan_run, tmp_path, capsys):
     assert sample_main([str(acgan_run), "--n", "5", "--class", "12", "--out", str(tmp_path / "x.npy")]) == 2
     assert capsys.readouterr().err.strip().startswith("ganrun-sample: error: --class 12: this run has 10 classes")
     # the class is an input of the exported G too
-    ganrun(str(acgan_run), "--out", str(tmp_path / "g.safetensors"), cwd=tmp_path, script="ganrun-export")
+    ganrun_here(str(acgan_run), "--out", str(tmp_path / "g.safetensors"), cwd=tmp_path, script="ganrun-export",
+                check=True)
     assert sample_main([str(tmp_path / "g.safetensors"), "--n", "3", "--class", "2",
                         "--out", str(tmp_path / "e.npy")]) == 0
     assert np.load(tmp_path / "e_labels.npy").tolist() == [2, 2, 2]
@@ -212,7 +213,7 @@ def test_impossible_combinations_are_one_clear_line(overrides, message):
 
 
 def test_the_command_line_refuses_a_conditional_run_on_unlabelled_data(tmp_path):
-    proc = ganrun("dataset=ring", "game=conditional", "device=cpu", cwd=tmp_path, check=False)
+    proc = ganrun_here("dataset=ring", "game=conditional", "device=cpu", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "needs class labels" in proc.stderr
 

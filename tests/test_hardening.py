@@ -175,8 +175,8 @@ def test_a_full_disk_on_pictures_metrics_and_exports_is_one_line_naming_the_file
 
 # --------------------------------------------------------------------------- sweeps
 def test_one_bad_value_in_a_sweep_fails_that_job_only_and_the_report_lists_it(tmp_path):
-    proc = ganrun("-m", "optimizer.g.lr=-1,2e-4", "dataset=ring", "train.steps=3", "quiet=true", "device=cpu",
-                  "eval.n=100", "hydra.sweep.dir=sweep", cwd=tmp_path, check=False)
+    proc = ganrun_here("-m", "optimizer.g.lr=-1,2e-4", "dataset=ring", "train.steps=3", "quiet=true", "device=cpu",
+                       "eval.n=100", "hydra.sweep.dir=sweep", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
@@ -192,10 +192,10 @@ def test_one_bad_value_in_a_sweep_fails_that_job_only_and_the_report_lists_it(tm
 
 def test_resume_auto_in_a_sweep_never_takes_over_another_jobs_finished_run(tmp_path):
     base = ["-m", "dataset=ring", "quiet=true", "device=cpu", "eval.n=100", "resume=auto"]
-    ganrun(*base, "train.steps=6,9", cwd=tmp_path)
+    ganrun_here(*base, "train.steps=6,9", cwd=tmp_path, check=True)
     runs = {load_checkpoint(j)["step"]: j for j in (tmp_path / "outputs" / "multirun").glob("*/*/*_*")}
     before = (runs[9] / "metrics.json").read_text()
-    ganrun(*base, "train.steps=6,12", cwd=tmp_path)
+    ganrun_here(*base, "train.steps=6,12", cwd=tmp_path, check=True)
     assert (runs[9] / "metrics.json").read_text() == before, "job 9's run is left alone"
     assert load_checkpoint(runs[9])["step"] == 9
     steps = sorted(load_checkpoint(j)["step"] for j in (tmp_path / "outputs" / "multirun").glob("*/*/*_*"))
@@ -309,7 +309,7 @@ def test_stale_temporaries_of_a_killed_write_are_removed_on_resume(tmp_path, run
     stale = [run_dir / "checkpoints" / ".step_0000006.pt.abc123.tmp", run_dir / ".metrics.json.x1.tmp"]
     for path in stale:
         path.write_bytes(b"half a file")
-    ganrun(f"resume={run_dir}", "train.steps=6", "quiet=true", cwd=tmp_path)
+    ganrun_here(f"resume={run_dir}", "train.steps=6", "quiet=true", cwd=tmp_path, check=True)
     assert not any(p.exists() for p in stale)
     assert load_checkpoint(run_dir)["step"] == 6
 
@@ -371,7 +371,7 @@ def test_resume_from_a_loose_checkpoint_records_the_config_it_really_runs(tmp_pa
     train_run(run_dir, ["train.steps=3", "train.ckpt_every=3"])
     loose = tmp_path / "elsewhere.pt"
     loose.write_bytes((run_dir / "checkpoints" / "last.pt").read_bytes())
-    ganrun(f"resume={loose}", "train.steps=4", "quiet=true", "hydra.run.dir=new", cwd=tmp_path)
+    ganrun_here(f"resume={loose}", "train.steps=4", "quiet=true", "hydra.run.dir=new", cwd=tmp_path, check=True)
     recorded = (tmp_path / "new" / ".hydra" / "config.yaml").read_text()
     assert "type: ring" in recorded and "type: digits" not in recorded
     assert "steps: 4" in recorded

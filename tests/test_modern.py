@@ -23,7 +23,7 @@ from ganrun.models.attention import SelfAttention, orthogonal_penalty
 from ganrun.models.resnet import build as build_resnet
 from ganrun.commands.sample import main as sample_main
 from ganrun.loop import train
-from conftest import FAST, compose_config, ganrun, ganrun_here, scalars
+from conftest import FAST, compose_config, ganrun_here, scalars
 
 SMALL = ["model.g_width=16", "model.d_width=16"]
 
@@ -215,9 +215,9 @@ def test_the_leak_check_sees_translation_borders_and_cutout_squares():
 @pytest.mark.parametrize("experiment", ["sngan", "sagan", "biggan_cifar10"])
 def test_modern_presets_train_on_cifar_shaped_data(experiment, cifar_shaped, tmp_path):
     run = tmp_path / "run"
-    ganrun(f"experiment={experiment}", "dataset=folder", f"dataset.root={cifar_shaped}", "dataset.resolution=32",
-           *FAST, "train.steps=2", "train.batch_size=10", "eval.n=20", "eval.memorisation=false", *SMALL,
-           f"hydra.run.dir={run}", cwd=tmp_path)
+    ganrun_here(f"experiment={experiment}", "dataset=folder", f"dataset.root={cifar_shaped}", "dataset.resolution=32",
+                *FAST, "train.steps=2", "train.batch_size=10", "eval.n=20", "eval.memorisation=false", *SMALL,
+                f"hydra.run.dir={run}", cwd=tmp_path, check=True)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["status"] == "finished" and metrics["steps"] == 2
     cfg = load_checkpoint(run)["config"]
@@ -256,7 +256,7 @@ def test_diffaug_and_ada_run_log_p_resume_exactly_and_check_the_leak(tmp_path):
 
 def test_image_runs_report_confidence_and_the_precision_recall_family(tmp_path):
     run = tmp_path / "run"
-    ganrun("dataset=digits", *FAST, "eval.n=300", f"hydra.run.dir={run}", cwd=tmp_path)
+    ganrun_here("dataset=digits", *FAST, "eval.n=300", f"hydra.run.dir={run}", cwd=tmp_path, check=True)
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("confident", "confident_real", "precision", "recall", "density", "coverage"):
         assert metrics[key] is not None and key in metrics["protocol"], key
@@ -268,8 +268,8 @@ def test_image_runs_report_confidence_and_the_precision_recall_family(tmp_path):
     assert sample_main([str(run), "--n", "6", "--truncation", "0.5", "--out", str(cut)]) == 0
     assert not np.array_equal(np.load(plain), np.load(cut))
     assert sample_main([str(run), "--n", "6", "--truncation", "0", "--out", str(cut)]) == 2
-    out = ganrun(str(run), "--n", "100", "--truncation", "0.5", "--out", str(tmp_path / "e.json"), cwd=tmp_path,
-                 script="ganrun-eval")
+    out = ganrun_here(str(run), "--n", "100", "--truncation", "0.5", "--out", str(tmp_path / "e.json"), cwd=tmp_path,
+                      script="ganrun-eval", check=True)
     assert "truncation" in json.loads((tmp_path / "e.json").read_text())["protocol"], out.stdout
 
 

@@ -6,22 +6,26 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from conftest import REPO, ganrun
+from conftest import REPO, ganrun, ganrun_here
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> dict:
-    """examples/bigan installed (pip, into a folder of its own) and the environment that sees it."""
+    """examples/bigan installed (pip, into a folder of its own) and the environment that sees it.
+    Built from a copy: pip builds in the source folder (build/, *.egg-info), and two test workers
+    building examples/bigan at once broke each other's build."""
+    source = tmp_path_factory.mktemp("bigan-source") / "bigan"
+    shutil.copytree(REPO / "examples" / "bigan", source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     target = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), str(REPO / "examples" / "bigan")], check=True, capture_output=True,
-                   timeout=300)
+                    "--target", str(target), str(source)], check=True, capture_output=True, timeout=300)
     return {"PYTHONPATH": str(target)}
 
 
@@ -58,8 +62,8 @@ def test_the_bigan_game_trains_resumes_exactly_and_samples_with_all_three_player
     assert any((tmp_path / "straight" / "tb").iterdir())
     ganrun("straight", "--n", "100", "--out", "x.npy", cwd=tmp_path, env=site, script="ganrun-sample")
     assert len(__import__("numpy").load(tmp_path / "x.npy")) == 100
-    # without the package installed, a run of its game says what to install, in one line
-    proc = ganrun("straight", "--n", "10", "--out", "y.npy", cwd=tmp_path, check=False, script="ganrun-sample")
+    # without the package installed (this process has not got it), a run of its game says what to install, in one line
+    proc = ganrun_here("straight", "--n", "10", "--out", "y.npy", cwd=tmp_path, script="ganrun-sample")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert "'bigan', which comes from the plugin package 'ganrun-bigan-example 0.1.0'" in proc.stderr
 

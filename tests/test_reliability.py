@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import BIN, FAST, compose_config, ganrun, scalars, train_run, make_data
+from conftest import BIN, FAST, compose_config, ganrun, ganrun_here, scalars, train_run, make_data
 from ganrun.checkpoint import list_checkpoints, load_checkpoint
 from ganrun.errors import CheckpointError, Diverged
 from ganrun.loop import train
@@ -78,7 +78,7 @@ def test_kill_9_then_resume_is_bit_identical_to_a_straight_run(extra, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert [p.name for p in list_checkpoints(killed / "checkpoints")] == ["step_0000300.pt"]
-    ganrun(f"resume={killed}", "quiet=true", cwd=tmp_path)
+    ganrun_here(f"resume={killed}", "quiet=true", cwd=tmp_path, check=True)
     same_weights(tmp_path / "straight", killed)
     same_logs(tmp_path / "straight", killed)            # TensorBoard: one unbroken curve
     if extra:
@@ -98,7 +98,7 @@ def test_sigterm_saves_a_checkpoint_says_how_to_resume_and_resumes_exactly(tmp_p
     assert f"stopped by SIGTERM at step {stopped_at}; checkpoint saved in" in err
     assert f"Resume with: ganrun resume={run}" in err
     assert "Traceback" not in err
-    ganrun(f"resume={run}", cwd=tmp_path)
+    ganrun_here(f"resume={run}", cwd=tmp_path, check=True)
     same_weights(tmp_path / "straight", run)
     same_logs(tmp_path / "straight", run)
 
@@ -121,28 +121,28 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path):
 def test_resume_auto_continues_the_matching_run_or_starts_a_new_one(tmp_path):
     base = ["dataset=ring", "train.steps=20", "train.ckpt_every=10", "quiet=true", "device=cpu",
             "eval.n=100", "resume=auto"]
-    ganrun(*base, cwd=tmp_path)
+    ganrun_here(*base, cwd=tmp_path, check=True)
     (first,) = (tmp_path / "outputs").glob("*/*")
     # the same command with more steps continues that run, in place
-    proc = ganrun(*[a for a in base if not a.startswith("train.steps")], "train.steps=30", cwd=tmp_path)
+    proc = ganrun_here(*[a for a in base if not a.startswith("train.steps")], "train.steps=30", cwd=tmp_path, check=True)
     assert len(list((tmp_path / "outputs").glob("*/*"))) == 1
     assert load_checkpoint(first)["step"] == 30
     assert "from step 20" in (first / "ganrun.log").read_text()
     # a finished run resumed again has nothing to do
-    proc = ganrun(*[a for a in base if not a.startswith("train.steps")], "train.steps=30", cwd=tmp_path)
+    proc = ganrun_here(*[a for a in base if not a.startswith("train.steps")], "train.steps=30", cwd=tmp_path, check=True)
     assert "already finished at step 30" in proc.stdout
     # a different experiment is a new run
-    ganrun(*base, "seed=5", "train.steps=1", cwd=tmp_path)
+    ganrun_here(*base, "seed=5", "train.steps=1", cwd=tmp_path, check=True)
     assert len(list((tmp_path / "outputs").glob("*/*"))) == 2
 
 
 def test_a_resumed_sweep_continues_each_job_in_its_own_folder(tmp_path):
     sweep = ["-m", "loss=ns,lsgan", "dataset=ring", "train.ckpt_every=5", "quiet=true", "device=cpu",
              "eval.n=100", "resume=auto"]
-    ganrun(*sweep, "train.steps=5", cwd=tmp_path)
+    ganrun_here(*sweep, "train.steps=5", cwd=tmp_path, check=True)
     jobs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/*_*"))
     assert len(jobs) == 2
-    ganrun(*sweep, "train.steps=8", cwd=tmp_path)
+    ganrun_here(*sweep, "train.steps=8", cwd=tmp_path, check=True)
     assert sorted((tmp_path / "outputs" / "multirun").glob("*/*/*_*")) == jobs, "no new job folders"
     assert [load_checkpoint(j)["step"] for j in jobs] == [8, 8]
 
@@ -150,14 +150,14 @@ def test_a_resumed_sweep_continues_each_job_in_its_own_folder(tmp_path):
 def test_resume_keeps_the_run_config_and_refuses_model_changes(tmp_path):
     run = tmp_path / "run"
     train_run(run, ["train.steps=4"])
-    proc = ganrun(f"resume={run}", "dataset=ring", "model.g_hidden=[7]", cwd=tmp_path, check=False)
+    proc = ganrun_here(f"resume={run}", "dataset=ring", "model.g_hidden=[7]", cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert "ganrun: error: resume: model.g_hidden=[7] differs from the run's [128, 128]" in proc.stderr
     assert "a resumed run keeps its config" in proc.stderr
-    proc = ganrun(f"resume={run}", "loss=wgan", cwd=tmp_path, check=False)
+    proc = ganrun_here(f"resume={run}", "loss=wgan", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "ganrun: error: resume: loss.type='wgan' differs" in proc.stderr
     # with no dataset given, the stored one (ring) is used, not the default (digits)
-    ganrun(f"resume={run}", "train.steps=7", "quiet=true", cwd=tmp_path)
+    ganrun_here(f"resume={run}", "train.steps=7", "quiet=true", cwd=tmp_path, check=True)
     state = load_checkpoint(run)
     assert state["step"] == 7 and state["config"]["dataset"]["name"] == "ring"
 
@@ -210,9 +210,9 @@ def test_a_corrupt_checkpoint_names_the_file_and_resume_falls_back(tmp_path, run
     newest.write_bytes(newest.read_bytes()[:1000])           # truncated (last.pt is the same file)
     with pytest.raises(CheckpointError, match=f"cannot read checkpoint {newest}: it is truncated"):
         load_checkpoint(newest)
-    proc = ganrun(str(newest), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
+    proc = ganrun_here(str(newest), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2 and proc.stderr.startswith(f"ganrun-sample: error: cannot read checkpoint {newest}")
-    proc = ganrun(f"resume={run_dir}", "quiet=true", cwd=tmp_path)
+    proc = ganrun_here(f"resume={run_dir}", "quiet=true", cwd=tmp_path, check=True)
     assert "trying an older checkpoint" in proc.stdout + proc.stderr
     assert "from step 3" in (run_dir / "ganrun.log").read_text()
     assert load_checkpoint(run_dir)["step"] == 6
@@ -229,7 +229,7 @@ def test_a_crafted_pickle_checkpoint_does_not_run_code(tmp_path):
     torch.save({"G": Payload(), "config": {}}, evil)
     with pytest.raises(CheckpointError, match="pickled Python objects, which ganrun refuses to load"):
         load_checkpoint(evil)
-    proc = ganrun(str(evil), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
+    proc = ganrun_here(str(evil), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2 and "refuses to load" in proc.stderr
     bare = tmp_path / "bare.pt"                        # a bare pickle is not a checkpoint at all
     with open(bare, "wb") as f:
@@ -242,7 +242,7 @@ def test_a_crafted_pickle_checkpoint_does_not_run_code(tmp_path):
 def test_a_file_that_is_not_a_checkpoint_is_named_as_such(tmp_path):
     text = tmp_path / "notes.pth"
     text.write_text("garbage")
-    proc = ganrun(str(text), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
+    proc = ganrun_here(str(text), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"ganrun-sample: error: cannot read checkpoint {text}: it is truncated or "
                                    "not a PyTorch checkpoint")
@@ -254,7 +254,7 @@ def test_a_checkpoint_from_another_model_is_refused_clearly(tmp_path, run_dir):
     state["config"]["model"]["g_hidden"] = [64]
     bad = tmp_path / "other.pt"
     torch.save(state, bad)
-    proc = ganrun(str(bad), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
+    proc = ganrun_here(str(bad), "--n", "4", "--out", "x.png", cwd=tmp_path, script="ganrun-sample", check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"ganrun-sample: error: {bad}: G has net.0.weight of shape [128, 8] where "
                                   f"the model of its config has [64, 8]; model.latent_dim or model.g_*")
@@ -307,7 +307,7 @@ def test_export_generator_as_safetensors_and_use_it(tmp_path, run_dir):
     import numpy as np
 
     train_run(run_dir, ["tricks.ema=0.5"])
-    proc = ganrun(str(run_dir), "--out", "g.safetensors", cwd=tmp_path, script="ganrun-export")
+    proc = ganrun_here(str(run_dir), "--out", "g.safetensors", cwd=tmp_path, script="ganrun-export", check=True)
     assert "G_ema of" in proc.stdout
     from safetensors.torch import load_file
 
@@ -385,8 +385,8 @@ def test_restored_state_lands_on_the_training_device_not_the_checkpoints():
 
 def test_an_exported_generator_cannot_be_resumed(tmp_path, run_dir):
     train_run(run_dir)
-    ganrun(str(run_dir), "--out", "g.safetensors", cwd=tmp_path, script="ganrun-export")
-    proc = ganrun(f"resume={tmp_path}/g.safetensors", cwd=tmp_path, check=False)
+    ganrun_here(str(run_dir), "--out", "g.safetensors", cwd=tmp_path, script="ganrun-export", check=True)
+    proc = ganrun_here(f"resume={tmp_path}/g.safetensors", cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert "holds only a generator (an export), not a training state" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -402,7 +402,7 @@ def test_a_nan_before_a_mid_run_evaluation_is_caught_first(run_dir, nan_after):
 def test_a_run_whose_final_evaluation_was_cut_off_redoes_it_on_resume(tmp_path, run_dir):
     first = train_run(run_dir)
     (run_dir / "metrics.json").unlink()                 # as if killed during the final evaluation
-    ganrun(f"resume={run_dir}", cwd=tmp_path)
+    ganrun_here(f"resume={run_dir}", cwd=tmp_path, check=True)
     again = json.loads((run_dir / "metrics.json").read_text())
     assert again["status"] == "finished"
     for k in ("loss_d", "loss_g", "modes", "hq"):
@@ -411,10 +411,10 @@ def test_a_run_whose_final_evaluation_was_cut_off_redoes_it_on_resume(tmp_path, 
 
 def test_resume_auto_in_a_sweep_keeps_jobs_apart_even_over_allowed_keys(tmp_path):
     sweep = ["-m", "train.steps=6,9", "dataset=ring", "quiet=true", "device=cpu", "eval.n=100", "resume=auto"]
-    ganrun(*sweep, cwd=tmp_path)
+    ganrun_here(*sweep, cwd=tmp_path, check=True)
     jobs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/*_*"))
     assert [load_checkpoint(j)["step"] for j in jobs] == [6, 9]
-    proc = ganrun(*sweep, cwd=tmp_path)                 # resubmitted: each job finds its own run
+    proc = ganrun_here(*sweep, cwd=tmp_path, check=True)  # resubmitted: each job finds its own run
     assert proc.stdout.count("already finished") == 2
     assert [load_checkpoint(j)["step"] for j in jobs] == [6, 9]
 
@@ -451,7 +451,7 @@ def test_streamed_reference_images_are_distinct_files(tmp_path):
 
 def test_experiment_on_an_explicit_resume_is_refused(tmp_path, run_dir):
     train_run(run_dir, ["train.steps=4"])
-    proc = ganrun(f"resume={run_dir}", "experiment=notes_sine", cwd=tmp_path, check=False)
+    proc = ganrun_here(f"resume={run_dir}", "experiment=notes_sine", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "a resumed run keeps its config" in proc.stderr
 
 
@@ -460,7 +460,7 @@ def test_sub_commands_report_unwritable_outputs_in_one_line(tmp_path, run_dir):
     for script, args in [("ganrun-sample", ["--n", "4", "--out", "/dev/null/x.png"]),
                          ("ganrun-eval", ["--out", "/dev/null/x.json"]),
                          ("ganrun-export", ["--out", "/dev/null/x.safetensors"])]:
-        proc = ganrun(str(run_dir), *args, cwd=tmp_path, script=script, check=False)
+        proc = ganrun_here(str(run_dir), *args, cwd=tmp_path, script=script, check=False)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, script
         assert proc.stderr.startswith(f"{script}: error:") and "/dev/null" in proc.stderr, script
 

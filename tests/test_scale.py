@@ -15,7 +15,7 @@ import torch
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from conftest import BIN, FAST, compose_config, ganrun
+from conftest import BIN, FAST, compose_config, ganrun, ganrun_here
 from ganrun import loop as train_module
 from ganrun.checkpoint import load_checkpoint
 from ganrun.commands.run import share_cores
@@ -153,15 +153,15 @@ def test_two_processes_train_one_run_in_step_rank_0_writes_and_resume_is_exact(t
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # and not the weights of one process
     one = tmp_path / "one"
-    ganrun(*run, f"hydra.run.dir={one}", cwd=tmp_path)
+    ganrun_here(*run, f"hydra.run.dir={one}", cwd=tmp_path, check=True)
     assert not all(torch.equal(a[k], weights(one)[k]) for k in a)
 
 
 # --------------------------------------------------------------------------- hyperparameter search
 def test_a_search_trains_each_trial_on_every_seed_and_optimises_their_mean(tmp_path):
-    ganrun("-m", "hydra/sweeper=search", "hydra.sweeper.metric=hq", "hydra.sweeper.n_trials=3",
-           "hydra.sweeper.seeds=[0,1]", *TOY, "optimizer.d.lr=tag(log, interval(1e-5, 1e-3))",
-           "hydra.sweep.dir=sweep", cwd=tmp_path)
+    ganrun_here("-m", "hydra/sweeper=search", "hydra.sweeper.metric=hq", "hydra.sweeper.n_trials=3",
+                "hydra.sweeper.seeds=[0,1]", *TOY, "optimizer.d.lr=tag(log, interval(1e-5, 1e-3))",
+                "hydra.sweep.dir=sweep", cwd=tmp_path, check=True)
     jobs = sorted((tmp_path / "sweep").glob("[0-9]*_*"), key=lambda p: int(p.name.split("_")[0]))
     assert len(jobs) == 6, "3 trials x 2 seeds, one folder each"
     by_lr: dict[str, list[float]] = {}
@@ -197,11 +197,11 @@ def test_a_trial_fails_rather_than_crashes_when_a_seed_has_no_value():
 
 
 def test_a_search_without_a_metric_or_with_a_seed_override_is_one_line(tmp_path):
-    proc = ganrun("-m", "hydra/sweeper=search", *TOY, cwd=tmp_path, check=False)
+    proc = ganrun_here("-m", "hydra/sweeper=search", *TOY, cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("ganrun: error: hydra/sweeper=search needs the metric")
-    proc = ganrun("-m", "hydra/sweeper=search", "hydra.sweeper.metric=hq", "seed=0,1", *TOY, cwd=tmp_path,
-                  check=False)
+    proc = ganrun_here("-m", "hydra/sweeper=search", "hydra.sweeper.metric=hq", "seed=0,1", *TOY, cwd=tmp_path,
+                       check=False)
     assert proc.returncode == 2 and "instead of seed=..." in proc.stderr.strip().splitlines()[-1]
 
 

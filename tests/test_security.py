@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ganrun, train_run
+from conftest import ganrun_here, train_run
 from ganrun.checkpoint import export_generator, load_checkpoint
 from ganrun.commands.evaluate import main as eval_main
 from ganrun.commands.sample import main as sample_main
@@ -65,7 +65,7 @@ def test_a_crafted_checkpoint_is_refused_by_sample_eval_and_resume(where, traine
     assert eval_main([str(evil), "--out", str(tmp_path / "e.json")]) == 2
     assert refused(capsys.readouterr().err, evil)
     if where == "model":      # resume= is a subprocess: once is enough
-        proc = ganrun(f"resume={evil}", "quiet=true", cwd=tmp_path, check=False)
+        proc = ganrun_here(f"resume={evil}", "quiet=true", cwd=tmp_path, check=False)
         assert proc.returncode == 2 and refused(proc.stderr, evil), proc.stderr
     assert not marker.exists()
 
@@ -78,7 +78,7 @@ def test_a_crafted_export_is_refused(trained, tmp_path, capsys):
     assert refused(capsys.readouterr().err, evil)
     assert eval_main([str(evil), "--out", str(tmp_path / "e.json")]) == 2
     assert refused(capsys.readouterr().err, evil)
-    proc = ganrun(f"resume={evil}", cwd=tmp_path, check=False)
+    proc = ganrun_here(f"resume={evil}", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and refused(proc.stderr, evil), proc.stderr
     assert not marker.exists()
 
@@ -97,11 +97,11 @@ def test_a_crafted_run_folder_is_refused_by_resume_and_resume_auto(trained, tmp_
     (run / ".hydra").mkdir(exist_ok=True)
     (run / ".hydra" / "config.yaml").write_text(f"model:\n  _target_: os.makedirs\n  name: {marker}\n")
 
-    proc = ganrun(f"resume={run}", "quiet=true", cwd=tmp_path, check=False)
+    proc = ganrun_here(f"resume={run}", "quiet=true", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and refused(proc.stderr, last), proc.stderr
     # resume=auto compares stored configs as data: the crafted run matches nothing and a new run starts
-    ganrun("dataset=ring", "train.steps=2", "quiet=true", "device=cpu", "eval.n=100", "resume=auto",
-           cwd=tmp_path)
+    ganrun_here("dataset=ring", "train.steps=2", "quiet=true", "device=cpu", "eval.n=100", "resume=auto",
+                cwd=tmp_path, check=True)
     assert len(list((tmp_path / "outputs").glob("*/*"))) == 2
     assert not marker.exists()
 
@@ -149,5 +149,5 @@ def test_checkpoints_of_ganrun_0_1_with_its_own_targets_still_load(trained, tmp_
     torch.save(old, path)
     assert load_checkpoint(path)["config"]["model"]["type"] == "mlp"
     assert sample_main([str(path), "--n", "4", "--out", str(tmp_path / "x.npy")]) == 0
-    ganrun(f"resume={path}", "train.steps=3", "quiet=true", cwd=tmp_path)
+    ganrun_here(f"resume={path}", "train.steps=3", "quiet=true", cwd=tmp_path, check=True)
     assert load_checkpoint(tmp_path / "run")["step"] == 3

@@ -30,7 +30,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import FAST, compose_config, ganrun, train_run
+from conftest import FAST, compose_config, ganrun_here, train_run
 from ganrun.checkpoint import export_generator
 from ganrun.errors import CheckpointError, ConfigError, DataError
 from ganrun.commands.evaluate import main as eval_main
@@ -144,13 +144,13 @@ def test_a_stored_config_never_points_an_evaluation_at_a_pickled_cache_resume_pa
         digits_run, user_inception, random_inception_weights, tmp_path):
     marker = tmp_path / "pwned"
     run = poisoned_run(digits_run, tmp_path / "run", marker, random_inception_weights)
-    ganrun(f"resume={run}", "train.steps=3", cwd=tmp_path, env=user_inception)
+    ganrun_here(f"resume={run}", "train.steps=3", cwd=tmp_path, check=True)
     assert json.loads((run / "metrics.json").read_text())["fid"] is not None
     # resume=auto: the same command as the run's, under ./outputs; the user asks for Inception metrics
     auto = poisoned_run(digits_run, tmp_path / "outputs" / "2026-01-01" / "00-00-00-000000", marker,
                         random_inception_weights)
-    ganrun(*DIGITS, "train.steps=3", "quiet=true", "device=cpu", *FAST[2:5], "train.batch_size=16",
-           "eval.inception=true", "resume=auto", cwd=tmp_path, env=user_inception)
+    ganrun_here(*DIGITS, "train.steps=3", "quiet=true", "device=cpu", *FAST[2:5], "train.batch_size=16",
+                "eval.inception=true", "resume=auto", cwd=tmp_path, check=True)
     assert torch.load(auto / "checkpoints" / "last.pt", weights_only=True)["step"] == 3, "it resumed that run"
     assert not marker.exists()
 
@@ -196,9 +196,9 @@ def test_stored_paths_are_the_users_the_data_root_is_asked_for(tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"the run read its data from '{images}'" in err and "--data-root PATH" in err
     assert eval_main([str(run), "--out", str(tmp_path / "e.json"), "--data-root", str(images)]) == 0
-    proc = ganrun(f"resume={run}", "train.steps=3", cwd=tmp_path, check=False)
+    proc = ganrun_here(f"resume={run}", "train.steps=3", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "add dataset=folder dataset.root=PATH" in proc.stderr, proc.stderr
-    ganrun(f"resume={run}", "train.steps=3", "dataset=folder", f"dataset.root={images}", cwd=tmp_path)
+    ganrun_here(f"resume={run}", "train.steps=3", "dataset=folder", f"dataset.root={images}", cwd=tmp_path, check=True)
     assert json.loads((run / "metrics.json").read_text())["steps"] == 3
 
 
@@ -497,12 +497,12 @@ def test_a_run_folder_holding_links_is_never_written_through(digits_run, tmp_pat
         target = run / entry
         shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
         target.symlink_to(victim if entry == "ganrun.log" else tmp_path)
-        proc = ganrun(f"resume={run}", "train.steps=3", cwd=tmp_path, check=False)
+        proc = ganrun_here(f"resume={run}", "train.steps=3", cwd=tmp_path, check=False)
         assert proc.returncode == 2 and f"{target} is a link" in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
     same = [o for o in DIGITS if not o.startswith("train.steps=")]
-    proc = ganrun(*same, "train.steps=3", "quiet=true", "device=cpu", "train.batch_size=16", "train.log_every=2",
-                  "train.sample_every=3", "resume=auto", cwd=tmp_path)
+    proc = ganrun_here(*same, "train.steps=3", "quiet=true", "device=cpu", "train.batch_size=16", "train.log_every=2",
+                       "train.sample_every=3", "resume=auto", cwd=tmp_path, check=True)
     assert "is a link" in proc.stdout + proc.stderr and len(list((tmp_path / "outputs").glob("*/*"))) == 3
     assert victim.read_text() == "keep\n"
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import compose_config, ganrun, scalar_and_image_tags, scalars, train_run
+from conftest import compose_config, ganrun_here, scalar_and_image_tags, scalars, train_run
 from ganrun.checkpoint import list_checkpoints, load_checkpoint
 from ganrun.builder import build
 
@@ -94,7 +94,7 @@ def test_g_steps_counts_generator_updates_each_through_the_updated_generator(tmp
     g_steps = next(iter(state["players"]["G"]["optimizer"]["state"].values()))["step"]
     assert (int(d_steps), int(g_steps)) == (4, 8)
     # a game whose G phase cannot repeat refuses what it would ignore
-    proc = ganrun("game=mixgan", "dataset=ring", "train.g_steps=2", cwd=tmp_path, check=False)
+    proc = ganrun_here("game=mixgan", "dataset=ring", "train.g_steps=2", cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "train.g_steps=2 with game=mixgan: the generators are updated once" in proc.stderr
 
 

@@ -196,7 +196,7 @@ def test_a_cyclegan_run_resumes_exactly_with_all_four_networks_and_both_pools(tm
 
 def test_pix2pix_run_logs_terms_pictures_metrics_and_translates(tmp_path):
     run = tmp_path / "run"
-    ganrun("experiment=pix2pix", *QUICK, f"hydra.run.dir={run}", cwd=tmp_path)
+    ganrun_here("experiment=pix2pix", *QUICK, f"hydra.run.dir={run}", cwd=tmp_path, check=True)
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("l1", "psnr", "ssim", "class_kept", "fd_B"):
         assert metrics[key] is not None and key in metrics["protocol"], key
