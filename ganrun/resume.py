@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganrun.checkpoint import LAST, list_checkpoints, load_checkpoint
 from ganrun.config import flatten
 from ganrun.errors import CheckpointError, ConfigError
-from ganrun.runfiles import linked_entry
+from ganrun.runfiles import StoredFileError, linked_entry
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,14 @@ def job_config(root: DictConfig) -> dict:
 
 
 def run_folder_of(path: Path) -> Optional[Path]:
-    """The run folder a resume path names: a run folder, or a checkpoint inside <run>/checkpoints/."""
+    """The run folder a resume path names: a run folder, or a checkpoint inside <run>/checkpoints/.
+    Read from the path as given, links not followed: a checkpoint that is a link (planted in a run folder
+    from elsewhere) would choose the run folder ganrun writes into, its target's, so it is refused."""
+    path = path.expanduser().absolute()
+    if path.is_symlink() and not path.is_dir():
+        raise StoredFileError(f"resume: {path} is a link; ganrun resumes from a checkpoint file itself, never "
+                              f"through a link (the link would choose the run folder it writes into): give the "
+                              f"file it points to")
     if path.is_dir() and (path / "checkpoints").is_dir():
         return path
     if path.is_file() and path.parent.name == "checkpoints":
@@ -143,7 +150,7 @@ def _target(resume: Optional[str], config_json: str, sweep_dir: Optional[str],
         if run:
             _claimed.add(run)
         return str(run) if run else None
-    run = run_folder_of(Path(resume).expanduser().resolve())
+    run = run_folder_of(Path(resume))
     return str(run) if run else None
 
 
@@ -235,10 +242,11 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
         if not given.exists():
             raise CheckpointError(f"resume={cfg.resume}: no such run folder or checkpoint file")
         if given.is_dir():
-            if run_folder_of(given.resolve()) is None:
+            if run_folder_of(given) is None:
                 raise CheckpointError(f"resume={cfg.resume}: not a ganrun run folder (no checkpoints/ in it)")
             path, state = latest_good_checkpoint(given)
         else:
+            run_folder_of(given)                       # refuses a checkpoint that is a link
             path, state = given, load_checkpoint(given)
         changed_by_user = explicit_keys(overrides, set(current), state["config"])
     if state.get("export"):

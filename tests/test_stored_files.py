@@ -507,6 +507,21 @@ def test_a_run_folder_holding_links_is_never_written_through(digits_run, tmp_pat
     assert victim.read_text() == "keep\n"
 
 
+def test_a_checkpoint_that_is_a_link_never_chooses_the_run_folder_written(digits_run, tmp_path):
+    """resume=<stranger>/checkpoints/last.pt where last.pt links to another run's checkpoint: followed,
+    the link's target named the run folder, and ganrun wrote its log, checkpoints and metrics there."""
+    victim = copy_run(digits_run, tmp_path / "victim")
+    before = sorted(p.relative_to(victim) for p in victim.rglob("*"))
+    stranger = tmp_path / "stranger" / "checkpoints"
+    stranger.mkdir(parents=True)
+    (stranger / "last.pt").symlink_to(victim / "checkpoints" / "last.pt")
+    proc = ganrun_here(f"resume={stranger / 'last.pt'}", "train.steps=5", cwd=tmp_path)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert f"{stranger / 'last.pt'} is a link" in proc.stderr and "give the file it points to" in proc.stderr
+    assert sorted(p.relative_to(victim) for p in victim.rglob("*")) == before, "nothing written into the victim"
+    assert not (tmp_path / "stranger" / "ganrun.log").exists()
+
+
 def test_the_report_never_writes_through_links_and_keeps_text_printable(tmp_path, capsys):
     victim = tmp_path / "victim.pth"
     victim.write_text("keep\n")

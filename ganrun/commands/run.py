@@ -150,7 +150,7 @@ def preflight(args: list[str]) -> None:
         from ganrun.resume import run_folder_of
         from ganrun.runfiles import refuse_links
 
-        run = run_folder_of(path.resolve())
+        run = run_folder_of(path)
         if run is not None:          # the folder this run will write into (Hydra opens its log first)
             refuse_links(run, f"resume={resume}")
     sweep = "-m" in args or "--multirun" in args
