@@ -21,6 +21,7 @@ import os
 import stat
 import tempfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
@@ -253,28 +254,81 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     p = resolve_checkpoint(path)
     if p.suffix == ".safetensors":
         return checked(load_exported_generator(p), p)
+    state = load_tensors(p, map_location, "checkpoint")
+    why = odd_tensor(state)
+    if why:
+        raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {why}")
+    return checked(state, p)
+
+
+# The number types ganrun's files hold: float8, complex and the quantized types are none of them.
+PLAIN_DTYPES = ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool")
+MAX_NESTING = 32          # ganrun's own files nest about 6 levels (players, G, optimizer, state, 0, exp_avg)
+
+
+def odd_tensor(state) -> Optional[str]:
+    """Why a loaded file holds something that torch.save of ganrun's own state never writes, or None:
+    a tensor that is not dense (sparse, nested, quantized), of another number type, or that shows more
+    elements than its memory holds (an expanded view: a few bytes in the file that a copy, a digest or
+    a finiteness check turns into gigabytes), or containers nested past MAX_NESTING."""
+    import torch
+
+    pending = [(state, "", 0)]
+    while pending:
+        value, where, depth = pending.pop()
+        name = where if len(where) <= 80 else where[:77] + "..."
+        if isinstance(value, torch.Tensor):
+            kind = ("a nested tensor" if value.is_nested else "a quantized tensor" if value.is_quantized
+                    else None if value.layout == torch.strided else f"a {value.layout} tensor")
+            if kind:
+                return f"{name or 'a tensor'} is {kind}, which ganrun never writes"
+            if str(value.dtype).removeprefix("torch.") not in PLAIN_DTYPES:
+                return f"{name or 'a tensor'} has dtype {value.dtype}, which ganrun never writes"
+            if value.numel() * value.element_size() > value.untyped_storage().nbytes():
+                return (f"{name or 'a tensor'} shows {value.numel()} elements in the memory of "
+                        f"{value.untyped_storage().nbytes() // max(1, value.element_size())} (an expanded "
+                        f"view), which ganrun never writes")
+        elif isinstance(value, (dict, list, tuple)):
+            if depth >= MAX_NESTING:
+                return f"{name} is nested more than {MAX_NESTING} levels deep"
+            for key, part in (value.items() if isinstance(value, dict) else enumerate(value)):
+                pending.append((part, f"{where}.{name_of(key)}" if where else name_of(key), depth + 1))
+    return None
+
+
+def name_of(key) -> str:
+    """A stored key as a short name for messages (a stranger's key may be megabytes long)."""
+    text = str(key) if isinstance(key, (str, int)) else type(key).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def load_tensors(p: Path, map_location, what: str):
+    """torch.load(p, weights_only=True) of a file of torch.save's format, refused with a CheckpointError
+    ("cannot read <what> <p>: <why>") when it is not one, holds pickled objects, or holds compressed
+    entries. The caller checks what it holds (odd_tensor and its own layout)."""
     # torch.save writes a zip archive; a file cut short loses the archive's directory at its end.
     if not zipfile.is_zipfile(p):
-        raise CheckpointError(f"cannot read checkpoint {p}: it is truncated or not a PyTorch checkpoint")
+        raise CheckpointError(f"cannot read {what} {p}: it is truncated or not a PyTorch checkpoint")
     try:
         with zipfile.ZipFile(p) as archive:
             compressed = any(info.compress_type != zipfile.ZIP_STORED for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"cannot read checkpoint {p}: it is corrupt ({str(e)[:120]})") from None
+        raise CheckpointError(f"cannot read {what} {p}: it is corrupt ({str(e)[:120]})") from None
     if compressed:       # torch.save stores; a compressed entry could unpack to far more than the file
-        raise CheckpointError(f"cannot read checkpoint {p}: it holds compressed entries, which torch.save never "
+        raise CheckpointError(f"cannot read {what} {p}: it holds compressed entries, which torch.save never "
                               f"writes (they could unpack to far more memory than the file's size)")
     import torch
 
     try:
-        state = torch.load(p, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():     # torch's notes on what a file holds (a sparse tensor's check):
+            warnings.simplefilter("ignore")  # odd_tensor says what is wrong, in the error's one line
+            return torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # a damaged archive, or a pickle that wants to run code
         if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
             reason = "it contains pickled Python objects, which ganrun refuses to load"
         else:
             reason = "it is corrupt (" + (str(e).strip().splitlines() or [type(e).__name__])[0][:120] + ")"
-        raise CheckpointError(f"cannot read checkpoint {p}: {reason}") from None
-    return checked(state, p)
+        raise CheckpointError(f"cannot read {what} {p}: {reason}") from None
 
 
 KINDS = ("points", "density1d", "curves", "images", "stacked", "paired", "unpaired")
@@ -421,6 +475,9 @@ def load_exported_generator(path: Path) -> dict:
         raise CheckpointError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     if meta.get("format") != "ganrun-generator":
         raise CheckpointError(f"{path} is not a generator exported by ganrun (no ganrun metadata)")
+    why = odd_tensor(weights)
+    if why:
+        raise CheckpointError(f"{path} is not a valid ganrun export: {why}")
     from ganrun.runfiles import StoredFileError, parse_json
 
     try:

@@ -668,3 +668,79 @@ def test_text_from_a_file_cannot_drive_the_terminal(capsys):
     assert entry_point("ganrun-eval", fails) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "fetch it with" in err and err.count("\n") == 1
+
+
+# The tensors a stranger's file may hold in place of ganrun's: a few bytes in the file each, which a
+# copy, a digest or a finiteness check would turn into gigabytes, or types no check is written for.
+ODD_TENSORS = [
+    (lambda: torch.zeros(1).expand(10 ** 9), "shows 1000000000 elements in the memory of 1 (an expanded view)"),
+    (lambda: torch.zeros(4, 4).to_sparse(), "is a torch.sparse_coo tensor"),
+    (lambda: torch.zeros(4, 4).to(torch.float8_e4m3fn), "has dtype torch.float8_e4m3fn"),
+    (lambda: torch.zeros(4, 4, dtype=torch.complex64), "has dtype torch.complex64"),
+]
+
+
+@pytest.mark.parametrize("make, message", ODD_TENSORS, ids=["expanded", "sparse", "float8", "complex"])
+def test_a_checkpoint_or_export_holding_odd_tensors_is_one_line_before_any_work_on_them(make, message, digits_run,
+                                                                                      tmp_path):
+    from ganrun.checkpoint import load_checkpoint
+
+    run = copy_run(digits_run, tmp_path / "run")
+    edit_checkpoints(run, lambda s: s["players"]["G"]["module"].update({"net.0.weight": make()}))
+    with pytest.raises(CheckpointError, match=re.escape(f"players.G.module.net.0.weight {message}")):
+        load_checkpoint(run)
+    proc = ganrun_here(str(run), "--n", "4", "--out", str(tmp_path / "x.npy"), cwd=tmp_path, script="ganrun-sample")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr
+    # in an optimizer's state, as deep as ganrun nests (a resume would copy it into the optimizer)
+    edit_checkpoints(run, lambda s: s["players"]["G"]["module"].update(
+        load_checkpoint(digits_run)["players"]["G"]["module"]))
+    edit_checkpoints(run, lambda s: s["players"]["D"]["optimizer"]["state"][0].update({"exp_avg": make()}))
+    with pytest.raises(CheckpointError, match=re.escape(f"players.D.optimizer.state.0.exp_avg {message}")):
+        load_checkpoint(run)
+    if "expanded" not in message and "sparse" not in message:      # safetensors holds dense tensors only
+        from safetensors.torch import save_file
+
+        export = tmp_path / "g.safetensors"
+        ganrun_here(str(digits_run), "--out", str(export), cwd=tmp_path, script="ganrun-export", check=True)
+        from safetensors import safe_open
+
+        with safe_open(str(export), framework="pt") as f:
+            meta, weights = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+        save_file({**weights, "net.0.weight": make()}, str(export), metadata=meta)
+        with pytest.raises(CheckpointError, match=re.escape(f"is not a valid ganrun export: net.0.weight {message}")):
+            load_checkpoint(export)
+
+
+def test_a_classifier_cache_that_is_a_view_or_compressed_is_recomputed_before_any_work_on_it(tmp_path, caplog):
+    """A stranger's cache file is read as a checkpoint is: an expanded view of features (tiny on disk,
+    gigabytes once digested) and a compressed entry (a zip bomb) are ignored with a warning before the
+    seal is checked, and the metrics are the honest ones."""
+    import zipfile
+
+    from ganrun.data import Batch
+    from ganrun.metrics.classifier import ClassifierMetrics, _REFERENCE
+    from conftest import make_data
+
+    data = make_data("digits", resolution=8)
+    fake = Batch(data.reference(200).x.flip(-1))
+
+    def measure():
+        _REFERENCE.clear()
+        return ClassifierMetrics(data, data.heldout(), tmp_path, torch.device("cpu"))(fake)[0]
+
+    honest = measure()
+    features = next((tmp_path / "classifiers").glob("*-features.pt"))
+    state = torch.load(features, weights_only=True)
+    torch.save(dict(state, features=torch.zeros(1).expand(len(state["features"]), 10 ** 7)), features)
+    caplog.clear()
+    assert measure()["fd_digits"] == pytest.approx(honest["fd_digits"])
+    assert f"ignoring the unreadable feature cache {features} (features shows" in caplog.text
+    weights = next(p for p in (tmp_path / "classifiers").glob("*.pt") if not p.name.endswith("-features.pt"))
+    stored = zipfile.ZipFile(weights)
+    entries = [(info.filename, stored.read(info.filename)) for info in stored.infolist()]
+    with zipfile.ZipFile(weights, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for name, content in entries:
+            bomb.writestr(name, content)
+    caplog.clear()
+    assert measure()["fd_digits"] == pytest.approx(honest["fd_digits"])
+    assert f"ignoring the unreadable classifier cache {weights} (it holds compressed entries" in caplog.text

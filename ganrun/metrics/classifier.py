@@ -37,7 +37,7 @@ from torch import Tensor, nn
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 from torch_fidelity.metric_isc import isc_features_to_metric
 
-from ganrun.checkpoint import atomic_save, one_at_a_time
+from ganrun.checkpoint import atomic_save, load_tensors, odd_tensor, one_at_a_time
 from ganrun.data import Batch
 from ganrun.metrics.seal import seal, sealed
 
@@ -139,19 +139,26 @@ def train_classifier(images: Tensor, labels: Tensor, n_classes: int, seed: int =
 
 
 def read_cache(path: Path, device, what: str, instead: str):
-    """A cache file's content (tensors only: weights_only), or None when missing or unreadable."""
+    """A cache file's content, or None when missing or unreadable: read as a checkpoint is (tensors
+    only, no compressed entries, no tensor that shows more than its memory holds), since a cache
+    folder may hold a stranger's files; their seal is checked next, by the caller."""
     if not path.is_file():
         return None
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        state = load_tensors(path, device, what)
     except Exception as e:
         unreadable(path, e, what, instead)
         return None
+    why = odd_tensor(state)
+    if why:
+        unreadable(path, ValueError(why), what, instead)
+        return None
+    return state
 
 
 def unreadable(path: Path, e: Exception, what: str, instead: str) -> None:
-    log.warning("ignoring the unreadable %s %s (%s); %s", what, path,
-                str(e).splitlines()[0] if str(e) else type(e).__name__, instead)
+    why = (str(e).splitlines()[0] if str(e) else type(e).__name__).removeprefix(f"cannot read {what} {path}: ")
+    log.warning("ignoring the unreadable %s %s (%s); %s", what, path, why, instead)
 
 
 class Classifier(NamedTuple):
