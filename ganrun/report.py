@@ -20,6 +20,7 @@ from ganrun.runfiles import StoredFileError, read_metrics, read_yaml
 
 IGNORED_OVERRIDES = ("seed", "resume", "quiet")
 BOOKKEEPING = ("steps", "diverged_step", "skipped")
+COLUMNS = ("setting", "runs", "finished")     # the table's own columns: a metric of these names is not one
 
 
 def find_runs(root: Path) -> list[Path]:
@@ -82,19 +83,20 @@ def summarize(runs: list[Path], by: Optional[list[str]] = None,
     common = set.intersection(*(set(o) for o, _ in loaded)) if len(loaded) > 1 else set()
     common = {c for c in common if c.split("=", 1)[0].lstrip("+~") not in IGNORED_OVERRIDES}
     groups: dict[str, list[dict]] = {}
-    names: list[str] = []
-    for overrides, values in loaded:
+    seen: dict[str, None] = {}          # the metrics' names in order of appearance (a set's speed: a
+    for overrides, values in loaded:    # stranger's metrics.json may hold tens of thousands)
         groups.setdefault(setting(overrides, by, common), []).append(values)
         for k, v in values.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in BOOKKEEPING and k not in names:
-                names.append(k)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in BOOKKEEPING and k not in COLUMNS:
+                seen[k] = None
+    names = list(seen)
     keys = {item.split("=", 1)[0].lstrip("+~") for overrides, _ in loaded for item in overrides}
-    for asked, known, flag in ((by or [], keys, "--by"), (metrics or [], names, "--metrics")):
+    for asked, known, flag in ((by or [], keys, "--by"), (metrics or [], seen, "--metrics")):
         for key in asked:
             if key not in known:
                 raise GanrunError(f"{flag} {key}: no run has it{did_you_mean(key, known)}; "
                                   f"these runs have {', '.join(sorted(known)) or 'nothing to choose from'}")
-    names = [m for m in (metrics or names) if m in names]
+    names = [m for m in (metrics or names) if m in seen]
     rows = []
     for label in sorted(groups):
         members = groups[label]

@@ -744,3 +744,18 @@ def test_a_classifier_cache_that_is_a_view_or_compressed_is_recomputed_before_an
     caplog.clear()
     assert measure()["fd_digits"] == pytest.approx(honest["fd_digits"])
     assert f"ignoring the unreadable classifier cache {weights} (it holds compressed entries" in caplog.text
+
+
+def test_a_metric_named_as_a_report_column_does_not_take_its_place(tmp_path):
+    """metrics.json's names are a stranger's: "setting", "runs" or "finished" had overwritten those
+    columns of the report (a traceback for "setting", a false run count for the others)."""
+    from ganrun.report import summarize
+
+    sweep = tmp_path / "sweep"
+    for i in range(2):
+        sweep_job(sweep / str(i), f"- seed={i}\n", {"setting": 7, "runs": 9, "finished": 0, "fd": 1.0 + i})
+    names, rows, _, _ = summarize(sorted(sweep.iterdir()), by=[])
+    assert names == ["fd"] and len(rows) == 1
+    assert (rows[0]["setting"], rows[0]["runs"], rows[0]["finished"]) == ("(defaults)", 2, 2)
+    assert report_main([str(sweep)]) == 0
+    assert "| (defaults) | 2 | 2 | 1.5 ± 0.71 |" in (sweep / "report.md").read_text()
