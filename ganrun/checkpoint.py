@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import os
+import reprlib       # a stranger's value in a message: cut short (it may be megabytes)
 import stat
 import tempfile
 import time
@@ -388,19 +389,19 @@ def checked(state, p: Path) -> dict:
             problems.append(f"{name}_ema is not a set of named tensors")
     step = state.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < 2 ** 62:
-        problems.append(f"step {step!r} is not a step number")
+        problems.append(f"step {reprlib.repr(step)} is not a step number")
     shape = state.get("data_shape")
     if not (isinstance(shape, (list, tuple)) and 1 <= len(shape) <= 4
             and all(isinstance(d, int) and 1 <= d <= 65536 for d in shape)):
-        problems.append(f"data_shape {shape!r} is not a sample shape")
+        problems.append(f"data_shape {reprlib.repr(shape)} is not a sample shape")
     if state.get("data_kind") not in KINDS:
-        problems.append(f"data_kind {state.get('data_kind')!r} is not one of {', '.join(KINDS)}")
+        problems.append(f"data_kind {reprlib.repr(state.get('data_kind'))} is not one of {', '.join(KINDS)}")
     if not isinstance(state.get("state", {}), dict):
         problems.append("its state is not a mapping")
     source = state.get("source_shape")
     if source is not None and not (isinstance(source, (list, tuple)) and len(source) == 3
                                    and all(isinstance(d, int) and 1 <= d <= 65536 for d in source)):
-        problems.append(f"source_shape {source!r} is not an image shape")
+        problems.append(f"source_shape {reprlib.repr(source)} is not an image shape")
     if state.get("data_kind") in ("paired", "unpaired") and source is None:
         problems.append("it has no source_shape, which an image-to-image run needs")
     names = state.setdefault("class_names", [])

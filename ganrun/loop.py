@@ -112,7 +112,7 @@ class Schedules:
         source = state.get("source", "the checkpoint")
         self.exp.players.load_state_dict(state, source)
         wall, last = state.get("wall_s", 0.0), state.get("last_logged") or {}
-        if not (isinstance(wall, (int, float)) and not isinstance(wall, bool) and 0 <= wall < float("inf")
+        if not (isinstance(wall, (int, float)) and not isinstance(wall, bool) and 0 <= wall < 2 ** 62
                 and isinstance(last, dict) and all(isinstance(k, str) and isinstance(v, (int, float))
                                                    for k, v in last.items())):
             raise CheckpointError(f"{source}: its wall time or last logged values are not numbers")

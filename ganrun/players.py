@@ -187,15 +187,15 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:
 
 
 def load_schedule(scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict) -> None:
-    """How far the LR schedule has gone (its step) from a file; the rates are recomputed from this
-    run's config (the same numbers for a file that ganrun wrote)."""
-    base_lrs = list(scheduler.base_lrs)
-    scheduler.load_state_dict(state)
-    step = scheduler.last_epoch
+    """How far the LR schedule has gone (its step) from a file, and nothing else: the rates are
+    recomputed from this run's config (the same numbers for a file that ganrun wrote). Not
+    scheduler.load_state_dict, which sets every attribute the file names (its methods too)."""
+    step = state.get("last_epoch") if isinstance(state, dict) else None
     if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < 2 ** 62:
         raise ValueError(f"its step is {str(step)[:40]!r}")
-    scheduler.base_lrs = base_lrs
-    lrs = [base * rule(step) for base, rule in zip(base_lrs, scheduler.lr_lambdas)]
+    lrs = [base * rule(step) for base, rule in zip(scheduler.base_lrs, scheduler.lr_lambdas)]
+    # what `step` calls of scheduler.step() leave behind: the count, the step and the rates
+    scheduler.last_epoch, scheduler._step_count, scheduler._last_lr = step, step + 1, lrs
     for group, lr in zip(scheduler.optimizer.param_groups, lrs):
         group["lr"] = lr
     scheduler._last_lr = lrs

@@ -472,6 +472,28 @@ def test_a_resumed_checkpoint_whose_optimizer_state_is_wrong_is_one_line(damage,
     assert fragment in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_checkpoints_schedule_sets_its_step_only_and_a_wall_time_past_floats_is_one_line(tmp_path):
+    """The LR schedule's entry of a file had gone through scheduler.load_state_dict, which sets every
+    attribute it names: a `step` of 0 replaced the scheduler's method (a traceback at the first step).
+    Now its step is read and the rest ignored: the run resumes as from the file ganrun wrote."""
+    from ganrun.checkpoint import load_checkpoint
+    from ganrun.loop import train
+
+    linear = FAST + ["dataset=ring", "train.lr_schedule=linear", "train.ckpt_every=2", "train.log_every=2"]
+    train(compose_config(linear + ["train.steps=2"]), tmp_path / "half")
+    shutil.copytree(tmp_path / "half", tmp_path / "crafted")
+    edit_checkpoints(tmp_path / "crafted", lambda s: [s["players"][p]["scheduler"].update(
+        step=0, get_lr=1, base_lrs=[5.0], _last_lr=[5.0], lr_lambdas=[None, None]) for p in ("G", "D")])
+    for run in ("half", "crafted"):
+        train(compose_config(linear + ["train.steps=4"]), tmp_path / run, resume_state=load_checkpoint(tmp_path / run))
+    a, b = (load_checkpoint(tmp_path / r)["players"] for r in ("half", "crafted"))
+    assert all(torch.equal(a[p]["module"][k], b[p]["module"][k]) for p in ("G", "D") for k in a[p]["module"])
+    assert a["G"]["scheduler"] == b["G"]["scheduler"]
+    edit_checkpoints(tmp_path / "half", lambda s: s.update(wall_s=10 ** 400))
+    with pytest.raises(CheckpointError, match="its wall time or last logged values are not numbers"):
+        train(compose_config(linear + ["train.steps=6"]), tmp_path / "half", resume_state=load_checkpoint(tmp_path / "half"))
+
+
 def test_a_corrupt_torchvision_file_is_one_line(tmp_path):
     from conftest import make_data
 
