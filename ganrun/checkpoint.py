@@ -509,26 +509,30 @@ def load_weights(module: torch.nn.Module, weights: dict, name: str, source) -> N
     if bad:
         raise CheckpointError(f"{source}: {name} has NaN or infinite values in {bad}: the run that wrote it had "
                               f"diverged; use an earlier checkpoint")
-    own = module.state_dict()
-    problem = None
-    for key, value in weights.items():
-        if key not in own:
-            problem = f"has a weight {key} that the model of its config lacks"
-        elif tuple(value.shape) != tuple(own[key].shape):
-            problem = (f"has {key} of shape {list(value.shape)} where the model of its config has "
-                       f"{list(own[key].shape)}")
-        if problem:
-            break
-    if problem is None:
-        missing = [k for k in own if k not in weights]
-        if missing:
-            problem = f"lacks the weight {missing[0]} of the model of its config"
-
+    problem = weights_misfit(module, weights)
     if problem is None:
         try:
             module.load_state_dict(weights)
             return
         except (RuntimeError, TypeError, ValueError) as e:
             problem = f"does not load ({str(e).strip().splitlines()[-1][:120]})"
+    raise misfit_error(source, name, problem)
+
+
+def weights_misfit(module: torch.nn.Module, weights: dict) -> Optional[str]:
+    """How stored weights do not fit a network (a weight it lacks or has, or another shape), or None;
+    from names and shapes only, so the network may be one built on PyTorch's meta device."""
+    own = module.state_dict()
+    for key, value in weights.items():
+        if key not in own:
+            return f"has a weight {key} that the model of its config lacks"
+        if tuple(value.shape) != tuple(own[key].shape):
+            return f"has {key} of shape {list(value.shape)} where the model of its config has {list(own[key].shape)}"
+    missing = [k for k in own if k not in weights]
+    return f"lacks the weight {missing[0]} of the model of its config" if missing else None
+
+
+def misfit_error(source, name: str, problem: str) -> CheckpointError:
+    """The one-line error for weights of `name` that do not fit, with the options that shape it."""
     hint = SHAPED_BY.get(name.split("/")[0].split("_")[0], "the model's options")
-    raise CheckpointError(f"{source}: {name} {problem}; {hint} probably differs from the run that wrote it")
+    return CheckpointError(f"{source}: {name} {problem}; {hint} probably differs from the run that wrote it")

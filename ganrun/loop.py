@@ -47,6 +47,10 @@ def train(cfg: DictConfig, run_dir: Path, resume_state: Optional[dict] = None) -
         for folder in (run_dir, run_dir / "checkpoints"):    # left by a run killed mid-write
             if folder.is_dir():
                 remove_stale_temporaries(folder)
+    if resume_state is not None:      # the stored weights fit the config's networks before any is built
+        from ganrun.trained import stored_networks_fit
+
+        stored_networks_fit(cfg, resume_state, resume_state.get("source", "the checkpoint"))
     exp = build(cfg)
     for line in speed_options(exp):
         log.info("train: %s", line)

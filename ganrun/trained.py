@@ -95,6 +95,7 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
         data = make("dataset", cfg.dataset, device=dev)      # toy data: generated, cheap
     if kind in ("paired", "unpaired"):
         cfg.eval.truncation = None      # no noise z to truncate (earlier builds accepted and ignored it)
+    stored_networks_fit(cfg, state, ckpt)
     try:
         exp = build(cfg, data)
     except ConfigError as e:      # the values came from the file, not from this command line
@@ -116,3 +117,28 @@ def load_trained(path: str | Path, device: str = "auto", with_data: bool = False
     player.ema = None            # the weights (G_ema where the run kept one) go into the module itself
     load_weights(player.module, weights, name, ckpt)
     return Trained(cfg, exp, int(state["step"]), ckpt)
+
+
+def stored_networks_fit(cfg: DictConfig, state: dict, source) -> None:
+    """Before anything is built for real: the networks of the stored config, built on PyTorch's meta
+    device (shapes, no memory), must have the stored weights' names and shapes, else the one-line
+    error load_weights gives. A stranger's file of a few hundred KB could name networks as large as
+    the options' bounds allow (gigabytes each), allocated before its weights were compared with them.
+    A game that does not build on the meta device skips this (the real build and load_weights compare)."""
+    from ganrun.checkpoint import misfit_error, weights_misfit
+
+    meta = torch.device("meta")
+    kind, shape = state["data_kind"], tuple(state["data_shape"])
+    try:
+        # a data object of its own (a toy set is generated, cheap): the run's keeps its random stream
+        data = (ImageSpace(cfg.dataset.name, shape, meta, state.get("class_names"), kind, state.get("source_shape"))
+                if KINDS[kind].image_like else make("dataset", cfg.dataset, device=torch.device("cpu")))
+        with meta:
+            game = make("game", cfg.game, cfg=cfg, data=data, device=meta)
+    except Exception:
+        return
+    for name, player in game.players:
+        stored = state["players"].get(name)
+        problem = weights_misfit(player.module, stored["module"]) if stored else None
+        if problem:
+            raise misfit_error(source, name, problem)

@@ -781,3 +781,29 @@ def test_a_metric_named_as_a_report_column_does_not_take_its_place(tmp_path):
     assert (rows[0]["setting"], rows[0]["runs"], rows[0]["finished"]) == ("(defaults)", 2, 2)
     assert report_main([str(sweep)]) == 0
     assert "| (defaults) | 2 | 2 | 1.5 ± 0.71 |" in (sweep / "report.md").read_text()
+
+
+def test_a_stored_config_naming_huge_networks_is_refused_before_they_are_built(tmp_path, monkeypatch):
+    """A file of a few hundred KB whose config names networks of 16 384-unit layers: built before the
+    weights were compared, they took 7 GB (up to the options' bounds: tens of GB) for ganrun-sample,
+    ganrun-eval and resume. Now the stored weights are compared with the networks built on the meta
+    device (no memory), and nothing is built for real."""
+    from ganrun import loop, trained
+    from ganrun.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    train_run(run, ["model=mlp", "train.steps=2", "train.ckpt_every=2"])
+    edit_checkpoints(run, lambda s: s["config"]["model"].update(g_hidden=[16384] * 4, d_hidden=[16384] * 4))
+
+    def built(*args, **kwargs):
+        raise AssertionError("the stored config's networks were built for real")
+
+    monkeypatch.setattr(trained, "build", built)
+    monkeypatch.setattr(loop, "build", built)
+    fits = "G has net.0.weight of shape [128, 8] where the model of its config has [16384, 8]"
+    proc = ganrun_here(str(run), "--n", "4", "--out", str(tmp_path / "x.npy"), cwd=tmp_path, script="ganrun-sample")
+    assert proc.returncode == 2 and fits in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    with pytest.raises(CheckpointError, match=re.escape(fits)):
+        loop.train(compose_config(FAST + ["dataset=ring", "model=mlp", "model.g_hidden=[16384,16384,16384,16384]",
+                                          "model.d_hidden=[16384,16384,16384,16384]", "train.steps=4"]),
+                   run, load_checkpoint(run))
