@@ -274,7 +274,7 @@ def odd_tensor(state) -> Optional[str]:
     a finiteness check turns into gigabytes), or containers nested past MAX_NESTING."""
     import torch
 
-    pending = [(state, "", 0)]
+    pending, shown, storages = [(state, "", 0)], 0, {}
     while pending:
         value, where, depth = pending.pop()
         name = where if len(where) <= 80 else where[:77] + "..."
@@ -289,11 +289,19 @@ def odd_tensor(state) -> Optional[str]:
                 return (f"{name or 'a tensor'} shows {value.numel()} elements in the memory of "
                         f"{value.untyped_storage().nbytes() // max(1, value.element_size())} (an expanded "
                         f"view), which ganrun never writes")
+            shown += value.numel() * value.element_size()
+            storages[value.untyped_storage().data_ptr()] = value.untyped_storage().nbytes()
         elif isinstance(value, (dict, list, tuple)):
             if depth >= MAX_NESTING:
                 return f"{name} is nested more than {MAX_NESTING} levels deep"
             for key, part in (value.items() if isinstance(value, dict) else enumerate(value)):
                 pending.append((part, f"{where}.{name_of(key)}" if where else name_of(key), depth + 1))
+    # Many tensors over one memory each pass the test above, and each becomes its own copy once cast
+    # or loaded; ganrun's files hold one tensor per memory (twice: slack for a shared weight)
+    held = sum(storages.values())
+    if shown > 2 * held + 2 ** 20:
+        return (f"its tensors show {shown} bytes over {held} bytes of memory (views of one memory), which "
+                f"ganrun never writes")
     return None
 
 
@@ -505,11 +513,12 @@ def load_weights(module: torch.nn.Module, weights: dict, name: str, source) -> N
     fit and the option that probably differs."""
     import torch
 
-    bad = next((k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    problem = weights_misfit(module, weights)          # names and shapes first: no work on a misfit
+    bad = problem is None and next((k for k, v in weights.items()
+                                    if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
     if bad:
         raise CheckpointError(f"{source}: {name} has NaN or infinite values in {bad}: the run that wrote it had "
                               f"diverged; use an earlier checkpoint")
-    problem = weights_misfit(module, weights)
     if problem is None:
         try:
             module.load_state_dict(weights)

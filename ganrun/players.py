@@ -170,6 +170,18 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:
     scalar, such as Adam's step): torch checks neither when loading, and a wrong one would fail at
     the first step, far from the file."""
     fresh = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+    # before torch's load, which copies (casts) every tensor it is given: a few per parameter, none
+    # larger than the largest parameter (a file's extra keys would each become a copy)
+    largest = max((p.numel() for g in optimizer.param_groups for p in g["params"]), default=0)
+    per_param = state.get("state") if isinstance(state, dict) else None
+    if not isinstance(per_param, dict):
+        raise ValueError("its per-parameter state is not a mapping")
+    for values in per_param.values():
+        if not isinstance(values, dict) or len(values) > 8:
+            raise ValueError("a parameter's state is not a mapping of at most 8 entries")
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor) and value.numel() > max(1, largest):
+                raise ValueError(f"its {str(key)[:40]} has {value.numel()} elements, more than any weight")
     optimizer.load_state_dict(state)
     for group, own in zip(optimizer.param_groups, fresh):
         group.update(own)

@@ -56,15 +56,20 @@ def run_folder_of(path: Path) -> Optional[Path]:
     Read from the path as given, links not followed: a checkpoint that is a link (planted in a run folder
     from elsewhere) would choose the run folder ganrun writes into, its target's, so it is refused."""
     path = path.expanduser().absolute()
-    if path.is_symlink() and not path.is_dir():
-        raise StoredFileError(f"resume: {path} is a link; ganrun resumes from a checkpoint file itself, never "
-                              f"through a link (the link would choose the run folder it writes into): give the "
-                              f"file it points to")
     if path.is_dir() and (path / "checkpoints").is_dir():
-        return path
-    if path.is_file() and path.parent.name == "checkpoints":
-        return path.parent.parent
-    return None
+        run = path
+    elif path.is_file() and path.parent.name == "checkpoints":
+        run = path.parent.parent
+    else:
+        return None
+    # the checkpoint file or the run folder itself a link (links above the run folder, a user's own
+    # linked home or data disk, are the user's path)
+    for linked in (path, run):
+        if linked.is_symlink():
+            raise StoredFileError(f"resume: {linked} is a link; ganrun resumes from a run folder or checkpoint file "
+                                  f"itself, never through a link (the link would choose the run folder it writes "
+                                  f"into): give the path it points to")
+    return run
 
 
 _claimed: set[Path] = set()   # runs that a job of this process resumes (a sweep's jobs never share one)

@@ -137,8 +137,20 @@ def stored_networks_fit(cfg: DictConfig, state: dict, source) -> None:
             game = make("game", cfg.game, cfg=cfg, data=data, device=meta)
     except Exception:
         return
+    unstored = 0
     for name, player in game.players:
         stored = state["players"].get(name)
-        problem = weights_misfit(player.module, stored["module"]) if stored else None
-        if problem:
-            raise misfit_error(source, name, problem)
+        if not stored:
+            unstored += sum(p.numel() * p.element_size() for p in player.module.parameters())
+            continue
+        for part, label in (("module", name), ("ema", f"{name}_ema")):
+            problem = weights_misfit(player.module, stored[part]) if stored.get(part) is not None else None
+            if problem:
+                raise misfit_error(source, label, problem)
+    # networks the file holds no weights for (an export holds G only; sampling builds D too): no larger
+    # than ganrun's presets ever make them beside the weights the file holds
+    held = sum(v.numel() * v.element_size() for p in state["players"].values() for v in p["module"].values())
+    if unstored > 16 * held + 2 ** 28:
+        raise CheckpointError(f"{source}: its config builds {unstored / 2 ** 20:.0f} MB of networks that the file "
+                              f"holds no weights for, beside {held / 2 ** 20:.2f} MB that it does: not a run ganrun "
+                              f"wrote")

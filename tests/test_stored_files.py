@@ -454,6 +454,9 @@ def test_lists_of_mappings_on_the_command_line_are_one_line():
     (lambda s: s["state"]["health"].update(said=[{}]), "its health state does not fit this run (KeyError"),
     (lambda s: next(iter(s["players"]["G"]["optimizer"]["state"].values())).update(exp_avg=torch.zeros(3)),
      "the optimizer state of G does not fit this run (ValueError: its exp_avg has shape [3] where the weight has"),
+    # refused before torch's load copies it (each extra key would be one more copy)
+    (lambda s: next(iter(s["players"]["G"]["optimizer"]["state"].values())).update(extra=torch.zeros(10 ** 6)),
+     "the optimizer state of G does not fit this run (ValueError: its extra has 1000000 elements, more than any"),
     # a learning rate in the file is never read: test_a_resumed_run_trains_with_its_configs_hyperparameters_not_the_files
 ])
 def test_a_resumed_checkpoint_whose_optimizer_state_is_wrong_is_one_line(damage, fragment, tmp_path):
@@ -539,9 +542,18 @@ def test_a_checkpoint_that_is_a_link_never_chooses_the_run_folder_written(digits
     (stranger / "last.pt").symlink_to(victim / "checkpoints" / "last.pt")
     proc = ganrun_here(f"resume={stranger / 'last.pt'}", "train.steps=5", cwd=tmp_path)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert f"{stranger / 'last.pt'} is a link" in proc.stderr and "give the file it points to" in proc.stderr
+    assert f"{stranger / 'last.pt'} is a link" in proc.stderr and "give the path it points to" in proc.stderr
     assert sorted(p.relative_to(victim) for p in victim.rglob("*")) == before, "nothing written into the victim"
     assert not (tmp_path / "stranger" / "ganrun.log").exists()
+    # the run folder itself a link (resume would write, and prune old checkpoints, in its target)
+    (tmp_path / "stranger" / "run").symlink_to(victim)
+    for given in (tmp_path / "stranger" / "run", tmp_path / "stranger" / "run" / "checkpoints" / "last.pt"):
+        proc = ganrun_here(f"resume={given}", "train.steps=5", cwd=tmp_path)
+        assert proc.returncode == 2 and f"{tmp_path / 'stranger' / 'run'} is a link" in proc.stderr, proc.stderr
+    assert sorted(p.relative_to(victim) for p in victim.rglob("*")) == before, "nothing written into the victim"
+    # a link above the run folder is the user's own path (a linked home or data disk)
+    (tmp_path / "disk").symlink_to(tmp_path)
+    ganrun_here(f"resume={tmp_path / 'disk' / 'victim'}", "train.steps=3", cwd=tmp_path, check=True)
 
 
 def test_the_report_never_writes_through_links_and_keeps_text_printable(tmp_path, capsys):
@@ -807,3 +819,40 @@ def test_a_stored_config_naming_huge_networks_is_refused_before_they_are_built(t
         loop.train(compose_config(FAST + ["dataset=ring", "model=mlp", "model.g_hidden=[16384,16384,16384,16384]",
                                           "model.d_hidden=[16384,16384,16384,16384]", "train.steps=4"]),
                    run, load_checkpoint(run))
+
+
+def test_views_of_one_memory_and_networks_the_file_holds_no_weights_for_are_refused(digits_run, tmp_path,
+                                                                                    monkeypatch):
+    """Two ways past the checks above (a second review): many views of one memory each pass the
+    per-tensor test (64 views of 16 MB in an optimizer's state: 5 GB once torch's load cast them), and
+    networks that a file holds no weights for (an export holds G only, yet sampling builds D too)."""
+    from ganrun import trained
+    from ganrun.checkpoint import load_checkpoint
+
+    run = copy_run(digits_run, tmp_path / "views")
+    memory = torch.zeros(2 ** 22, dtype=torch.int8)
+    edit_checkpoints(run, lambda s: next(iter(s["players"]["D"]["optimizer"]["state"].values())).update(
+        {f"x{i}": memory[i:] for i in range(64)}))
+    with pytest.raises(CheckpointError, match="bytes of memory \\(views of one memory\\), which ganrun never writes"):
+        load_checkpoint(run)
+
+    def built(*args, **kwargs):
+        raise AssertionError("the stored config's networks were built for real")
+
+    monkeypatch.setattr(trained, "build", built)
+    run = tmp_path / "no_d"
+    train_run(run, ["model=mlp", "train.steps=2", "train.ckpt_every=2"])
+    edit_checkpoints(run, lambda s: (s["players"].pop("D"), s["config"]["model"].update(d_hidden=[16384] * 4)))
+    proc = ganrun_here(str(run), "--n", "4", "--out", str(tmp_path / "x.npy"), cwd=tmp_path, script="ganrun-sample")
+    assert proc.returncode == 2 and "networks that the file holds no weights for" in proc.stderr, proc.stderr
+
+
+def test_a_conditional_run_counting_its_classes_samples_without_its_data(tmp_path):
+    """game.fake_labels=frequency counted the real classes when the game was built, so ganrun-sample
+    (which loads no images) failed with a traceback; the count is now taken when first needed."""
+    run = tmp_path / "run"
+    train_run(run, ["dataset=digits", "dataset.resolution=8", "model.g_width=4", "model.d_width=4",
+                    "game=conditional", "game.fake_labels=frequency", "train.steps=2", "eval.n=100"])
+    proc = ganrun_here(str(run), "--n", "20", "--out", str(tmp_path / "x.npy"), cwd=tmp_path, script="ganrun-sample")
+    assert proc.returncode in (0, None), proc.stderr
+    assert len(np.load(tmp_path / "x.npy")) == 20

@@ -65,10 +65,9 @@ class ConditionalGAN(GAN):
         self.aux_fake = aux_fake
         self.num_classes = data.num_classes
         super().__init__(cfg, data, device)
-        self.class_freq = None
-        if fake_labels == "frequency":
-            counts = torch.bincount(data.reference(None).y.cpu(), minlength=self.num_classes).double()
-            self.class_freq = (counts / counts.sum()).float().to(device)
+        # fake_labels=frequency: the real classes' shares, counted when first needed (sampling a
+        # trained G, or building the game on the meta device to check a file, reads no data)
+        self.class_freq, self._count_classes_of = None, data if fake_labels == "frequency" else None
 
     def check(self, cfg) -> None:
         super().check(cfg)
@@ -79,6 +78,10 @@ class ConditionalGAN(GAN):
         return Conditioning(num_classes=self.num_classes, g=g, d=d, embed_dim=self.embed_dim, classifier=classifier)
 
     def fake_classes(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        if self._count_classes_of is not None:
+            counts = torch.bincount(self._count_classes_of.reference(None).y.cpu(), minlength=self.num_classes)
+            self.class_freq = (counts.double() / counts.sum()).float().to(self.device)
+            self._count_classes_of = None
         if self.class_freq is not None:
             return torch.multinomial(self.class_freq, n, replacement=True, generator=generator)
         return torch.randint(self.num_classes, (n,), device=self.device, generator=generator)
