@@ -89,14 +89,16 @@ def summarize(runs: list[Path], by: Optional[list[str]] = None,
         for k, v in values.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in BOOKKEEPING and k not in COLUMNS:
                 seen[k] = None
-    names = list(seen)
+    # X_std is the CSV's column for X's spread: a metric of that name beside X would be a second one
+    names = [k for k in seen if not (k.endswith("_std") and k[:-4] in seen)]
     keys = {item.split("=", 1)[0].lstrip("+~") for overrides, _ in loaded for item in overrides}
     for asked, known, flag in ((by or [], keys, "--by"), (metrics or [], seen, "--metrics")):
         for key in asked:
             if key not in known:
                 raise GanrunError(f"{flag} {key}: no run has it{did_you_mean(key, known)}; "
                                   f"these runs have {', '.join(sorted(known)) or 'nothing to choose from'}")
-    names = [m for m in (metrics or names) if m in seen]
+    kept = set(names)
+    names = [m for m in (metrics or names) if m in kept]
     rows = []
     for label in sorted(groups):
         members = groups[label]

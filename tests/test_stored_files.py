@@ -787,12 +787,14 @@ def test_a_metric_named_as_a_report_column_does_not_take_its_place(tmp_path):
 
     sweep = tmp_path / "sweep"
     for i in range(2):
-        sweep_job(sweep / str(i), f"- seed={i}\n", {"setting": 7, "runs": 9, "finished": 0, "fd": 1.0 + i})
+        sweep_job(sweep / str(i), f"- seed={i}\n", {"setting": 7, "runs": 9, "finished": 0, "fd": 1.0 + i,
+                                                    "fd_std": 5.0})
     names, rows, _, _ = summarize(sorted(sweep.iterdir()), by=[])
-    assert names == ["fd"] and len(rows) == 1
+    assert names == ["fd"] and len(rows) == 1, "nor a metric named as another's spread column (fd_std)"
     assert (rows[0]["setting"], rows[0]["runs"], rows[0]["finished"]) == ("(defaults)", 2, 2)
     assert report_main([str(sweep)]) == 0
     assert "| (defaults) | 2 | 2 | 1.5 ± 0.71 |" in (sweep / "report.md").read_text()
+    assert (sweep / "report.csv").read_text().splitlines()[0] == "setting,runs,finished,fd,fd_std"
 
 
 def test_a_stored_config_naming_huge_networks_is_refused_before_they_are_built(tmp_path, monkeypatch):
