@@ -255,11 +255,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     p = resolve_checkpoint(path)
     if p.suffix == ".safetensors":
         return checked(load_exported_generator(p), p)
-    state = load_tensors(p, map_location, "checkpoint")
-    why = odd_tensor(state)
-    if why:
-        raise CheckpointError(f"{p} is not a valid ganrun checkpoint: {why}")
-    return checked(state, p)
+    return checked(load_tensors(p, map_location, "checkpoint"), p)
 
 
 # The number types ganrun's files hold: float8, complex and the quantized types are none of them.
@@ -313,8 +309,8 @@ def name_of(key) -> str:
 
 def load_tensors(p: Path, map_location, what: str):
     """torch.load(p, weights_only=True) of a file of torch.save's format, refused with a CheckpointError
-    ("cannot read <what> <p>: <why>") when it is not one, holds pickled objects, or holds compressed
-    entries. The caller checks what it holds (odd_tensor and its own layout)."""
+    ("cannot read <what> <p>: <why>") when it is not one, holds pickled objects or compressed entries,
+    or holds what ganrun never writes (odd_tensor). The caller checks its own layout."""
     # torch.save writes a zip archive; a file cut short loses the archive's directory at its end.
     if not zipfile.is_zipfile(p):
         raise CheckpointError(f"cannot read {what} {p}: it is truncated or not a PyTorch checkpoint")
@@ -331,13 +327,17 @@ def load_tensors(p: Path, map_location, what: str):
     try:
         with warnings.catch_warnings():     # torch's notes on what a file holds (a sparse tensor's check):
             warnings.simplefilter("ignore")  # odd_tensor says what is wrong, in the error's one line
-            return torch.load(p, map_location=map_location, weights_only=True)
+            state = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # a damaged archive, or a pickle that wants to run code
         if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
             reason = "it contains pickled Python objects, which ganrun refuses to load"
         else:
             reason = "it is corrupt (" + (str(e).strip().splitlines() or [type(e).__name__])[0][:120] + ")"
         raise CheckpointError(f"cannot read {what} {p}: {reason}") from None
+    why = odd_tensor(state)
+    if why:
+        raise CheckpointError(f"cannot read {what} {p}: {why}")
+    return state
 
 
 KINDS = ("points", "density1d", "curves", "images", "stacked", "paired", "unpaired")

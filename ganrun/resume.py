@@ -53,8 +53,8 @@ def job_config(root: DictConfig) -> dict:
 
 def run_folder_of(path: Path) -> Optional[Path]:
     """The run folder a resume path names: a run folder, or a checkpoint inside <run>/checkpoints/.
-    Read from the path as given, links not followed: a checkpoint that is a link (planted in a run folder
-    from elsewhere) would choose the run folder ganrun writes into, its target's, so it is refused."""
+    Read from the path as given, links not followed: a checkpoint or run folder that is a link (planted
+    in a stranger's folder) would choose the run folder ganrun writes into, its target's, so it is refused."""
     path = path.expanduser().absolute()
     if path.is_dir() and (path / "checkpoints").is_dir():
         run = path

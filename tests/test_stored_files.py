@@ -488,13 +488,15 @@ def test_a_checkpoints_schedule_sets_its_step_only_and_a_wall_time_past_floats_i
     edit_checkpoints(tmp_path / "crafted", lambda s: [s["players"][p]["scheduler"].update(
         step=0, get_lr=1, base_lrs=[5.0], _last_lr=[5.0], lr_lambdas=[None, None]) for p in ("G", "D")])
     for run in ("half", "crafted"):
-        train(compose_config(linear + ["train.steps=4"]), tmp_path / run, resume_state=load_checkpoint(tmp_path / run))
+        train(compose_config(linear + ["train.steps=4"]), tmp_path / run,
+              resume_state=load_checkpoint(tmp_path / run))
     a, b = (load_checkpoint(tmp_path / r)["players"] for r in ("half", "crafted"))
     assert all(torch.equal(a[p]["module"][k], b[p]["module"][k]) for p in ("G", "D") for k in a[p]["module"])
     assert a["G"]["scheduler"] == b["G"]["scheduler"]
     edit_checkpoints(tmp_path / "half", lambda s: s.update(wall_s=10 ** 400))
     with pytest.raises(CheckpointError, match="its wall time or last logged values are not numbers"):
-        train(compose_config(linear + ["train.steps=6"]), tmp_path / "half", resume_state=load_checkpoint(tmp_path / "half"))
+        train(compose_config(linear + ["train.steps=6"]), tmp_path / "half",
+              resume_state=load_checkpoint(tmp_path / "half"))
 
 
 def test_a_corrupt_torchvision_file_is_one_line(tmp_path):
