@@ -154,7 +154,8 @@ class Unpaired(Translations):
 def inception_part(cfg, data, device, cache: Path, real: Tensor) -> tuple[list[Part], Notes]:
     """FID, IS and KID with the standard Inception weights, when wanted and available."""
     if not inception_wanted(cfg.inception, device):
-        note = "Inception metrics (fid, is, kid) are off on the CPU (slow); eval.inception=true turns them on"
+        note = ("Inception metrics (fid, is, kid) are off on the CPU (slow); eval.inception=true turns them on "
+                "(ganrun-eval: --inception on)")
         return [], [(logging.INFO, note)] if cfg.inception is None else []
     from ganrun.metrics.inception import InceptionMetrics, how_to_provide, resolve_weights
 

@@ -100,8 +100,21 @@ def test_bad_samples_are_one_line(tmp_path):
     np.save(tmp_path / "wide.npy", np.full((20, 1, 16, 16), 255, np.float32))
     np.save(tmp_path / "short_labels.npy", np.zeros(3, np.int64))
     np.save(tmp_path / "big_labels.npy", np.full(20, 12, np.int64))
+    np.save(tmp_path / "hwc.npy", np.zeros((20, 16, 16, 1), np.float32))
+    np.save(tmp_path / "five.npy", np.zeros((5, 1, 16, 16), np.float32))
+    np.save(tmp_path / "flat.npy", np.zeros(100, np.float32))
     (tmp_path / "empty").mkdir()
+    (tmp_path / "pngs").mkdir()
+    Image.new("L", (16, 16)).save(tmp_path / "pngs" / "0.png")
+    (tmp_path / "sweep" / "0_seed=0" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "sweep" / "0_seed=0" / "checkpoints" / "last.pt").write_bytes(b"")
     for args, message in [
+        ((tmp_path / "hwc.npy", "--dataset", "digits"), "images of shape (16, 16, 1), channels last; give (N, C, H, W)"),
+        ((tmp_path / "five.npy", "--dataset", "digits"), "5 samples; give at least 10"),
+        ((tmp_path / "flat.npy", "--dataset", "ring"), "samples of one number each; dataset=ring has samples of shape (2,)"),
+        ((tmp_path / "x.npy",), "is an array of samples, not a run: add --dataset NAME"),
+        ((tmp_path / "pngs",), "holds images, not a run: add --dataset NAME"),
+        ((tmp_path / "sweep",), f"is a sweep's folder: give one of its runs, e.g. {tmp_path / 'sweep' / '0_seed=0'}"),
         ((tmp_path / "x.npy", "--dataset", "ring"), "samples of shape (1, 16, 16); dataset=ring has samples of shape (2,)"),
         ((tmp_path / "nan.npy", "--dataset", "digits"), "samples: holds NaN or infinite values"),
         ((tmp_path / "wide.npy", "--dataset", "digits"), "values span [255, 255]; give images in [-1, 1]"),

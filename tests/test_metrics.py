@@ -390,6 +390,19 @@ def test_missing_inception_weights_skip_the_metrics_with_one_clear_message(tmp_p
     skips = [r for r in caplog.records if "Inception metrics (fid, is, kid) skipped" in r.getMessage()]
     assert len(skips) == 1
     assert "does not exist" in skips[0].getMessage() and "eval.inception_weights=PATH" in skips[0].getMessage()
+    assert "(ganrun-eval: --inception-weights PATH)" in skips[0].getMessage()
+
+
+def test_inception_off_on_the_cpu_says_how_to_turn_it_on_in_both_tools(caplog):
+    cfg = compose_config(["dataset=digits", "dataset.resolution=16", "device=cpu"])
+    assert cfg.eval.inception is None, "the default: on with a GPU only"
+    from ganrun.builder import build
+
+    exp = build(cfg)
+    with caplog.at_level("INFO"):
+        Evaluator(cfg.eval, exp.data, exp.device)
+    notes = [r.getMessage() for r in caplog.records if "are off on the CPU" in r.getMessage()]
+    assert len(notes) == 1 and "eval.inception=true" in notes[0] and "(ganrun-eval: --inception on)" in notes[0]
 
 
 def test_offline_without_cached_weights_the_run_goes_on(monkeypatch, tmp_path, run_dir, caplog):

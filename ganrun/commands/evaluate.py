@@ -162,6 +162,25 @@ def report(values: dict, protocol: dict, out: Path) -> None:
     print(f"\nwritten to {out}")
 
 
+def not_a_run(path: Path) -> None:
+    """Samples given without --dataset, or a sweep's folder, named as what they are (the checkpoint
+    reader would call them unreadable or empty)."""
+    from ganrun.checkpoint import LAST
+    from ganrun.data.images import IMAGE_EXTENSIONS
+
+    if path.is_file() and path.suffix.lower() == ".npy":
+        raise GanrunError(f"{path} is an array of samples, not a run: add --dataset NAME to judge it against a "
+                          f"dataset (digits, ring, ...)")
+    if not path.is_dir() or (path / "checkpoints").is_dir() or (path / LAST).is_file() or (path / ".hydra").is_dir():
+        return          # a run's folder: its own message if it has no checkpoint yet
+    runs = sorted(p.parent.parent for p in path.glob(f"*/checkpoints/{LAST}"))
+    if runs:
+        raise GanrunError(f"{path} is a sweep's folder: give one of its runs, e.g. {runs[0]} "
+                          f"(ganrun-report {path} compares them)")
+    if any(p.suffix.lower() in IMAGE_EXTENSIONS for p in path.rglob("*")):
+        raise GanrunError(f"{path} holds images, not a run: add --dataset NAME to judge them against a dataset")
+
+
 def evaluate(args: argparse.Namespace) -> int:
     from ganrun.checkpoint import atomic_write_text
     from ganrun.trained import load_trained
@@ -170,6 +189,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     check_seed(args.seed)
     check_truncation(args.truncation)
+    not_a_run(Path(args.checkpoint))
     trained = load_trained(args.checkpoint, args.device, with_data=True, paths=tool_paths(args), flags=PATH_FLAGS)
     settings = eval_settings(trained, args)
     if settings.truncation is not None and not trained.exp.game.draws_noise:

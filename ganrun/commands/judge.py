@@ -36,6 +36,7 @@ from ganrun.errors import ConfigError, GanrunError
 log = logging.getLogger(__name__)
 COMPANIONS = ("labels", "codes", "reverse", "reconstruction", "reverse_reconstruction")
 RANGE_SLACK = 1e-3
+MIN_SAMPLES = 10          # as eval.n's lower bound: fewer say nothing about a distribution
 
 
 @dataclass
@@ -144,7 +145,12 @@ def image_size(path: Path) -> Optional[int]:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception:
         return None
-    return int(array.shape[-1]) if array.ndim == 4 else None
+    if array.ndim != 4:
+        return None
+    if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
+        raise GanrunError(f"{path}: images of shape {tuple(array.shape[1:])}, channels last; give (N, C, H, W) "
+                          f"(numpy: x.transpose(0, 3, 1, 2))")
+    return int(array.shape[-1])
 
 
 def samples_batch(samples: Samples, data, label: Optional[int]) -> Batch:
@@ -154,8 +160,8 @@ def samples_batch(samples: Samples, data, label: Optional[int]) -> Batch:
     kind = KINDS[data.kind]
     x, extra, device = samples.x, samples.extra, data.device
     if tuple(x.shape[1:]) != tuple(data.shape):
-        raise GanrunError(f"samples of shape {tuple(x.shape[1:])}; dataset={data.name} has samples of shape "
-                          f"{tuple(data.shape)}")
+        shape = "one number each" if x.dim() == 1 else f"shape {tuple(x.shape[1:])}"
+        raise GanrunError(f"samples of {shape}; dataset={data.name} has samples of shape {tuple(data.shape)}")
     check_values(x, "samples", kind.image_like)
     to_model = getattr(data, "to_model", lambda v: v)
     y = extra.get("labels")
@@ -221,7 +227,10 @@ def judge(path: Path, dataset: str, flags: dict, label: Optional[str], device: s
         raise ConfigError(f"--class {label}: dataset={data.name} has no classes")
     index = class_index(label, data.class_names, True, owner=f"dataset={data.name}")
     batch = samples_batch(samples, data, index)
-    cfg.eval.n = max(10, len(batch))
+    if len(batch) < MIN_SAMPLES:
+        raise GanrunError(f"{path}: {len(batch)} samples; give at least {MIN_SAMPLES} (the metrics compare "
+                          f"distributions: a run's evaluation draws 2 500)")
+    cfg.eval.n = len(batch)
     evaluator = Evaluator(cfg.eval, data, dev)
     values, protocol = evaluator(lambda n, seed, truncation=None: batch)
     drawn = f", all drawn for class {index}" if index is not None else ""

@@ -45,7 +45,7 @@ def hub_weights_path() -> Path:
 
 def how_to_provide() -> str:
     return (f"download {inception_url()} on a machine with internet and put it at {hub_weights_path()} "
-            f"or pass eval.inception_weights=PATH")
+            f"or pass eval.inception_weights=PATH (ganrun-eval: --inception-weights PATH)")
 
 
 def resolve_weights(configured: Optional[str], timeout: float) -> tuple[Optional[Path], Optional[str]]:
@@ -53,7 +53,7 @@ def resolve_weights(configured: Optional[str], timeout: float) -> tuple[Optional
     if configured:
         path = Path(configured).expanduser()
         if not path.is_file():
-            return None, f"eval.inception_weights={configured} does not exist"
+            return None, f"the Inception weights file {configured} does not exist"
     else:
         path = hub_weights_path()
         if not path.is_file():
