@@ -72,10 +72,17 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def did_you_mean(key: str, known, prefix: str = "") -> str:
-    """' (did you mean train.steps?)' for a misspelt key, or '' when nothing is close."""
+    """' (did you mean train.steps?)' for a misspelt key, or '' when nothing is close. A name that
+    begins a few known ones names them all (experiment=pacgan: pacgan_grid, pacgan_ring or
+    pacgan_stacked), where the closest spelling alone would be another word (acgan)."""
     import difflib
 
-    close = difflib.get_close_matches(key, [str(k) for k in known if not str(k).startswith("_")], n=1)
+    names = [str(k) for k in known if not str(k).startswith("_")]
+    longer = sorted(n for n in names if len(key) >= 3 and n.startswith(key) and n != key)
+    if 1 < len(longer) <= 4:
+        shown = [prefix + n for n in longer]
+        return f" (did you mean {', '.join(shown[:-1])} or {shown[-1]}?)"
+    close = longer or difflib.get_close_matches(key, names, n=1)
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 def printable(text) -> str:

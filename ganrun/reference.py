@@ -356,7 +356,8 @@ def _table(rows: list[tuple[str, str, str, str]], kind: str = "keys") -> list[st
 
 
 HELP_TOPICS = "a group (game, model, dataset, loss, optimizer, device, experiment), GROUP=OPTION, train, tricks or eval"
-VALUES_NOTE = "values: as `ganrun --cfg job{topic}` gives them (the other groups at their defaults)"
+VALUES_NOTE = ("values: as `ganrun --cfg job{topic}` gives them (the other groups at their defaults: on "
+               "dataset=digits its tuning files set some; `ganrun --cfg job dataset=NAME` shows another's)")
 
 
 def help_text(topic: str) -> str:

@@ -149,6 +149,9 @@ def folders(tmp_path_factory):
     (["loss=nss"], "ganrun: error: loss=nss: no such option (did you mean ns?); choose one of began, "
                    "dragan, hinge"),
     (["-m", "loss=ns,nss"], "ganrun: error: loss=nss: no such option"),
+    # the beginning of several options names them all, not the closest spelling (acgan)
+    (["experiment=pacgan"], "ganrun: error: experiment=pacgan: no such option (did you mean pacgan_grid, "
+                            "pacgan_ring or pacgan_stacked?)"),
     (["train.steps=[1,"], "ganrun: error: cannot read the overrides: no viable alternative at input"),
     # a preset that sets keys of a model the command line replaced
     (["experiment=sagan", "model=dcgan"], "ganrun: error: experiment=sagan sets model.g_spectral, which "

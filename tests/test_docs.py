@@ -136,6 +136,9 @@ def test_ganrun_help_on_a_group_an_option_and_a_block_of_keys(tmp_path):
     assert re.search(r"loss\.gp_weight += 0\.1", experiment) and re.search(r"dataset += ring", experiment)
     block = ganrun("--help", "train", cwd=tmp_path).stdout
     assert re.search(r"train\.lr_schedule += constant  \(constant, linear, hold_linear\)", block), block
+    # the digits' tuning files set some tricks: the values are said to be those of the default dataset
+    tricks = ganrun("--help", "tricks", cwd=tmp_path).stdout
+    assert "on dataset=digits its tuning files set some" in tricks and "tricks.ema " in tricks, tricks
 
 
 @pytest.mark.parametrize("args, message", [
