@@ -226,9 +226,24 @@ def save_checkpoint(state: dict, folder: Path, step: int, keep_last: int = 0) ->
         raise CheckpointError(f"cannot write checkpoint {path}: {one_line(OSError(e.errno, e.strerror))}; "
                               f"the earlier checkpoints are intact") from None
     if keep_last > 0:
-        for old in list_checkpoints(folder)[:-keep_last]:
+        # Steps past this one are from before a resume at an earlier checkpoint (a branch this run left):
+        # they go first, so the newest of this run's own are the ones kept.
+        kept = list_checkpoints(folder)
+        kept = [p for p in kept if step_of(p) > step] + [p for p in kept if step_of(p) <= step]
+        for old in kept[:-keep_last]:
             old.unlink(missing_ok=True)
     return path
+
+
+def step_of(path: Path) -> int:
+    """The step in a step_XXXXXXX.pt name (-1 for another name)."""
+    digits = path.stem.removeprefix("step_")
+    return int(digits) if digits.isdigit() else -1
+
+
+def later_checkpoints(folder: Path, step: int) -> list[Path]:
+    """step_*.pt files of steps past `step`: after a resume at `step`, those of the branch it left."""
+    return [p for p in list_checkpoints(folder) if step_of(p) > step]
 
 
 def list_checkpoints(folder: Path) -> list[Path]:

@@ -22,7 +22,7 @@ from typing import Optional
 
 from omegaconf import DictConfig, OmegaConf
 
-from ganrun.checkpoint import LAST, list_checkpoints, load_checkpoint
+from ganrun.checkpoint import LAST, later_checkpoints, list_checkpoints, load_checkpoint
 from ganrun.config import flatten
 from ganrun.errors import CheckpointError, ConfigError
 from ganrun.runfiles import StoredFileError, linked_entry
@@ -287,4 +287,10 @@ def prepare(cfg: DictConfig, run_dir: Path, overrides: list[str]) -> tuple[DictC
     resumed.resume = cfg.resume
     state["source"] = str(path)
     log.info("resuming %s from %s (step %d)", run_dir, path, state["step"])
+    later = later_checkpoints(run_dir / "checkpoints", int(state["step"]))
+    if later:
+        log.warning("%s holds checkpoints past step %d from before this resume (%s): the run will overwrite "
+                    "them as it reaches their steps, and prune them before its own (train.keep_last)",
+                    run_dir / "checkpoints", state["step"], ", ".join(p.name for p in later[:3])
+                    + (f" and {len(later) - 3} more" if len(later) > 3 else ""))
     return resumed, state

@@ -176,6 +176,17 @@ def test_only_the_last_k_checkpoints_are_kept(run_dir):
     assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 12
 
 
+def test_a_resume_at_an_earlier_checkpoint_prunes_the_branch_it_left_first(tmp_path, run_dir):
+    train_run(run_dir, ["train.steps=12", "train.ckpt_every=2", "train.keep_last=2"])
+    assert [p.name for p in list_checkpoints(run_dir / "checkpoints")] == ["step_0000010.pt", "step_0000012.pt"]
+    earlier = run_dir / "checkpoints" / "step_0000010.pt"
+    proc = ganrun_here(f"resume={earlier}", "train.steps=11", "train.ckpt_every=1", cwd=tmp_path, check=True)
+    assert "checkpoints past step 10 from before this resume (step_0000012.pt)" in proc.stdout, proc.stdout
+    # the resumed run's step 11 is kept beside step 10; step 12, of the run before, was pruned first
+    assert [p.name for p in list_checkpoints(run_dir / "checkpoints")] == ["step_0000010.pt", "step_0000011.pt"]
+    assert load_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 11
+
+
 def test_a_full_disk_fails_clearly_and_leaves_earlier_checkpoints_intact(run_dir, monkeypatch):
     import errno
 
