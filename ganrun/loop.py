@@ -141,8 +141,7 @@ class Schedules:
         with self.own_rng():
             self.fixed = exp.game.fixed_inputs(exp.cfg.seed)
         # purge_step: TensorBoard drops what a killed run logged after its last checkpoint.
-        self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"),
-                                    purge_step=self.start + 1 if self.start else None)
+        self.writer = tb_writer(self.run_dir / "tb", purge_step=self.start + 1 if self.start else None)
         self.references = health_references(exp)
         real = KINDS[exp.data.kind].real_picture(exp.data) if self.start == 0 else None
         if real is not None:
@@ -353,7 +352,7 @@ class Schedules:
             return done
         log.info("%s was trained to step %d; running its final evaluation", self.run_dir, self.start)
         self.evaluator = Evaluator(self.exp.cfg.eval, self.exp.data, self.exp.device, augmented(self.exp.cfg))
-        self.writer = SummaryWriter(log_dir=str(self.run_dir / "tb"), purge_step=self.start + 1)
+        self.writer = tb_writer(self.run_dir / "tb", purge_step=self.start + 1)
         self.t0 = time.perf_counter()
         with StopSignals():
             return self.finish(self.start)
@@ -394,6 +393,21 @@ class Schedules:
         write_status(self.run_dir, {"steps": step, "status": "diverged", "diverged_step": at, "diverged_term": term})
         raise Diverged(f"{term} is not finite at step {at}; stopped ({keep}). Lower the learning rates, "
                        f"or set train.nonfinite=skip to skip such updates")
+
+
+def tb_writer(folder: Path, purge_step: Optional[int]) -> SummaryWriter:
+    """The run's TensorBoard writer. TensorBoard reads a folder's event files in name order, and a name
+    begins with the second its writer was made, then the host and process id: a resume within the
+    second of the stopped run's file could sort before it, and its purge_step would then drop the
+    stopped run's steps instead of its unsaved tail (seen in the SIGTERM resume test). So a resume
+    waits, at most a second, until its file sorts after the others."""
+    if purge_step is not None:
+        stamps = [int(part) for p in folder.glob("events.out.tfevents.*")
+                  for part in p.name.split(".")[3:4] if part.isdigit()]
+        wait = max(stamps, default=0) + 1 - time.time()
+        if 0 < wait <= 1:
+            time.sleep(wait)
+    return SummaryWriter(log_dir=str(folder), purge_step=purge_step)
 
 
 def health_references(exp: Experiment):
