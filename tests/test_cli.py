@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, ganrun, scalar_and_image_tags
+from conftest import BIN, REPO, ganrun, ganrun_here, scalar_and_image_tags
 
 TINY = ["train.steps=4", "train.batch_size=8", "train.log_every=2", "train.sample_every=4",
         "train.ckpt_every=4", "device=cpu", "dataset=ring"]
@@ -165,6 +165,18 @@ def test_user_mistakes_are_one_line_with_the_fix(args, message, folders, tmp_pat
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message.format(root=folders)), proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+    # a run refused before its first step leaves no run folder behind (the console has its line)
+    assert not list(tmp_path.glob("outputs/2*/*")), list(tmp_path.glob("outputs/2*/*"))
+
+
+def test_a_refused_run_keeps_a_folder_that_holds_other_files(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    proc = ganrun_here("tricks.pack=0", "hydra.run.dir=mine", "device=cpu", cwd=tmp_path)
+    assert proc.returncode == 2 and "tricks.pack=0 is out of range" in proc.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine" and (tmp_path / "mine" / "ganrun.log").is_file()
+    proc = ganrun_here("tricks.pack=0", "hydra.run.dir=new/run", "device=cpu", cwd=tmp_path)
+    assert proc.returncode == 2 and not (tmp_path / "new" / "run").exists() and (tmp_path / "new").is_dir()
 
 
 def test_a_reader_that_leaves_early_is_no_error(tmp_path):

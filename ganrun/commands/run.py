@@ -11,7 +11,9 @@ SIGTERM) saves a checkpoint, records the job as stopped and ends the sweep.
 from __future__ import annotations
 
 import os
+import re
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +22,10 @@ from ganrun.errors import ConfigError, SweepStopped, entry_point, report, short_
 # A single run's user error, raised again once Hydra has returned (raised through Hydra, it
 # would be logged as "Error executing job" before our one line).
 PENDING: list[Exception] = []
+STARTED = [0.0]          # when this command began: what is newer in a run folder, it made
+# What a run's start makes in its folder before the first step (Hydra's .hydra/, the log, the picture
+# and TensorBoard folders, the config record).
+START_FILES = {".hydra", "ganrun.log", "samples", "tb", "config.json"}
 
 
 def main() -> None:
@@ -44,6 +50,7 @@ def main() -> None:
 
 
 def _main() -> int:
+    STARTED[0] = time.time()
     topic = help_topic(sys.argv[1:])
     if topic is not None:
         from ganrun.reference import help_text
@@ -215,6 +222,7 @@ def task(cfg) -> Optional[dict]:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     logfile = logging.getLogger("ganrun.logfile")   # <run>/ganrun.log only
     sweep = hydra_cfg.mode == RunMode.MULTIRUN
+    new_run = cfg.get("resume") in (None, "", "null")
     try:
         validate(cfg)
         share_cores(hydra_cfg.launcher)
@@ -248,6 +256,10 @@ def task(cfg) -> Optional[dict]:
         logfile.error("%s", line)
         if not sweep:
             PENDING.append(e)
+            from ganrun import distributed
+
+            if new_run and not distributed.active():
+                discard_unstarted(run_dir, STARTED[0])
             return
         # One failed job must not end the sweep: record it and let the launcher go on.
         logging.getLogger("ganrun").error("job %s failed: %s", hydra_cfg.job.num, line)
@@ -255,6 +267,40 @@ def task(cfg) -> Optional[dict]:
             from ganrun.loop import record_failure
 
             record_failure(run_dir, line)
+
+
+def discard_unstarted(run_dir: Path, since: float) -> None:
+    """A new run refused before its first checkpoint (a value out of range, a missing data folder)
+    leaves no folder behind: the console has its one line. Removed only when the folder holds nothing
+    but what a run's start makes, all of it made since `since` (no checkpoint, no file of the user's);
+    then outputs/<date>/ where it is left empty."""
+    import shutil
+
+    def made_since(path: Path) -> bool:
+        try:
+            if path.is_symlink() or path.lstat().st_mtime < since - 1:
+                return False
+            return not path.is_dir() or all(made_since(p) for p in path.iterdir())
+        except OSError:
+            return False
+
+    if since <= 0:                      # not started by the command: nothing is known to be its own
+        return
+    try:
+        entries = list(run_dir.iterdir())
+    except OSError:
+        return
+    if not all(p.name in START_FILES and made_since(p) for p in entries):
+        return
+    try:
+        for p in entries:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+        run_dir.rmdir()
+        day = run_dir.parent            # the default layout's outputs/<date>/, when this run was its only one
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", day.name) and not any(day.iterdir()):
+            day.rmdir()
+    except OSError:
+        pass
 
 
 def share_cores(launcher) -> None:
