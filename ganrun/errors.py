@@ -82,7 +82,7 @@ def did_you_mean(key: str, known, prefix: str = "") -> str:
     if 1 < len(longer) <= 4:
         shown = [prefix + n for n in longer]
         return f" (did you mean {', '.join(shown[:-1])} or {shown[-1]}?)"
-    close = longer or difflib.get_close_matches(key, names, n=1)
+    close = longer if len(longer) == 1 else difflib.get_close_matches(key, names, n=1)
     return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 def printable(text) -> str:
