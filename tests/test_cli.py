@@ -169,6 +169,13 @@ def test_user_mistakes_are_one_line_with_the_fix(args, message, folders, tmp_pat
     assert not list(tmp_path.glob("outputs/2*/*")), list(tmp_path.glob("outputs/2*/*"))
 
 
+def test_version_names_ganrun(tmp_path):
+    import ganrun as package
+
+    proc = ganrun_here("--version", cwd=tmp_path, check=True)
+    assert proc.stdout.startswith(f"ganrun {package.__version__} (Hydra 1."), proc.stdout
+
+
 def test_a_refused_run_keeps_a_folder_that_holds_other_files(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine")

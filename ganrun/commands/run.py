@@ -51,6 +51,13 @@ def main() -> None:
 
 def _main() -> int:
     STARTED[0] = time.time()
+    if sys.argv[1:] == ["--version"]:       # Hydra's own flag names Hydra's version only
+        from importlib.metadata import version
+
+        import ganrun
+
+        print(f"ganrun {ganrun.__version__} (Hydra {version('hydra-core')}, PyTorch {version('torch')})")
+        return 0
     topic = help_topic(sys.argv[1:])
     if topic is not None:
         from ganrun.reference import help_text
