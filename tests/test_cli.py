@@ -169,6 +169,21 @@ def test_user_mistakes_are_one_line_with_the_fix(args, message, folders, tmp_pat
     assert not list(tmp_path.glob("outputs/2*/*")), list(tmp_path.glob("outputs/2*/*"))
 
 
+def test_a_run_that_fails_after_training_began_keeps_its_folder(tmp_path, monkeypatch):
+    """A full disk at the first checkpoint is a user's error too, but the run had trained: its logs stay."""
+    import ganrun.loop
+    from ganrun.errors import CheckpointError
+
+    def full_disk(*args, **kwargs):
+        raise CheckpointError("cannot write checkpoint step_0000003.pt: [Errno 28] No space left on device")
+
+    monkeypatch.setattr(ganrun.loop, "save_checkpoint", full_disk)
+    proc = ganrun_here("dataset=ring", "model=mlp", "train.steps=6", "train.ckpt_every=3", "train.log_every=1",
+                       "eval.n=100", "hydra.run.dir=run", "device=cpu", "quiet=true", cwd=tmp_path)
+    assert proc.returncode == 2 and "No space left on device" in proc.stderr
+    assert (tmp_path / "run" / "ganrun.log").is_file() and any((tmp_path / "run" / "tb").iterdir())
+
+
 def test_version_names_ganrun(tmp_path):
     import ganrun as package
 

@@ -23,9 +23,9 @@ from ganrun.errors import ConfigError, SweepStopped, entry_point, report, short_
 # would be logged as "Error executing job" before our one line).
 PENDING: list[Exception] = []
 STARTED = [0.0]          # when this command began: what is newer in a run folder, it made
-# What a run's start makes in its folder before the first step (Hydra's .hydra/, the log, the picture
-# and TensorBoard folders, the config record).
-START_FILES = {".hydra", "ganrun.log", "samples", "tb", "config.json"}
+# What a run's setup makes in its folder before training opens its TensorBoard folder (Hydra's .hydra/,
+# the log, the pictures' folder, the config record): a folder with tb/ has trained, or nearly, and is kept.
+START_FILES = {".hydra", "ganrun.log", "samples", "config.json"}
 
 
 def main() -> None:
@@ -277,9 +277,9 @@ def task(cfg) -> Optional[dict]:
 
 
 def discard_unstarted(run_dir: Path, since: float) -> None:
-    """A new run refused before its first checkpoint (a value out of range, a missing data folder)
-    leaves no folder behind: the console has its one line. Removed only when the folder holds nothing
-    but what a run's start makes, all of it made since `since` (no checkpoint, no file of the user's);
+    """A new run refused during its setup (a value out of range, a missing data folder) leaves no
+    folder behind: the console has its one line. Removed only when the folder holds nothing but what
+    the setup makes, all of it made since `since` (no TensorBoard log, no file of the user's);
     then outputs/<date>/ where it is left empty."""
     import shutil
 
