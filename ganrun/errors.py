@@ -241,9 +241,16 @@ def _hydra_error_line(e: BaseException, args: list[str]) -> Optional[str]:
                 hint = hint.replace("?)", typed[len(key):] + "?)")
         return f"{full_key}: no such key{hint}; `ganrun --cfg job` lists every key"
     if isinstance(cause, OmegaConfBaseException) and cause.full_key:
-        return f"{cause.full_key}: {_first(cause.msg)}{_type_fix(cause.msg)}"
+        fix = _type_fix(cause)
+        return f"{cause.full_key}: {_first(cause.msg).rstrip('.') if fix else _first(cause.msg)}{fix}"
     first = _first(str(e))
     if isinstance(e, OverrideParseException):
+        bare = next((i for i, a in enumerate(args) if _bare_word(a)), None)
+        if bare is not None:
+            # `ganrun dataset ring`: a word without "=" is no override
+            word, after = args[bare], args[bare + 1:bare + 2]
+            value = after[0] if after and _bare_word(after[0]) else "VALUE"
+            return f"{word!r} is not an override: write KEY=VALUE, as {word}={value}"
         return (f"cannot read the overrides: {first} "
                 "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)")
     if "~" in first and "delet" in first.lower() or "Could not delete" in first:
@@ -251,14 +258,66 @@ def _hydra_error_line(e: BaseException, args: list[str]) -> Optional[str]:
     return first
 
 
-def _type_fix(message: str) -> str:
+def _bare_word(arg: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z_][\w.]*", arg))
+
+
+def _type_fix(cause) -> str:
     """What to type instead, for OmegaConf's type errors (which name only what was wrong)."""
+    message, key = str(cause.msg), cause.full_key
+    value = re.match(r"Value '(.*?)'", message)
+    if "converted to Integer" in message and value and re.fullmatch(r"[\d.]+(e\+?\d+)?", value.group(1)):
+        number = float(value.group(1))
+        if number.is_integer():     # 1e3: OmegaConf reads it as the float 1000.0
+            return f"; give a whole number: {key}={int(number)}"
+    if "is not a ListConfig" in message:
+        default = _default_of(cause)
+        example = ",".join(str(v) for v in default) if isinstance(default, (list, tuple)) and default else "..."
+        return f"; give a list in brackets: {key}=[{example}]"
+    if "valid bool" in message and _is_optional(cause):
+        return "; give true, false or null"
     fixes = {"converted to Integer": "a whole number", "converted to Float": "a number",
              "valid bool": "true or false", "is not Optional": "a value (null is not allowed here)",
              "Cannot convert 'list' to string": "one value, not a list (quote a value with commas: key='a,b')",
              "Cannot convert 'dict' to string": "one value, not a mapping"}
-    want = next((fix for text, fix in fixes.items() if text in str(message)), None)
+    want = next((fix for text, fix in fixes.items() if text in message), None)
     return f"; give {want}" if want else ""
+
+
+def _field_of(cause):
+    """The dataclass field that an OmegaConf error names, or None."""
+    import dataclasses
+
+    schema, key = cause.object_type, (cause.full_key or "").rpartition(".")[2]
+    if not dataclasses.is_dataclass(schema):
+        return None
+    return next((f for f in dataclasses.fields(schema) if f.name == key), None)
+
+
+def _default_of(cause):
+    import dataclasses
+
+    f = _field_of(cause)
+    if f is None:
+        return None
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None if f.default is dataclasses.MISSING else f.default
+
+
+def _is_optional(cause) -> bool:
+    import typing
+
+    f = _field_of(cause)
+    if f is None:
+        return False
+    hint = f.type
+    if isinstance(hint, str):
+        try:
+            hint = typing.get_type_hints(cause.object_type)[f.name]
+        except Exception:
+            return False
+    return type(None) in typing.get_args(hint)
 
 
 def _first(text: str) -> str:

@@ -135,6 +135,13 @@ def folders(tmp_path_factory):
     (["train.steps=abc"], "ganrun: error: train.steps: Value 'abc' of type 'str' could not be converted "
                           "to Integer; give a whole number"),
     (["quiet=maybe"], "ganrun: error: quiet: Value 'maybe' is not a valid bool (type str); give true or false"),
+    (["eval.inception=maybe"], "ganrun: error: eval.inception: Value 'maybe' is not a valid bool (type str); give "
+                               "true, false or null"),
+    (["train.steps=1e3"], "ganrun: error: train.steps: Value '1000.0' of type 'float' could not be converted to "
+                          "Integer; give a whole number: train.steps=1000"),
+    (["optimizer.g.betas=0.5"], "ganrun: error: optimizer.g.betas: Invalid value assigned: float is not a "
+                                "ListConfig, list or tuple; give a list in brackets: optimizer.g.betas=[0.5,0.999]"),
+    (["dataset", "ring"], "ganrun: error: 'dataset' is not an override: write KEY=VALUE, as dataset=ring"),
     (["tricks.diffaug=[color,cutout]"], "ganrun: error: tricks.diffaug: Cannot convert 'list' to string: "
                                         "'['color', 'cutout']'; give one value, not a list"),
     (["device.precision=fp8"], "ganrun: error: device.precision=fp8: no such choice; it must be one of "
