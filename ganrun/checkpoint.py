@@ -276,18 +276,27 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 # The number types ganrun's files hold: float8, complex and the quantized types are none of them.
 PLAIN_DTYPES = ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool")
 MAX_NESTING = 32          # ganrun's own files nest about 6 levels (players, G, optimizer, state, 0, exp_avg)
+# Entries (containers, tensors, numbers) of a file, each counted as often as it is reached: ganrun's own
+# checkpoints hold a few thousand. torch.load keeps what a pickle shares, so 13 kB can hold a list that
+# holds one list a thousand times, six levels deep: 10^18 entries to walk.
+MAX_ENTRIES = 500_000
 
 
 def odd_tensor(state) -> Optional[str]:
     """Why a loaded file holds something that torch.save of ganrun's own state never writes, or None:
     a tensor that is not dense (sparse, nested, quantized), of another number type, or that shows more
     elements than its memory holds (an expanded view: a few bytes in the file that a copy, a digest or
-    a finiteness check turns into gigabytes), or containers nested past MAX_NESTING."""
+    a finiteness check turns into gigabytes), containers nested past MAX_NESTING, or more than MAX_ENTRIES
+    entries counted along every path (containers that hold one another many times over)."""
     import torch
 
-    pending, shown, storages = [(state, "", 0)], 0, {}
+    pending, shown, storages, entries = [(state, "", 0)], 0, {}, 0
     while pending:
         value, where, depth = pending.pop()
+        entries += 1
+        if entries > MAX_ENTRIES:
+            return (f"it holds more than {MAX_ENTRIES} entries (containers that repeat one another), which "
+                    f"ganrun never writes")
         name = where if len(where) <= 80 else where[:77] + "..."
         if isinstance(value, torch.Tensor):
             kind = ("a nested tensor" if value.is_nested else "a quantized tensor" if value.is_quantized

@@ -278,7 +278,7 @@ class EvalConfig:
     memorisation: bool = True                  # nearest-neighbour and duplicate checks on images
     inception: Optional[bool] = None           # FID/IS/KID; null: on when training on a GPU
     inception_weights: Optional[str] = path_field()  # Inception weights file; null: torch's hub cache
-    ref_n: int = bounded(10000, ge=10)         # real images used as the reference, at most
+    ref_n: int = bounded(10000, ge=10, le=100_000)   # real images used as the reference, at most
     dup_batch: int = bounded(100, ge=2)        # batch size of the birthday-paradox test
     cache_dir: str = path_field("${oc.env:GANRUN_CACHE_DIR,'~/.cache/ganrun'}")   # classifier weights, real-data statistics
     download_timeout: float = bounded(10.0, gt=0)   # seconds to wait for the Inception weights' server before giving up
@@ -541,10 +541,13 @@ def _stored_type(node: dict, group: str, path: str, source: str, providers: Opti
     type_ = node.get("type")
     if type_ not in REGISTRY.get(group, {}):
         package = (providers or {}).get(path.split(".")[0]) if isinstance(providers, dict) else None
-        if isinstance(package, str) and isinstance(type_, str):
-            raise CheckpointError(f"{source}: its {path} is {type_!r}, which comes from the plugin package "
-                                  f"{package[:80]!r}, not installed here: install that package (it registers "
-                                  f"options under the entry points 'ganrun.plugins')")
+        # the file's own claim, unverified: named only when it is a distribution name and version (PEP 508),
+        # never a command line, and as a claim (a stranger's file must not choose what a user installs)
+        if (isinstance(package, str) and isinstance(type_, str)
+                and re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,78}[A-Za-z0-9])?( [A-Za-z0-9.+!_-]{1,40})?", package)):
+            raise CheckpointError(f"{source}: its {path} is {type_!r}, which the file says comes from a plugin "
+                                  f"package named {package!r}, not installed here (ganrun cannot check that "
+                                  f"claim: install a plugin only from a source you trust)")
         raise CheckpointError(f"{source}: refused: its config sets {path}.type={type_!r}, which is not a "
                               f"{group} of this ganrun (known: {', '.join(sorted(REGISTRY.get(group, {})))})")
     return type_

@@ -12,6 +12,7 @@ Ctrl-C during those imports is one line.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import signal
@@ -68,6 +69,16 @@ class SweepStopped(BaseException):
 
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class PlainFormatter(logging.Formatter):
+    """The log's formatter (console and ganrun.log): control characters other than line breaks and tabs
+    become spaces, so that text a message takes from a stranger's file (a stop reason, a path) cannot
+    send terminal escape sequences (clear the screen, set the title, fake a line) to the console."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return CONTROL_BUT_LINES.sub(" ", super().format(record))
 
 
 

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from ganrun import distributed, plugins, visualize
 from ganrun.builder import Experiment, GlobalRNG, build, plain_config, speed_options
 from ganrun.checkpoint import FORMAT, LAST, atomic_write_text, remove_stale_temporaries, save_checkpoint
-from ganrun.errors import CheckpointError, Diverged, GanrunError, Stopped
+from ganrun.errors import CheckpointError, Diverged, GanrunError, Stopped, printable
 from ganrun.health import HealthMonitor
 from ganrun.kinds import KINDS
 from ganrun.means import RunningMeans
@@ -344,7 +344,7 @@ class Schedules:
             done = {}
         if done.get("status") == "stopped_early" and self.health.stop_on != "none":
             log.info("%s was stopped at step %d by train.stop_on (%s): nothing to do; train.stop_on=none "
-                     "trains it on", self.run_dir, self.start, done.get("stop_reason"))
+                     "trains it on", self.run_dir, self.start, printable(done.get("stop_reason")))
             return done
         if done.get("status") == "finished":
             log.info("%s already finished at step %d (train.steps=%d): nothing to do", self.run_dir, self.start,

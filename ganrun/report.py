@@ -23,6 +23,14 @@ BOOKKEEPING = ("steps", "diverged_step", "skipped")
 COLUMNS = ("setting", "runs", "finished")     # the table's own columns: a metric of these names is not one
 
 
+def cell(text) -> str:
+    """A text cell of report.csv: printable, and never read as a formula by a spreadsheet (a stranger's
+    override "=cmd|..." or metric name "=HYPERLINK(...)" would run as one when the file is opened):
+    a leading = + - @ is kept as text by a leading apostrophe, the usual escape."""
+    text = printable(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def find_runs(root: Path) -> list[Path]:
     """Run folders under `root` (a run folder itself counts) that have a metrics.json."""
     return sorted({p.parent for p in Path(root).glob("**/metrics.json")})
@@ -147,9 +155,9 @@ def write(folder: Path, names: list[str], rows: list[dict], common: list[str],
     atomic_write_text(md, markdown(names, rows, common, notes) + "\n")
     buffer = io.StringIO()
     w = csv.writer(buffer)
-    w.writerow(["setting", "runs", "finished"] + [printable(c) for n in names for c in (n, f"{n}_std")])
+    w.writerow(["setting", "runs", "finished"] + [cell(c) for n in names for c in (n, f"{n}_std")])
     for row in rows:
-        cells = [printable(row["setting"]), row["runs"], row["finished"]]
+        cells = [cell(row["setting"]), row["runs"], row["finished"]]
         for n in names:
             cells += list(row[n]) if row[n] else ["", ""]
         w.writerow(["" if c is None else c for c in cells])

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from ganrun.checkpoint import LAST, later_checkpoints, list_checkpoints, load_checkpoint
 from ganrun.config import flatten
 from ganrun.errors import CheckpointError, ConfigError
-from ganrun.runfiles import StoredFileError, linked_entry
+from ganrun.runfiles import StoredFileError, odd_entry
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,10 @@ def matching_run(current: dict, root: Path = SEARCH_ROOT, exclude_under: Optiona
         last = run / "checkpoints" / LAST
         if not last.is_file() or run in _claimed or (exclude_under and run.is_relative_to(exclude_under)):
             continue
-        if linked_entry(run):
-            log.warning("resume=auto: skipping %s: its %s is a link (ganrun never writes a run folder through "
-                        "a link)", run, linked_entry(run))
+        why = odd_entry(run)
+        if why:
+            log.warning("resume=auto: skipping %s: %s (ganrun writes a run folder only into its own files and "
+                        "folders, never through a link)", run, why)
             continue
         stored = _read_config(config_file)
         if stored is None:

@@ -12,6 +12,7 @@ Checkpoints and exports are read elsewhere (ganrun/checkpoint.py: tensors only, 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -34,7 +35,12 @@ def read_text(path: Path, limit: int = LIMIT) -> str:
     """The file's text, refused past `limit` bytes or when it is not a regular file (a FIFO would
     block the reader forever, a device never end); OSError when it cannot be opened."""
     path = Path(path)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:      # not through a link either: a stranger's folder could point it at any file of the reader's
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as e:
+        if e.errno == errno.ELOOP and path.is_symlink():
+            raise StoredFileError(f"{path}: a link, which ganrun never writes; ignored") from None
+        raise
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise StoredFileError(f"{path}: not a regular file; ignored")
@@ -126,18 +132,41 @@ def check_depth(value: Any, source: Any, limit: int = MAX_DEPTH) -> None:
 RUN_ENTRIES = ("ganrun.log", "samples", "tb", "checkpoints", ".hydra", "metrics.json", "config.json")
 
 
+FOLDERS = ("samples", "tb", "checkpoints", ".hydra")
+
+
 def linked_entry(run: Path) -> str | None:
     """The first of ganrun's entries of a run folder that is a symbolic link, or None."""
     return next((name for name in RUN_ENTRIES if (Path(run) / name).is_symlink()), None)
 
 
-def refuse_links(run: Path, what: str) -> None:
-    """StoredFileError when a run folder that ganrun is about to write into holds a link."""
+def odd_entry(run: Path) -> str | None:
+    """Why one of ganrun's entries of a run folder is not what ganrun makes there, or None: a link,
+    or an entry of the wrong type (a FIFO named ganrun.log blocks the log's opening forever, a folder
+    of that name fails deep in Hydra's logging)."""
     name = linked_entry(run)
     if name:
-        raise StoredFileError(f"{what}: {Path(run) / name} is a link; ganrun writes its run folders itself and "
-                              f"never through a link (it would write wherever the link points): remove it, "
-                              f"or resume from the checkpoint file into a new folder")
+        return f"{Path(run) / name} is a link"
+    for name in RUN_ENTRIES:
+        entry = Path(run) / name
+        if not os.path.lexists(entry):
+            continue
+        folder = name in FOLDERS
+        if folder and not entry.is_dir():
+            return f"{entry} is not a folder"
+        if not folder and not stat.S_ISREG(entry.stat().st_mode):
+            return f"{entry} is not a regular file"
+    return None
+
+
+def refuse_links(run: Path, what: str) -> None:
+    """StoredFileError when a run folder that ganrun is about to write into holds a link, or an entry
+    that is not what ganrun makes there."""
+    why = odd_entry(run)
+    if why:
+        raise StoredFileError(f"{what}: {why}; ganrun writes its run folders itself and never through a link "
+                              f"or into anything but its own files and folders: remove it, or resume from the "
+                              f"checkpoint file into a new folder")
 
 
 class LogFile(logging.FileHandler):
@@ -145,5 +174,18 @@ class LogFile(logging.FileHandler):
     opens it before any of ganrun's code runs, so this is the only place that can refuse one)."""
 
     def _open(self):
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
-        return os.fdopen(os.open(self.baseFilename, flags, 0o644), "a", encoding=self.encoding or "utf-8")
+        # not blocking either: a FIFO of that name would hold the open until someone reads it
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(self.baseFilename, flags, 0o644)
+        except OSError as e:        # ENXIO: a FIFO with no reader
+            if e.errno != errno.ENXIO:
+                raise
+            raise StoredFileError(f"{self.baseFilename} is not a regular file; ganrun logs into its own file "
+                                  f"only") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise StoredFileError(f"{self.baseFilename} is not a regular file; ganrun logs into its own file only")
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "a", encoding=self.encoding or "utf-8")

@@ -65,7 +65,8 @@ def test_the_bigan_game_trains_resumes_exactly_and_samples_with_all_three_player
     # without the package installed (this process has not got it), a run of its game says what to install, in one line
     proc = ganrun_here("straight", "--n", "10", "--out", "y.npy", cwd=tmp_path, script="ganrun-sample")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-    assert "'bigan', which comes from the plugin package 'ganrun-bigan-example 0.1.0'" in proc.stderr
+    assert ("'bigan', which the file says comes from a plugin package named 'ganrun-bigan-example 0.1.0'"
+            in proc.stderr)
 
 
 def test_each_kind_a_plugin_registers_is_used_by_a_run(site, tmp_path):

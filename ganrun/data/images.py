@@ -150,12 +150,17 @@ def to_8bit(img):
     import numpy as np
     from PIL import Image
 
-    values = np.asarray(img, dtype=np.float64)
+    # float32, scaled in place: a large 16-bit image costs 4 bytes a pixel here, not the 20 or so of
+    # float64 with its temporaries (a 124 kB PNG can hold 64 million pixels)
+    values = np.asarray(img, dtype=np.float32)
     if img.mode == "F":
         top = 1.0 if values.max(initial=0) <= 1.0 else 255.0
     else:   # 16-bit data, whatever PIL calls it ("I" holds 16-bit PNGs in some versions)
         top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-    return Image.fromarray(np.clip(values / top * 255.0, 0, 255).round().astype(np.uint8), mode="L")
+    values *= np.float32(255.0 / top)
+    np.clip(values, 0, 255, out=values)
+    np.round(values, out=values)
+    return Image.fromarray(values.astype(np.uint8), mode="L")
 
 
 def find_images(root: Path) -> list[Path]:

@@ -80,9 +80,11 @@ def curve_metrics(samples: Tensor, curves: Tensor, name: str) -> tuple[dict, dic
     curves (so the sample is unambiguously that curve).
     """
     x, c = samples.double().cpu(), curves.double().cpu()
-    rmse = ((x[:, None, :] - c[None, :, :]) ** 2).mean(-1).sqrt()
+    # RMSE = Euclidean distance / sqrt(points), pair by pair without a (samples x curves x points) tensor
+    scale = c.shape[1] ** 0.5
+    rmse = torch.cdist(x, c, compute_mode="donot_use_mm_for_euclid_dist") / scale
     err, nearest = rmse.min(dim=1)
-    between = ((c[:, None] - c[None]) ** 2).mean(-1).sqrt() + torch.eye(len(c)) * 1e9
+    between = torch.cdist(c, c, compute_mode="donot_use_mm_for_euclid_dist") / scale + torch.eye(len(c)) * 1e9
     tol = float(between.min()) / 2 if len(c) > 1 else 0.05
     hit = torch.unique(nearest[err < tol])
     n = len(x)
