@@ -196,6 +196,10 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: dict) -> None:
                                      f"{list(param.shape)}")
                 if not bool(torch.isfinite(value).all()):
                     raise ValueError(f"its {key} holds NaN or infinite values")
+                # running means of squared gradients (Adam's, RMSprop's): a negative one is a square
+                # root of a negative number at the next step, which looked like a learning rate too high
+                if "sq" in str(key) and bool((value < 0).any()):
+                    raise ValueError(f"its {key} holds negative values, which a mean of squares never has")
 
 
 def load_schedule(scheduler: torch.optim.lr_scheduler.LambdaLR, state: dict) -> None:

@@ -638,6 +638,9 @@ RING = ["train.steps=2", "train.ckpt_every=2"]
      "BEGAN's k is nan, outside [0, 1]"),
     (RING + ["train.lr_schedule=linear"], lambda s: s["players"]["D"]["scheduler"].update(last_epoch="x"),
      "the scheduler state of D does not fit this run (ValueError: its step is 'x'"),
+    (RING, lambda s: s["players"]["D"]["optimizer"]["state"][0].update(
+        exp_avg_sq=-s["players"]["D"]["optimizer"]["state"][0]["exp_avg_sq"] - 1),
+     "its exp_avg_sq holds negative values, which a mean of squares never has"),
     (RING, lambda s: s.update(skipped="abc"), "its count of skipped updates is 'abc', not a count"),
     (RING, lambda s: s.update(wall_s="abc"), "its wall time or last logged values are not numbers"),
     (RING, lambda s: s.update(last_logged=[1, 2]), "its wall time or last logged values are not numbers"),
@@ -967,3 +970,20 @@ def test_a_report_never_writes_a_formula_nor_reads_through_a_link(tmp_path):
     table = (tmp_path / "sweep" / "report.csv").read_text()
     assert "\n'=cmd|" in table and "\n'@SUM(1)" in table and "\n=" not in table
     assert "token" not in table + (tmp_path / "sweep" / "report.md").read_text()
+
+
+def test_an_export_is_written_only_from_a_checkpoint_whose_generator_loads(digits_run, tmp_path):
+    """ganrun-export wrote NaN weights (or weights of another shape) into an export with exit 0: the
+    file failed only later, when someone loaded it."""
+    run = copy_run(digits_run, tmp_path / "run")
+
+    def poison(state):
+        for part in ("module", "ema"):        # the export takes G_ema where the run kept one
+            weights = state["players"]["G"].get(part) or {}
+            weights.update({k: torch.full_like(v, float("nan")) for k, v in weights.items() if v.is_floating_point()})
+
+    edit_checkpoints(run, poison)
+    out = tmp_path / "g.safetensors"
+    proc = ganrun_here(str(run), "--out", str(out), cwd=tmp_path, script="ganrun-export")
+    assert proc.returncode == 2 and "NaN or infinite" in proc.stderr and not out.exists(), proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -39,6 +39,11 @@ def export(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run / f"generator_step_{state['step']:07d}.safetensors"
     if out.suffix != ".safetensors":
         raise GanrunError(f"--out {out}: use a .safetensors file name")
+    # the generator as ganrun-sample would load it (its config rebuilt, its weights fitted and finite):
+    # an export of weights that do not load would fail only later, in someone else's hands
+    from ganrun.trained import load_trained
+
+    load_trained(ckpt, device="cpu")
     export_generator(state, out)
     _, which = generator_weights(state)
     print(f"{which} of {ckpt} (step {state['step']}) -> {out}")
