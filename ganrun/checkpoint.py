@@ -277,9 +277,14 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
 PLAIN_DTYPES = ("float16", "bfloat16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool")
 MAX_NESTING = 32          # ganrun's own files nest about 6 levels (players, G, optimizer, state, 0, exp_avg)
 # Entries (containers, tensors, numbers) of a file, each counted as often as it is reached: ganrun's own
-# checkpoints hold a few thousand. torch.load keeps what a pickle shares, so 13 kB can hold a list that
-# holds one list a thousand times, six levels deep: 10^18 entries to walk.
-MAX_ENTRIES = 500_000
+# checkpoints hold a few thousand (a run logging rarely keeps one number per update since its last log
+# line). torch.load keeps what a pickle shares, so 13 kB can hold a list that holds one list a thousand
+# times, six levels deep: 10^18 entries for any walk over it. The count itself visits each container once.
+MAX_ENTRIES = 10_000_000
+
+
+class _Odd(Exception):
+    """Why a file is odd, raised out of odd_tensor's walk."""
 
 
 def odd_tensor(state) -> Optional[str]:
@@ -287,35 +292,48 @@ def odd_tensor(state) -> Optional[str]:
     a tensor that is not dense (sparse, nested, quantized), of another number type, or that shows more
     elements than its memory holds (an expanded view: a few bytes in the file that a copy, a digest or
     a finiteness check turns into gigabytes), containers nested past MAX_NESTING, or more than MAX_ENTRIES
-    entries counted along every path (containers that hold one another many times over)."""
+    entries counted along every path (containers that hold one another many times over). Each container
+    is walked once (a shared one adds its count again from memory), so the check costs what the file holds."""
     import torch
 
-    pending, shown, storages, entries = [(state, "", 0)], 0, {}, 0
-    while pending:
-        value, where, depth = pending.pop()
-        entries += 1
-        if entries > MAX_ENTRIES:
-            return (f"it holds more than {MAX_ENTRIES} entries (containers that repeat one another), which "
-                    f"ganrun never writes")
+    storages: dict[int, int] = {}
+    seen: dict[int, tuple[int, int]] = {}      # id of a container -> (entries, bytes shown) under it
+
+    def walk(value, where: str, depth: int) -> tuple[int, int]:
         name = where if len(where) <= 80 else where[:77] + "..."
         if isinstance(value, torch.Tensor):
             kind = ("a nested tensor" if value.is_nested else "a quantized tensor" if value.is_quantized
                     else None if value.layout == torch.strided else f"a {value.layout} tensor")
             if kind:
-                return f"{name or 'a tensor'} is {kind}, which ganrun never writes"
+                raise _Odd(f"{name or 'a tensor'} is {kind}, which ganrun never writes")
             if str(value.dtype).removeprefix("torch.") not in PLAIN_DTYPES:
-                return f"{name or 'a tensor'} has dtype {value.dtype}, which ganrun never writes"
+                raise _Odd(f"{name or 'a tensor'} has dtype {value.dtype}, which ganrun never writes")
             if value.numel() * value.element_size() > value.untyped_storage().nbytes():
-                return (f"{name or 'a tensor'} shows {value.numel()} elements in the memory of "
-                        f"{value.untyped_storage().nbytes() // max(1, value.element_size())} (an expanded "
-                        f"view), which ganrun never writes")
-            shown += value.numel() * value.element_size()
+                raise _Odd(f"{name or 'a tensor'} shows {value.numel()} elements in the memory of "
+                           f"{value.untyped_storage().nbytes() // max(1, value.element_size())} (an expanded "
+                           f"view), which ganrun never writes")
             storages[value.untyped_storage().data_ptr()] = value.untyped_storage().nbytes()
-        elif isinstance(value, (dict, list, tuple)):
-            if depth >= MAX_NESTING:
-                return f"{name} is nested more than {MAX_NESTING} levels deep"
-            for key, part in (value.items() if isinstance(value, dict) else enumerate(value)):
-                pending.append((part, f"{where}.{name_of(key)}" if where else name_of(key), depth + 1))
+            return 1, value.numel() * value.element_size()
+        if not isinstance(value, (dict, list, tuple)):
+            return 1, 0
+        if id(value) in seen:
+            return seen[id(value)]
+        if depth >= MAX_NESTING:
+            raise _Odd(f"{name} is nested more than {MAX_NESTING} levels deep")
+        entries, shown = 1, 0
+        for key, part in (value.items() if isinstance(value, dict) else enumerate(value)):
+            more, bytes_ = walk(part, f"{where}.{name_of(key)}" if where else name_of(key), depth + 1)
+            entries, shown = entries + more, shown + bytes_
+            if entries > MAX_ENTRIES:
+                raise _Odd(f"it holds more than {MAX_ENTRIES} entries (containers that repeat one another), "
+                           f"which ganrun never writes")
+        seen[id(value)] = entries, shown
+        return entries, shown
+
+    try:
+        _, shown = walk(state, "", 0)
+    except _Odd as e:
+        return str(e)
     # Many tensors over one memory each pass the test above, and each becomes its own copy once cast
     # or loaded; ganrun's files hold one tensor per memory (twice: slack for a shared weight)
     held = sum(storages.values())

@@ -140,6 +140,8 @@ def user_error(e: BaseException, args: Optional[list[str]] = None) -> Optional[t
         return e.exit_code, one_line(e)
     if type(e).__name__ == "InstantiationException" and isinstance(e.__cause__, GanrunError):
         return user_error(e.__cause__)      # raised in a Hydra plugin ganrun gives (hydra/sweeper=search)
+    if isinstance(e, ValueError) and isinstance(e.__cause__, GanrunError) and "configure handler" in str(e):
+        return user_error(e.__cause__)      # logging's dictConfig wraps the log file's refusal (runfiles.LogFile)
     hydra_line = _hydra_error_line(e, sys.argv[1:] if args is None else args)   # first: Hydra's missing-option
     #                                                                              error is also an OSError
     if hydra_line:
@@ -256,11 +258,11 @@ def _hydra_error_line(e: BaseException, args: list[str]) -> Optional[str]:
         return f"{cause.full_key}: {_first(cause.msg).rstrip('.') if fix else _first(cause.msg)}{fix}"
     first = _first(str(e))
     if isinstance(e, OverrideParseException):
-        bare = next((i for i, a in enumerate(args) if _bare_word(a)), None)
-        if bare is not None:
+        word = getattr(e, "override", None)
+        if isinstance(word, str) and _bare_word(word) and word in args:
             # `ganrun dataset ring`: a word without "=" is no override
-            word, after = args[bare], args[bare + 1:bare + 2]
-            value = after[0] if after and _bare_word(after[0]) else "VALUE"
+            after = args[args.index(word) + 1:args.index(word) + 2]
+            value = after[0] if after and "=" not in after[0] and not after[0].startswith("-") else "VALUE"
             return f"{word!r} is not an override: write KEY=VALUE, as {word}={value}"
         return (f"cannot read the overrides: {first} "
                 "(syntax: https://hydra.cc/docs/advanced/override_grammar/basic/)")
@@ -277,7 +279,7 @@ def _type_fix(cause) -> str:
     """What to type instead, for OmegaConf's type errors (which name only what was wrong)."""
     message, key = str(cause.msg), cause.full_key
     value = re.match(r"Value '(.*?)'", message)
-    if "converted to Integer" in message and value and re.fullmatch(r"[\d.]+(e\+?\d+)?", value.group(1)):
+    if "converted to Integer" in message and value and re.fullmatch(r"\d+(\.\d*)?(e\+?\d+)?", value.group(1)):
         number = float(value.group(1))
         if number.is_integer():     # 1e3: OmegaConf reads it as the float 1000.0
             return f"; give a whole number: {key}={int(number)}"

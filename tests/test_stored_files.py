@@ -987,3 +987,29 @@ def test_an_export_is_written_only_from_a_checkpoint_whose_generator_loads(digit
     proc = ganrun_here(str(run), "--out", str(out), cwd=tmp_path, script="ganrun-export")
     assert proc.returncode == 2 and "NaN or infinite" in proc.stderr and not out.exists(), proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_hostile_review_follow_ups_a_float_image_a_typo_and_a_flags_value(tmp_path):
+    """From the review of the fixes above: a 32-bit float image (its pixels read-only) failed in the
+    in-place scaling; `train.steps=1.2.3` raised inside the error handler; `--cfg job` with a bad
+    override blamed `job`; many distinct code values still asked for a square matrix."""
+    from PIL import Image
+
+    from ganrun.data.images import to_8bit
+    from ganrun.errors import _hydra_error_line
+    from ganrun.metrics.classifier import matched_accuracy
+
+    img = to_8bit(Image.fromarray(np.array([[0.0, 0.5], [1.0, 0.25]], np.float32), mode="F"))
+    assert np.asarray(img).tolist() == [[0, 128], [255, 64]]
+    proc = ganrun_here("train.steps=1.2.3", cwd=tmp_path)
+    assert proc.returncode == 2 and "give a whole number" in proc.stderr and "Traceback" not in proc.stderr
+    proc = ganrun_here("--cfg", "job", "train.steps", "7", cwd=tmp_path)
+    assert proc.returncode == 2 and "'train.steps' is not an override: write KEY=VALUE, as train.steps=7" in proc.stderr
+    assert matched_accuracy(torch.arange(50_000), torch.zeros(50_000, dtype=torch.long), 10) == 1 / 50_000
+    assert _hydra_error_line(ValueError("x"), []) is None
+    if hasattr(os, "mkfifo"):       # a new run into a folder whose log is a FIFO: logging's own wrapper unwrapped
+        (tmp_path / "fifo").mkdir()
+        os.mkfifo(tmp_path / "fifo" / "ganrun.log")
+        proc = ganrun_here("dataset=ring", "model=mlp", "train.steps=2", "hydra.run.dir=fifo", cwd=tmp_path)
+        assert proc.returncode == 2 and "ganrun.log is not a regular file" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1

@@ -50,6 +50,8 @@ def read_array(path: Path, what: str) -> np.ndarray:
     """A numeric .npy array of at least one dimension (never a pickle)."""
     if not path.exists():
         raise GanrunError(f"{what} {path}: no such file")
+    if path.is_dir():
+        raise GanrunError(f"{what} {path}: a folder; give a .npy file")
     if not regular_file(path):
         raise GanrunError(f"{what} {path}: not a regular file (a FIFO or a device); give a .npy file")
     try:
@@ -170,7 +172,10 @@ def image_size(path: Path) -> Optional[int]:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except Exception:
         return None
-    if not isinstance(array, np.ndarray) or array.ndim != 4:
+    if not isinstance(array, np.ndarray):
+        array.close()             # np.savez's archive under a .npy name: read_array says so
+        return None
+    if array.ndim != 4:
         return None
     if array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
         raise GanrunError(f"{path}: images of shape {tuple(array.shape[1:])}, channels last; give (N, C, H, W) "

@@ -152,7 +152,7 @@ def to_8bit(img):
 
     # float32, scaled in place: a large 16-bit image costs 4 bytes a pixel here, not the 20 or so of
     # float64 with its temporaries (a 124 kB PNG can hold 64 million pixels)
-    values = np.asarray(img, dtype=np.float32)
+    values = np.array(img, dtype=np.float32)          # a copy (a float image's own pixels are read-only)
     if img.mode == "F":
         top = 1.0 if values.max(initial=0) <= 1.0 else 255.0
     else:   # 16-bit data, whatever PIL calls it ("I" holds 16-bit PNGs in some versions)

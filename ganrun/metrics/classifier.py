@@ -385,11 +385,11 @@ def matched_accuracy(codes: Tensor, predicted: Tensor, classes: int) -> float:
     mapping of code values to classes (scipy's linear_sum_assignment on the confusion counts)."""
     from scipy.optimize import linear_sum_assignment
 
-    # the code values as 0..u-1 (the matching does not depend on their names): a stranger's codes
-    # file holding 14 000 would otherwise ask for a 14 000 x 14 000 matrix
+    # code values as 0..u-1 (the matching does not depend on their names) in a codes x classes matrix,
+    # which linear_sum_assignment takes as it is, with the optimum of the square one padded with zeros:
+    # a stranger's codes file holding 14 000 had asked for a 14 000 x 14 000 matrix
     values, codes = torch.unique(codes.long(), return_inverse=True)
-    k = max(len(values), classes)
-    confusion = torch.zeros(k, k, dtype=torch.long)
+    confusion = torch.zeros(len(values), classes, dtype=torch.long)
     confusion.index_put_((codes, predicted.long()), torch.ones_like(codes, dtype=torch.long), accumulate=True)
     rows, cols = linear_sum_assignment(confusion.numpy(), maximize=True)
     return float(confusion[rows, cols].sum()) / len(codes)
