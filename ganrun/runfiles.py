@@ -130,36 +130,38 @@ def check_depth(value: Any, source: Any, limit: int = MAX_DEPTH) -> None:
 # What ganrun writes into a run folder. Any of them that is a link would make ganrun (or Hydra, which
 # opens the log before ganrun's code runs) write wherever the link points.
 RUN_ENTRIES = ("ganrun.log", "samples", "tb", "checkpoints", ".hydra", "metrics.json", "config.json")
-
-
 FOLDERS = ("samples", "tb", "checkpoints", ".hydra")
 
 
-def linked_entry(run: Path) -> str | None:
-    """The first of ganrun's entries of a run folder that is a symbolic link, or None."""
-    return next((name for name in RUN_ENTRIES if (Path(run) / name).is_symlink()), None)
+def regular_file(path: Path) -> bool:
+    """Whether `path` is (or links to) a regular file: a FIFO would block its reader or writer until the
+    other end opens it."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def odd_entry(run: Path) -> str | None:
     """Why one of ganrun's entries of a run folder is not what ganrun makes there, or None: a link,
     or an entry of the wrong type (a FIFO named ganrun.log blocks the log's opening forever, a folder
     of that name fails deep in Hydra's logging)."""
-    name = linked_entry(run)
-    if name:
-        return f"{Path(run) / name} is a link"
+    for name in RUN_ENTRIES:
+        entry = Path(run) / name
+        if entry.is_symlink():
+            return f"{entry} is a link"
     for name in RUN_ENTRIES:
         entry = Path(run) / name
         if not os.path.lexists(entry):
             continue
-        folder = name in FOLDERS
-        if folder and not entry.is_dir():
+        if name in FOLDERS and not entry.is_dir():
             return f"{entry} is not a folder"
-        if not folder and not stat.S_ISREG(entry.stat().st_mode):
+        if name not in FOLDERS and not regular_file(entry):
             return f"{entry} is not a regular file"
     return None
 
 
-def refuse_links(run: Path, what: str) -> None:
+def refuse_odd_entries(run: Path, what: str) -> None:
     """StoredFileError when a run folder that ganrun is about to write into holds a link, or an entry
     that is not what ganrun makes there."""
     why = odd_entry(run)
@@ -181,10 +183,10 @@ class LogFile(logging.FileHandler):
         except OSError as e:        # ENXIO: a FIFO with no reader
             if e.errno != errno.ENXIO:
                 raise
-            raise StoredFileError(f"{self.baseFilename} is not a regular file; ganrun logs into its own file "
-                                  f"only") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
+            fd = None
+        if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+            if fd is not None:
+                os.close(fd)
             raise StoredFileError(f"{self.baseFilename} is not a regular file; ganrun logs into its own file only")
         if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)

@@ -32,6 +32,7 @@ from torch import Tensor
 
 from ganrun.data import Batch
 from ganrun.errors import ConfigError, GanrunError
+from ganrun.runfiles import regular_file
 
 log = logging.getLogger(__name__)
 COMPANIONS = ("labels", "codes", "reverse", "reconstruction", "reverse_reconstruction")
@@ -66,16 +67,6 @@ def read_array(path: Path, what: str) -> np.ndarray:
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise GanrunError(f"{what} {path}: an array of {array.dtype}; give numbers")
     return array
-
-
-def regular_file(path: Path) -> bool:
-    """Whether `path` is a regular file (a FIFO would block np.load until someone writes to it)."""
-    import stat
-
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return False
 
 
 def read_images(folder: Path, channels: int) -> Tensor:

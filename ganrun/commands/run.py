@@ -162,11 +162,11 @@ def preflight(args: list[str]) -> None:
         if not path.exists():
             raise ConfigError(f"resume={resume}: no such run folder or checkpoint file")
         from ganrun.resume import run_folder_of
-        from ganrun.runfiles import refuse_links
+        from ganrun.runfiles import refuse_odd_entries
 
         run = run_folder_of(path)
         if run is not None:          # the folder this run will write into (Hydra opens its log first)
-            refuse_links(run, f"resume={resume}")
+            refuse_odd_entries(run, f"resume={resume}")
     sweep = "-m" in args or "--multirun" in args
     key = "hydra.sweep.dir" if sweep else "hydra.run.dir"
     folder = given.get(key, "outputs")
