@@ -322,6 +322,9 @@ class RingConfig:
     modes: int = bounded(8, ge=1, le=100_000)       # Gaussians on the circle
     radius: float = bounded(1.0, gt=0)              # the circle's radius
     std: float = bounded(0.01, gt=0)                # each Gaussian's standard deviation
+    # Train on the points divided by their standard deviation per coordinate (0.707 here), samples
+    # mapped back; metrics and pictures in the data's units (GAN_NOTES §5 trick 1, "scale the data").
+    standardize: bool = False
 
 
 register("dataset", RingConfig, "ganrun.data.toy:Ring")
@@ -337,6 +340,9 @@ class GridConfig:
     side: int = bounded(5, ge=1, le=300)            # Gaussians per side of the square grid
     spacing: float = bounded(2.0, gt=0)             # distance between neighbouring modes
     std: float = bounded(0.05, gt=0)                # each Gaussian's standard deviation
+    # Train on the points divided by their standard deviation per coordinate (2.83 here, as the WGAN-GP
+    # authors' gan_toy.py does), samples mapped back; metrics and pictures in the data's units.
+    standardize: bool = False
 
 
 register("dataset", GridConfig, "ganrun.data.toy:Grid")

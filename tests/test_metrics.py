@@ -34,6 +34,27 @@ def test_exact_mixture_samples_cover_every_mode_with_98_9_percent_high_quality(d
     assert "2500 samples" in protocol["modes"]
 
 
+@pytest.mark.parametrize("name,k,scale", [("ring", 8, math.sqrt(0.5 + 0.01 ** 2)),      # cos^2 averages 1/2
+                                          ("grid", 25, math.sqrt(8 + 0.05 ** 2))])     # {-4..4}: 8; 2.83
+def test_a_standardized_mixture_is_seen_at_unit_scale_and_judged_in_its_own_units(name, k, scale, tmp_path):
+    """dataset.standardize: G and D see the points over the mixture's std per coordinate (the grid's
+    2.83, the WGAN-GP toy's divisor); centres, metrics and saved samples stay in the data's units."""
+    from ganrun.trained import load_trained
+
+    data = make_data(name, standardize=True)
+    assert data.scale == pytest.approx(scale, rel=1e-12)
+    torch.manual_seed(0)
+    x = data.sample(200_000).x
+    assert x.std(dim=0) == pytest.approx(torch.ones(2), abs=0.01)
+    assert data.to_model(data.to_data(x)) == pytest.approx(x, abs=1e-6)
+    torch.manual_seed(0)
+    values, _ = mixture_metrics(data.to_data(data.sample(2500).x), data.centers, data.std, data.name)
+    assert values["modes"] == k and values["hq"] == pytest.approx(SHARE_WITHIN_3_STD_2D, abs=0.006)
+    assert make_data(name).scale == 1.0            # off by default: PacGAN's own units
+    train_run(tmp_path / "run", [f"dataset={name}", "dataset.standardize=true", "train.steps=2"])
+    assert load_trained(tmp_path / "run", device="cpu").data.scale == pytest.approx(scale)   # from the stored config
+
+
 @pytest.mark.parametrize("data,k", [(make_data("ring"), 8), (make_data("grid"), 25)])
 def test_a_single_mode_gives_one_mode_and_reverse_kl_ln_k(data, k):
     torch.manual_seed(0)

@@ -19,12 +19,17 @@ from ganrun.data import Batch, BaseData
 
 
 class GaussianMixture2d(BaseData):
-    """Equal-weight isotropic Gaussians at `centers` (ring, grid)."""
+    """Equal-weight isotropic Gaussians at `centers` (ring, grid). With `standardize`, models see the
+    points divided by the mixture's standard deviation per coordinate, and samples map back: `centers`,
+    `std`, pictures, metrics and saved samples stay in the data's own units."""
 
-    def __init__(self, name: str, centers: Tensor, std: float, device):
+    def __init__(self, name: str, centers: Tensor, std: float, device, standardize: bool = False):
         super().__init__(name, device)
         self.centers = centers.to(self.device, torch.float32)
         self.std = float(std)
+        # Var of one coordinate = the centres' spread + std^2 (the grid's: 8 + 0.05^2, i.e. 2.83^2)
+        spread = float(centers.double().var(dim=0, unbiased=False).mean())
+        self.scale = math.sqrt(spread + self.std ** 2) if standardize else 1.0
 
     @property
     def shape(self):
@@ -32,17 +37,24 @@ class GaussianMixture2d(BaseData):
 
     def sample(self, n, generator=None):
         mode = torch.randint(len(self.centers), (n,), device=self.device, generator=generator)
-        return Batch(self.centers[mode] + self.std * torch.randn(n, 2, device=self.device, generator=generator))
+        x = self.centers[mode] + self.std * torch.randn(n, 2, device=self.device, generator=generator)
+        return Batch(x / self.scale if self.scale != 1.0 else x)
+
+    def to_data(self, x: Tensor) -> Tensor:
+        return x * self.scale if self.scale != 1.0 else x
+
+    def to_model(self, x: Tensor) -> Tensor:
+        return x / self.scale if self.scale != 1.0 else x
 
 
 class Ring(GaussianMixture2d):
     """`modes` Gaussians at angles 2*pi*i/modes (not linspace(0, 2*pi, modes), which repeats one)."""
 
     def __init__(self, name: str = "ring", modes: int = 8, radius: float = 1.0, std: float = 0.01,
-                 device="cpu"):
+                 standardize: bool = False, device="cpu"):
         angle = 2 * math.pi * torch.arange(modes, dtype=torch.float64) / modes
         centers = radius * torch.stack([angle.cos(), angle.sin()], dim=1)
-        super().__init__(name, centers, std, device)
+        super().__init__(name, centers, std, device, standardize)
 
 
 @dataclass
@@ -54,6 +66,9 @@ class RingConfig:
     modes: int = bounded(8, ge=1, le=100_000)       # Gaussians on the circle
     radius: float = bounded(1.0, gt=0)              # the circle's radius
     std: float = bounded(0.01, gt=0)                # each Gaussian's standard deviation
+    # Train on the points divided by their standard deviation per coordinate (0.707 here), samples
+    # mapped back; metrics and pictures in the data's units (GAN_NOTES §5 trick 1, "scale the data").
+    standardize: bool = False
 
 
 register("dataset", RingConfig, Ring)
@@ -63,10 +78,10 @@ class Grid(GaussianMixture2d):
     """side x side Gaussians spaced `spacing` apart, centred on 0 ({-4,-2,0,2,4}^2 by default)."""
 
     def __init__(self, name: str = "grid", side: int = 5, spacing: float = 2.0, std: float = 0.05,
-                 device="cpu"):
+                 standardize: bool = False, device="cpu"):
         axis = spacing * (torch.arange(side, dtype=torch.float64) - (side - 1) / 2)
         centers = torch.cartesian_prod(axis, axis)
-        super().__init__(name, centers, std, device)
+        super().__init__(name, centers, std, device, standardize)
 
 
 @dataclass
@@ -78,6 +93,9 @@ class GridConfig:
     side: int = bounded(5, ge=1, le=300)            # Gaussians per side of the square grid
     spacing: float = bounded(2.0, gt=0)             # distance between neighbouring modes
     std: float = bounded(0.05, gt=0)                # each Gaussian's standard deviation
+    # Train on the points divided by their standard deviation per coordinate (2.83 here, as the WGAN-GP
+    # authors' gan_toy.py does), samples mapped back; metrics and pictures in the data's units.
+    standardize: bool = False
 
 
 register("dataset", GridConfig, Grid)
