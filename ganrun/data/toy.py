@@ -18,10 +18,26 @@ from ganrun.config import bounded, name_field, register
 from ganrun.data import Batch, BaseData
 
 
-class GaussianMixture2d(BaseData):
+class StandardizedToy(BaseData):
+    """Toy data that models may see in standardized units: (x - shift) / scale, mapped back by
+    `to_data` (pictures, metrics and saved samples stay in the data's own units). The identity,
+    shift 0 and scale 1, costs no tensor operation."""
+
+    shift, scale = 0.0, 1.0
+
+    def _identity(self) -> bool:
+        return self.shift == 0.0 and self.scale == 1.0
+
+    def to_data(self, x: Tensor) -> Tensor:
+        return x if self._identity() else x * self.scale + self.shift
+
+    def to_model(self, x: Tensor) -> Tensor:
+        return x if self._identity() else (x - self.shift) / self.scale
+
+
+class GaussianMixture2d(StandardizedToy):
     """Equal-weight isotropic Gaussians at `centers` (ring, grid). With `standardize`, models see the
-    points divided by the mixture's standard deviation per coordinate, and samples map back: `centers`,
-    `std`, pictures, metrics and saved samples stay in the data's own units."""
+    points divided by the mixture's standard deviation per coordinate."""
 
     def __init__(self, name: str, centers: Tensor, std: float, device, standardize: bool = False):
         super().__init__(name, device)
@@ -38,13 +54,7 @@ class GaussianMixture2d(BaseData):
     def sample(self, n, generator=None):
         mode = torch.randint(len(self.centers), (n,), device=self.device, generator=generator)
         x = self.centers[mode] + self.std * torch.randn(n, 2, device=self.device, generator=generator)
-        return Batch(x / self.scale if self.scale != 1.0 else x)
-
-    def to_data(self, x: Tensor) -> Tensor:
-        return x * self.scale if self.scale != 1.0 else x
-
-    def to_model(self, x: Tensor) -> Tensor:
-        return x / self.scale if self.scale != 1.0 else x
+        return Batch(self.to_model(x))
 
 
 class Ring(GaussianMixture2d):
@@ -141,7 +151,7 @@ class SineConfig:
 register("dataset", SineConfig, SineCurves)
 
 
-class Gaussian1d(BaseData):
+class Gaussian1d(StandardizedToy):
     """N(mean, std^2). With `standardize`, models see (x - mean) / std and samples map back."""
 
     kind = "density1d"
@@ -158,13 +168,7 @@ class Gaussian1d(BaseData):
 
     def sample(self, n, generator=None):
         x = self.mean + self.std * torch.randn(n, 1, device=self.device, generator=generator)
-        return Batch((x - self.shift) / self.scale)
-
-    def to_data(self, x: Tensor) -> Tensor:
-        return x * self.scale + self.shift
-
-    def to_model(self, x: Tensor) -> Tensor:
-        return (x - self.shift) / self.scale
+        return Batch(self.to_model(x))
 
 
 @dataclass
