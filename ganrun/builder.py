@@ -80,9 +80,13 @@ class Experiment:
 
 
 def check_fields(cfg: DictConfig, data: Dataset) -> None:
-    """The data's batches hold what the game's step reads (`Game.reads`, e.g. class labels): said in
-    one line before the game is built."""
-    reads = getattr(option("game", cfg.game.type).load(), "reads", ())
+    """The data's batches hold what the game's step reads (`Game.reads`, e.g. class labels), and the
+    game can step as train.updates asks: said in one line before the game is built."""
+    game = option("game", cfg.game.type).load()
+    if cfg.train.updates == "simultaneous" and not getattr(game, "simultaneous_updates", False):
+        raise ConfigError(f"train.updates=simultaneous: game={cfg.game.type} updates its players in turn only; "
+                          f"use train.updates=alternating (game=gan, conditional and infogan take both)")
+    reads = getattr(game, "reads", ())
     missing = [f for f in reads if f not in getattr(data, "fields", ("x",))]
     if missing:
         what, hint = FIELDS.get(missing[0], (f"batches with {missing[0]}", "use data that has them"))

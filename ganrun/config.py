@@ -222,6 +222,10 @@ class TrainConfig:
     batch_size: int = bounded(64, ge=1)             # samples per D and per G update
     n_critic: int = bounded(1, ge=1)          # D updates per G update
     g_steps: int = bounded(1, ge=1, le=100)   # G updates per step, after D's (PacGAN's code: 2, so D does not win)
+    # alternating: (1) update D, (2) update G through the updated D (pytorch/examples' DCGAN);
+    # simultaneous: D's and G's gradients taken at the same weights on the same minibatch, then both
+    # step (the ALI and PacGAN authors' code); with n_critic and g_steps 1
+    updates: str = choice("alternating", "simultaneous")
     log_every: int = bounded(100, ge=1)             # steps between logged losses and health signals
     sample_every: int = bounded(500, ge=1)          # steps between sample grids in TensorBoard
     ckpt_every: int = bounded(1000, ge=1)           # steps between checkpoints

@@ -362,14 +362,13 @@ def test_hold_linear_takes_its_hold_from_the_config(run_dir):
     assert load_checkpoint(run_dir)["players"]["G"]["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_in_process_resume_matches_a_straight_run(tmp_path):
+@pytest.mark.parametrize("updates", ["alternating", "simultaneous"])
+def test_in_process_resume_matches_a_straight_run(updates, tmp_path):
     """The same guarantee as the kill -9 test, with resume through train() directly."""
     overrides = FAST + ["dataset=ring", "train.steps=10", "train.ckpt_every=5", "train.log_every=3",
-                        "tricks.replay=0.5", "tricks.ema=0.8"]
+                        "tricks.replay=0.5", "tricks.ema=0.8", f"train.updates={updates}"]
     train(compose_config(overrides), tmp_path / "straight")
-    train(compose_config(overrides[:-4] + ["dataset=ring", "train.steps=5", "train.ckpt_every=5",
-                                           "train.log_every=3", "tricks.replay=0.5", "tricks.ema=0.8"]),
-          tmp_path / "half")
+    train(compose_config(overrides + ["train.steps=5"]), tmp_path / "half")
     state = load_checkpoint(tmp_path / "half")
     train(compose_config(overrides), tmp_path / "half", resume_state=state)
     same_weights(tmp_path / "straight", tmp_path / "half")

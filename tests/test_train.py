@@ -128,6 +128,42 @@ def test_the_generator_update_does_not_touch_the_discriminator(run_dir, monkeypa
     assert all(g is not None and g.abs().sum() > 0 for g in g_step["G_grads"])
 
 
+@pytest.mark.parametrize("updates", ["simultaneous", "alternating"])
+def test_simultaneous_updates_take_both_gradients_at_the_same_weights_on_one_minibatch(updates):
+    """train.updates=simultaneous (the ALI and PacGAN authors' rule): one step with plain SGD gives
+    D = D0 - lr grad_D L_D(D0, G0) and G = G0 - lr grad_G L_G(D0, G0), both on the same real and fake
+    batch, with the non-saturating losses of GAN_NOTES §2 written out here. Alternating, D's update is
+    the same and G's goes through the updated D, so G ends elsewhere."""
+    import copy
+
+    import torch.nn.functional as F
+
+    exp = build(compose_config(["device=cpu", "dataset=ring", "loss=ns", "optimizer=sgd", "optimizer.g.lr=0.5",
+                                "optimizer.d.lr=0.5", "train.batch_size=32", f"train.updates={updates}"]))
+    G, D = exp.players["G"].module, exp.players["D"].module
+    G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+    torch.manual_seed(1)
+    exp.game.step(1)
+    torch.manual_seed(1)                     # the same draws, in the game's order: real batch, then z
+    x = exp.data.sample(32).x
+    fake = G0(exp.game.g_inputs(32).z)
+    d_loss = F.softplus(-D0(x)).mean() + F.softplus(D0(fake.detach())).mean()   # -log D(x) - log(1 - D(G(z)))
+    g_loss = F.softplus(-D0(fake)).mean()                                       # -log D(G(z))
+    for net, before, loss in [(D, D0, d_loss), (G, G0, g_loss)]:
+        grads = torch.autograd.grad(loss, list(before.parameters()))
+        expected = [p - 0.5 * g for p, g in zip(before.parameters(), grads)]
+        same = all(torch.allclose(p, e, atol=1e-6) for p, e in zip(net.parameters(), expected))
+        assert same == (net is D or updates == "simultaneous"), (updates, "D" if net is D else "G")
+
+
+def test_simultaneous_updates_are_refused_where_a_step_has_several_updates_or_another_order(tmp_path):
+    proc = ganrun_here("dataset=ring", "train.updates=simultaneous", "train.n_critic=5", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "set both to 1, or train.updates=alternating" in proc.stderr
+    proc = ganrun_here("game=mixgan", "dataset=ring", "train.updates=simultaneous", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "game=mixgan updates its players in turn only" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_metrics_json_is_flat_numbers_plus_a_protocol(run_dir):
     train_run(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())

@@ -78,6 +78,8 @@ class Game:
     # The fields of the data's batches its step reads beyond the samples x (ganrun/data/__init__.py
     # FIELDS: "y", class labels), checked against the data before the game is made (builder.py)
     reads: tuple[str, ...] = ()
+    # Whether its step can take every player's gradient at the same weights (train.updates=simultaneous)
+    simultaneous_updates = False
 
     def step(self, step: int) -> list[Terms]:
         """One training step (`step` counts from 1): the phases in order; returns the terms of

@@ -3,7 +3,9 @@
 Each step (the phase table in `phase_table`): (1) update D `train.n_critic` times on fresh real
 and fake batches, D seeing the fakes detached; (2) update G (`train.g_steps` times, once by
 default) through a frozen D, reusing the last fake batch with its graph (as pytorch/examples'
-DCGAN does) instead of running G a second time. The loss is any
+DCGAN does) instead of running G a second time. With `train.updates=simultaneous` (the ALI and
+PacGAN authors' rule) G's gradient is taken first, through D as it was, and D's on the same real
+and fake batches: both at the same weights, as if the two had stepped at once. The loss is any
 of the family (ganrun/losses.py); the tricks of GAN_NOTES §5 sit around it: PacGAN packing
 and instance noise in front of D, the replay buffer, label tricks, G_ema.
 
@@ -52,12 +54,15 @@ class GANGameConfig:
 
 
 class GAN(Game):
+    simultaneous_updates = True
+
     def __init__(self, cfg, data, device: torch.device):
         self.cfg, self.data, self.device = cfg, data, device
         t, train = cfg.tricks, cfg.train
         # Plain values for the step (reading an OmegaConf node costs tens of microseconds).
         self.batch_size, self.n_critic, self.prior = train.batch_size, train.n_critic, t.prior
         self.g_steps = train.g_steps
+        self.simultaneous = train.updates == "simultaneous"
         self.noise_start, self.noise_steps = t.instance_noise, t.instance_noise_steps or train.steps
         self.precision = Precision(cfg.device.precision, device)
         labels = Labels(smoothing=t.label_smoothing, noisy=t.noisy_labels, flip=t.label_flip)
@@ -96,6 +101,10 @@ class GAN(Game):
         if label_tricks and not self.loss.uses_labels:
             raise ConfigError(f"{label_tricks[0]} changes D's real/fake targets, but {type(self.loss).__name__} "
                               f"has none: use it with loss=ns, mm, lsgan or dragan")
+        if self.simultaneous and (cfg.train.n_critic > 1 or cfg.train.g_steps > 1):
+            raise ConfigError(f"train.updates=simultaneous steps D and G once each on one minibatch, and this run has "
+                              f"train.n_critic={cfg.train.n_critic}, train.g_steps={cfg.train.g_steps}: set both to 1, "
+                              f"or train.updates=alternating")
         if cfg.train.batch_size % t.pack:
             raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
         translating = getattr(option("model", cfg.model.type).schema, "trained_by", "")
@@ -159,7 +168,11 @@ class GAN(Game):
     # -- the step -------------------------------------------------------------
     def phase_table(self, d_players: tuple[str, ...]) -> list[Phase]:
         """(1) update D (and the players that learn from D's loss, InfoGAN's Q) n_critic times;
-        (2) update G g_steps times through a frozen D."""
+        (2) update G g_steps times through a frozen D. Simultaneous: G's update through D as it was,
+        then D's on the same batches (G's step does not change the fakes D sees)."""
+        if self.simultaneous:
+            return [Phase("G", ("G",), self.g_loss, frozen=d_players, before=self.before_both),
+                    Phase("D", d_players, self.d_loss, after=self.after_d_update)]
         return [Phase("D", d_players, self.d_loss, repeat=self.n_critic, before=self.before_d,
                       after=self.after_d_update),
                 Phase("G", ("G",), self.g_loss, repeat=self.g_steps, frozen=d_players, before=self.before_g)]
@@ -171,21 +184,29 @@ class GAN(Game):
         if self.augment is not None:
             self.augment.adjust(step)       # ADA's p moves once a step, after D's updates
 
-    def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
-        """D's loss on fresh real and fake batches; D sees the fakes detached (some of them swapped
-        for past fakes when the replay buffer is on)."""
-        autocast = self.precision.autocast
+    def before_both(self, step: int, scratch: dict) -> None:
+        self.before_d(step, scratch)
+        self.before_g(step, scratch)
+
+    def draw(self, scratch: dict, keep_graph: bool) -> None:
+        """A fresh real batch and a fake batch for one update (the fakes with G's graph when G's update
+        will use them), into `scratch`."""
         batch = self.data.sample(self.batch_size)
         g_in = self.g_inputs(self.batch_size)
-        # The last fake batch keeps its graph: G's update reuses it.
-        with torch.set_grad_enabled(i == self.n_critic - 1), autocast():
+        with torch.set_grad_enabled(keep_graph), self.precision.autocast():
             fake = g_forward(self.G.module, g_in)
-        y_real = self.real_labels(batch)
-        with autocast():
+        scratch.update(batch=batch, g_in=g_in, fake=fake, y_real=self.real_labels(batch))
+
+    def d_loss(self, step: int, i: int, scratch: dict) -> Terms:
+        """D's loss on fresh real and fake batches (simultaneous: those of G's update); D sees the fakes
+        detached (some of them swapped for past fakes when the replay buffer is on)."""
+        if not self.simultaneous:
+            self.draw(scratch, keep_graph=i == self.n_critic - 1)     # the last fakes: G's update reuses them
+        batch, g_in, fake, y_real = scratch["batch"], scratch["g_in"], scratch["fake"], scratch["y_real"]
+        with self.precision.autocast():
             outputs: dict = {}
             terms = self.loss.discriminator(self.d_view, batch.x, self.replay.mix(fake), y_real, g_in.y, outputs)
             self.d_extra(terms, outputs, batch, g_in)
-        scratch.update(batch=batch, g_in=g_in, fake=fake, y_real=y_real)
         return terms
 
     def after_d_update(self, terms: Terms, scratch: dict) -> None:
@@ -196,7 +217,9 @@ class GAN(Game):
     def g_loss(self, step: int, j: int, scratch: dict) -> Terms:
         """G's loss on the inputs of D's last fake batch: the first time on that batch itself, then
         (train.g_steps > 1: DCGAN-tensorflow runs G twice so that D's loss never reaches 0) on the
-        batch drawn again from the updated G."""
+        batch drawn again from the updated G. Simultaneous: on fresh batches, which D's update reuses."""
+        if self.simultaneous:
+            self.draw(scratch, keep_graph=True)
         autocast, g_in = self.precision.autocast, scratch["g_in"]
         if j == 0:
             fake = scratch["fake"]

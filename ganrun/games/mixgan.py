@@ -72,6 +72,8 @@ class MixGANGameConfig:
 
 
 class MixGAN(GAN):
+    simultaneous_updates = False       # its phases share the fakes of D's last update
+
     def __init__(self, components: int, entropy: float, *, cfg, data, device: torch.device):
         self.components, self.entropy_weight = components, entropy
         super().__init__(cfg, data, device)
