@@ -84,7 +84,7 @@ SYSTEMS = {s.name: s for s in [
            translation=True),
     System("pacgan2_ring", ("pacgan_toy.py", "--dataset", "ring", "--pack", "2"),
            ("experiment=pacgan_ring", "tricks.pack=2"), "ring", "hq", ("modes", "rkl"), 200,
-           {"short": 2000, "full": 15000}, peer_batch=100),
+           {"short": 2000, "full": 20000}, peer_batch=100),
     System("pacgan2_grid", ("pacgan_toy.py", "--dataset", "grid", "--pack", "2"),
            ("experiment=pacgan_grid", "tricks.pack=2"), "grid", "modes", ("hq", "rkl"), 200,
            {"short": 2000, "full": 10000}, peer_batch=100),
