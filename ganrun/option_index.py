@@ -66,7 +66,8 @@ class InfoGANGameConfig:
     """InfoGAN (GAN_NOTES §7.2): categorical and continuous codes beside z, a Q head on D's features
     recovering them. The paper's setting: experiment=infogan."""
     type: str = "infogan"
-    categorical: int = bounded(10, ge=0, le=1000)    # K values of the categorical code (0: none)
+    categorical: int = bounded(10, ge=0, le=1000)    # K values of each categorical code (0: none)
+    cat_codes: int = bounded(1, ge=1, le=16)         # categorical codes of K values each (the paper's SVHN: 4)
     continuous: int = bounded(2, ge=0, le=64)        # continuous codes, each U[-1, 1]
     lambda_cat: float = bounded(1.0, ge=0)           # weight of the categorical term
     lambda_cont: float = bounded(0.1, ge=0)          # weight of the continuous term (its NLL has another scale)

@@ -107,8 +107,8 @@ def test_acgan_terms_are_the_cross_entropies_of_the_class_logits():
 def test_infogan_information_term_is_cross_entropy_plus_gaussian_nll():
     logits = torch.tensor([[0.0, math.log(3.0)]])          # p(code 1) = 3/4
     mean, log_var = torch.tensor([[0.5]]), torch.tensor([[math.log(4.0)]])   # N(0.5, 2^2)
-    game = SimpleNamespace(categorical=2, continuous=1, lambda_cat=1.0, lambda_cont=0.1, fixed_std=False,
-                           Q=SimpleNamespace(module=lambda h: (logits, mean, log_var)))
+    game = SimpleNamespace(categorical=2, cat_codes=1, continuous=1, lambda_cat=1.0, lambda_cont=0.1,
+                           fixed_std=False, Q=SimpleNamespace(module=lambda h: (logits, mean, log_var)))
     codes = torch.tensor([[0.0, 1.0, -0.5]])                # categorical 1, continuous -0.5
     terms = {}
     info = InfoGAN.information(game, terms, torch.zeros(1, 4), codes)
@@ -123,6 +123,23 @@ def test_infogan_information_term_is_cross_entropy_plus_gaussian_nll():
     game.fixed_std = True
     InfoGAN.information(game, terms, torch.zeros(1, 4), codes)
     assert float(terms["info/cont"]) == pytest.approx(0.5 * math.log(2 * math.pi) + (-0.5 - 0.5) ** 2 / 2)
+
+
+def test_several_categorical_codes_add_one_cross_entropy_each():
+    # game.cat_codes=2 of 3 values (the paper's SVHN has four codes of 10): Q's logits are one block
+    # per code, and L_I sums the codes' cross-entropies (each averaged over the samples)
+    logits = torch.tensor([[0.0, math.log(3.0), 0.0, 0.0, 0.0, math.log(2.0)],
+                           [math.log(4.0), 0.0, 0.0, 0.0, 0.0, 0.0]])
+    game = SimpleNamespace(categorical=3, cat_codes=2, continuous=0, lambda_cat=2.0, lambda_cont=0.1,
+                           fixed_std=False, Q=SimpleNamespace(module=lambda h: (logits, None, None)))
+    codes = torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0, 1.0],   # sample 0: code 0 = 1, code 1 = 2
+                          [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]])  # sample 1: code 0 = 0, code 1 = 1
+    terms = {}
+    info = InfoGAN.information(game, terms, torch.zeros(2, 4), codes)
+    code0 = (-math.log(3 / 5) - math.log(4 / 6)) / 2
+    code1 = (-math.log(2 / 4) - math.log(1 / 3)) / 2
+    assert float(terms["info/cat"]) == pytest.approx(code0 + code1)
+    assert float(info) == pytest.approx(2.0 * (code0 + code1))
 
 
 def test_code_accuracy_is_the_best_one_to_one_matching():
@@ -168,7 +185,8 @@ def test_sampling_by_class_round_robin_and_by_name(acgan_run, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("game", [["game=conditional"], ["game=conditional", "game.form=cgan", "loss=wgan_gp"],
-                                  ["game=infogan", "game.continuous=1"]])
+                                  ["game=infogan", "game.continuous=1"],
+                                  ["game=infogan", "game.cat_codes=2", "game.categorical=3"]])
 def test_conditional_and_infogan_runs_resume_exactly(game, tmp_path):
     overrides = FAST + DIGITS + game + ["train.ckpt_every=4", "tricks.ema=0.5"]
     train(compose_config(overrides + ["train.steps=8"]), tmp_path / "straight")
@@ -194,6 +212,25 @@ def test_an_infogan_run_logs_information_terms_traversals_and_code_accuracy(tmp_
     assert sample_main([str(run), "--n", "4", "--code", "3", "--out", str(tmp_path / "c.png")]) == 0
     assert sample_main([str(run), "--n", "4", "--code", "10", "--out", str(tmp_path / "c.png")]) == 2
     assert "this InfoGAN's categorical code takes 0 to 9" in capsys.readouterr().err
+
+
+def test_an_infogan_run_with_several_categorical_codes(tmp_path):
+    run = tmp_path / "run"
+    metrics = train_run(run, DIGITS + ["game=infogan", "game.cat_codes=3", "game.categorical=4",
+                                       "game.continuous=1"])
+    assert 0 < metrics["code_acc"] <= 1                    # the first code against the classes
+    _, image_tags = scalar_and_image_tags(run / "tb")
+    assert {"samples/codes_cat", "samples/codes_cat1", "samples/codes_cat2", "samples/codes_cont0"} <= image_tags
+    q_out = load_checkpoint(run)["players"]["Q"]["module"]["net.3.weight"]
+    assert q_out.shape[0] == 3 * 4 + 2 * 1                # 3 codes of 4 logits, a mean and log-variance
+    game = InfoGAN.__new__(InfoGAN)
+    game.categorical, game.cat_codes, game.continuous, game.device = 4, 3, 1, torch.device("cpu")
+    codes = game.codes(50, torch.Generator().manual_seed(0), cat=torch.full((50,), 2))
+    blocks = codes[:, :12].reshape(50, 3, 4)
+    assert torch.equal(blocks.sum(2), torch.ones(50, 3)) and torch.equal(blocks[:, 0].argmax(1), torch.full((50,), 2))
+    assert len(set(blocks[:, 1].argmax(1).tolist())) > 1   # --code fixes the first code; the others are drawn
+    assert sample_main([str(run), "--n", "4", "--code", "3", "--out", str(tmp_path / "c.npy")]) == 0
+    assert np.load(tmp_path / "c_codes.npy").tolist() == [3, 3, 3, 3]
 
 
 @pytest.mark.parametrize("overrides,message", [
