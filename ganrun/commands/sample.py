@@ -35,7 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--batch-size", type=int, default=500, help="samples per forward pass (default 500)")
     p.add_argument("--class", dest="label", help="conditional runs: the class to draw (an index or a class name)")
-    p.add_argument("--code", type=int, help="InfoGAN runs: the categorical code value to draw")
+    p.add_argument("--code", type=int, help="InfoGAN runs: the value of the (first) categorical code to draw")
     p.add_argument("--truncation", type=float,
                    help="the truncation trick: redraw every noise component beyond this threshold (e.g. 0.5)")
     return p.parse_args(argv)
