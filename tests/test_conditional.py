@@ -215,20 +215,25 @@ def test_an_infogan_run_logs_information_terms_traversals_and_code_accuracy(tmp_
 
 
 def test_an_infogan_run_with_several_categorical_codes(tmp_path):
+    from ganrun.builder import build
+
+    several = DIGITS + ["game=infogan", "game.cat_codes=3", "game.categorical=4", "game.continuous=1"]
     run = tmp_path / "run"
-    metrics = train_run(run, DIGITS + ["game=infogan", "game.cat_codes=3", "game.categorical=4",
-                                       "game.continuous=1"])
+    metrics = train_run(run, several)
     assert 0 < metrics["code_acc"] <= 1                    # the first code against the classes
     _, image_tags = scalar_and_image_tags(run / "tb")
     assert {"samples/codes_cat", "samples/codes_cat1", "samples/codes_cat2", "samples/codes_cont0"} <= image_tags
     q_out = load_checkpoint(run)["players"]["Q"]["module"]["net.3.weight"]
     assert q_out.shape[0] == 3 * 4 + 2 * 1                # 3 codes of 4 logits, a mean and log-variance
-    game = InfoGAN.__new__(InfoGAN)
-    game.categorical, game.cat_codes, game.continuous, game.device = 4, 3, 1, torch.device("cpu")
+    game = build(compose_config(FAST + several)).game
     codes = game.codes(50, torch.Generator().manual_seed(0), cat=torch.full((50,), 2))
     blocks = codes[:, :12].reshape(50, 3, 4)
     assert torch.equal(blocks.sum(2), torch.ones(50, 3)) and torch.equal(blocks[:, 0].argmax(1), torch.full((50,), 2))
     assert len(set(blocks[:, 1].argmax(1).tolist())) > 1   # --code fixes the first code; the others are drawn
+    # code 1's picture: its value is the row (4 rows of 8 columns), the other codes the same down each column
+    values = game.fixed_inputs(0)["cat1"].codes[:, :12].reshape(4, 8, 3, 4).argmax(3)
+    assert torch.equal(values[:, :, 1], torch.arange(4)[:, None].expand(4, 8))
+    assert torch.equal(values[:, :, [0, 2]], values[:1, :, [0, 2]].expand(4, 8, 2))
     assert sample_main([str(run), "--n", "4", "--code", "3", "--out", str(tmp_path / "c.npy")]) == 0
     assert np.load(tmp_path / "c_codes.npy").tolist() == [3, 3, 3, 3]
 
