@@ -14,6 +14,7 @@ from ganrun import losses as L
 from ganrun.checkpoint import load_checkpoint
 from ganrun.errors import ConfigError
 from ganrun.builder import build
+from ganrun.games.gan import mode_seeking
 from ganrun.trained import load_trained
 from ganrun.players import EMA
 from ganrun.tricks import DView, ReplayBuffer, instance_noise_std
@@ -208,7 +209,7 @@ def test_uniform_prior():
     "tricks.label_smoothing=0.1", "tricks.noisy_labels=true", "tricks.label_flip=0.05",
     "tricks.instance_noise=0.1", "tricks.joint_batches=true", "tricks.replay=0.5", "tricks.ema=0.99",
     "tricks.spectral_norm=true", "tricks.pack=2", "tricks.prior=uniform", "optimizer=ttur",
-    "train.n_critic=2",
+    "train.n_critic=2", "tricks.mode_seeking=1",
 ])
 def test_each_trick_trains_a_few_steps(trick, run_dir):
     metrics = train_run(run_dir, [trick])
@@ -237,3 +238,51 @@ def test_began_uses_the_autoencoder_form_and_keeps_k(run_dir):
     train_run(run_dir, ["loss=began", "loss.lambda_k=0.5", "loss.k_init=0.2"])
     k = float(load_checkpoint(run_dir)["state"]["loss"]["k"])
     assert k != 0.2 and 0.0 <= k <= 1.0
+
+
+# --------------------------------------------------------------------------- mode seeking (MSGAN)
+def test_mode_seeking_term_is_msgan_ratio_inverted():
+    fake = torch.zeros(4, 1, 2, 2)
+    fake[2:] = 0.5                                  # the halves differ by 0.5 in every pixel
+    noise = torch.zeros(4, 3)
+    noise[2:] = 2.0                                 # ... and by 2 in every noise component
+    assert mode_seeking(fake, noise).item() == pytest.approx(1 / (0.5 / 2 + 1e-5))
+    assert mode_seeking(torch.ones(4, 1, 2, 2), noise).item() == pytest.approx(1e5), "G ignoring z: 1 / eps"
+    far = fake.clone()
+    far[2:] = 1.0
+    assert mode_seeking(far, noise) < mode_seeking(fake, noise), "samples further apart cost G less"
+
+
+@pytest.mark.parametrize("overrides", [["experiment=acgan"], ["experiment=infogan"]])
+def test_mode_seeking_halves_share_classes_or_codes_and_differ_in_noise(overrides):
+    exp = build(compose_config(overrides + ["tricks.mode_seeking=1", "train.batch_size=16", "device=cpu"]))
+    game, scratch = exp.game, {}
+    game.draw(scratch, keep_graph=False)
+    g_in, h, noise_dims = scratch["g_in"], 8, game.G.module.latent_dim
+    if g_in.y is not None:
+        assert torch.equal(g_in.y[:h], g_in.y[h:]) and len(g_in.y.unique()) > 1
+    if g_in.codes is not None:
+        assert torch.equal(g_in.codes[:h], g_in.codes[h:])
+        assert torch.equal(g_in.z[:, noise_dims:], g_in.codes), "G is given the codes Q must recover"
+    assert (g_in.z[:h, :noise_dims] != g_in.z[h:, :noise_dims]).all()
+    plain = build(compose_config(overrides + ["train.batch_size=16", "device=cpu"])).game
+    plain.draw(scratch, keep_graph=False)
+    same = scratch["g_in"].y if g_in.y is not None else scratch["g_in"].codes
+    assert not torch.equal(same[:h], same[h:]), "off, the halves are drawn independently"
+
+
+def test_mode_seeking_enters_gs_loss_and_is_logged(run_dir):
+    train_run(run_dir, ["dataset=digits", "game=conditional", "model.g_width=8", "model.d_width=8",
+                        "tricks.mode_seeking=2", "eval.classifier=false", "eval.memorisation=false"])
+    logged = scalars(run_dir / "tb", "loss/mode_seeking")
+    assert logged and all(0 < v < 2e5 for _, v in logged)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["train.batch_size=63"], "train.batch_size=63 is odd"),
+    (["game=mixgan"], "tricks.mode_seeking with game=mixgan"),
+    (["experiment=pix2pix"], "tricks.mode_seeking does not apply to game=pix2pix"),
+])
+def test_mode_seeking_refuses_what_it_cannot_pair(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        build(compose_config(["tricks.mode_seeking=1", *overrides]))

@@ -92,6 +92,11 @@ class ConditionalGAN(GAN):
     def real_labels(self, batch: Batch) -> Optional[Tensor]:
         return batch.y
 
+    def paired(self, g_in: GInputs) -> GInputs:
+        h = len(g_in.y) // 2
+        g_in.y[h:2 * h] = g_in.y[:h]
+        return g_in
+
     def d_extra(self, terms: Terms, outputs: dict, batch: Batch, g_in: GInputs) -> None:
         if self.form != "acgan":
             return

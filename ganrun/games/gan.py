@@ -7,7 +7,7 @@ DCGAN does) instead of running G a second time. With `train.updates=simultaneous
 PacGAN authors' rule) G's gradient is taken first, through D as it was, and D's on the same real
 and fake batches: both at the same weights, as if the two had stepped at once. The loss is any
 of the family (ganrun/losses.py); the tricks of GAN_NOTES §5 sit around it: PacGAN packing
-and instance noise in front of D, the replay buffer, label tricks, G_ema.
+and instance noise in front of D, the replay buffer, label tricks, G_ema, MSGAN's mode-seeking term.
 
 The conditional games and InfoGAN (ganrun/games/conditional.py, infogan.py) are this game with
 labels or codes among G's inputs and extra terms in both updates: they override the hooks
@@ -85,6 +85,7 @@ class GAN(Game):
         # D as the losses call it: augmentation, instance noise, packing.
         self.d_view = DView(D, t.pack, self.augment)
         self.ortho = t.ortho
+        self.mode_seeking = t.mode_seeking
         self.players.track("loss", self.loss)     # BEGAN's k_t
         self.players.track("replay", self.replay)
         if self.augment is not None:
@@ -107,6 +108,9 @@ class GAN(Game):
                               f"or train.updates=alternating")
         if cfg.train.batch_size % t.pack:
             raise ConfigError(f"tricks.pack={t.pack} must divide train.batch_size={cfg.train.batch_size}")
+        if t.mode_seeking > 0 and cfg.train.batch_size % 2:
+            raise ConfigError(f"tricks.mode_seeking compares the two halves of G's batch, and train.batch_size="
+                              f"{cfg.train.batch_size} is odd: make it even")
         translating = getattr(option("model", cfg.model.type).schema, "trained_by", "")
         if translating:
             raise ConfigError(f"model={cfg.model.type} is image-to-image: use it with game={translating} "
@@ -159,6 +163,11 @@ class GAN(Game):
         """The labels D sees with real data (None: D is not conditional)."""
         return None
 
+    def paired(self, g_in: GInputs) -> GInputs:
+        """The same inputs with the batch's second half asked for the first half's classes or codes
+        (tricks.mode_seeking compares the halves). The classic game has none to share."""
+        return g_in
+
     def d_extra(self, terms: Terms, outputs: dict, batch: Batch, g_in: GInputs) -> None:
         """Terms a game adds to D's loss (terms["loss/D"]), from D's full outputs."""
 
@@ -193,6 +202,8 @@ class GAN(Game):
         will use them), into `scratch`."""
         batch = self.data.sample(self.batch_size)
         g_in = self.g_inputs(self.batch_size)
+        if self.mode_seeking > 0:
+            g_in = self.paired(g_in)
         with torch.set_grad_enabled(keep_graph), self.precision.autocast():
             fake = g_forward(self.G.module, g_in)
         scratch.update(batch=batch, g_in=g_in, fake=fake, y_real=self.real_labels(batch))
@@ -233,6 +244,9 @@ class GAN(Game):
             if self.ortho > 0:          # BigGAN: beta * sum ||W W^T * (1 - I)||_F^2 over G's weights
                 terms["loss/ortho"] = self.ortho * orthogonal_penalty(self.G.module)
                 terms["loss/G"] = terms["loss/G"] + terms["loss/ortho"]
+            if self.mode_seeking > 0:
+                terms["loss/mode_seeking"] = self.mode_seeking * mode_seeking(fake, g_in.z[:, :self.G.module.latent_dim])
+                terms["loss/G"] = terms["loss/G"] + terms["loss/mode_seeking"]
         return terms
 
     @torch.no_grad()
@@ -298,6 +312,15 @@ class GAN(Game):
 
 
 register("game", GANGameConfig, GAN)
+
+
+def mode_seeking(fake: Tensor, noise: Tensor, eps: float = 1e-5) -> Tensor:
+    """MSGAN's term (Mao et al. 2019): 1 / (d_I / d_z + eps), d_I the mean absolute difference of the
+    batch's two halves of fakes and d_z that of their noise. Small when different z give different
+    samples; it grows as G ignores z (the two halves have the same classes or codes)."""
+    h = len(fake) // 2
+    ratio = (fake[:h] - fake[h:2 * h]).abs().mean() / (noise[:h] - noise[h:2 * h]).abs().mean()
+    return 1 / (ratio + eps)
 
 
 def g_forward(G: torch.nn.Module, g_in: GInputs) -> Tensor:

@@ -117,6 +117,12 @@ class InfoGAN(GAN):
         c = self.codes(n, generator)
         return GInputs(torch.cat([self.z(n, generator), c], dim=1), None, c)
 
+    def paired(self, g_in: GInputs) -> GInputs:
+        h, width = len(g_in.z) // 2, g_in.codes.shape[1]
+        g_in.codes[h:2 * h] = g_in.codes[:h]
+        g_in.z[h:2 * h, -width:] = g_in.codes[:h]
+        return g_in
+
     def information(self, terms: Terms, features: Tensor, codes: Tensor) -> Tensor:
         """lambda-weighted L_I of Q on these features against the codes G was given."""
         logits, mean, log_var = self.Q.module(features)

@@ -91,6 +91,8 @@ class MixGAN(GAN):
                              ("tricks.diffaug", cfg.tricks.diffaug not in ("none", ""),
                               "the mixture's discriminators see un-augmented images"),
                              ("tricks.ortho", cfg.tricks.ortho > 0, "the mixture's generators are not regularised"),
+                             ("tricks.mode_seeking", cfg.tricks.mode_seeking > 0,
+                              "the mixture's generators are not regularised"),
                              (f"train.g_steps={cfg.train.g_steps}", cfg.train.g_steps > 1,
                               "the generators are updated once a step, on the fakes D's last update scored")]:
             if on:
