@@ -271,7 +271,7 @@ class TricksConfig:
     ada_interval: int = bounded(4, ge=1)            # steps between adjustments of p
     ortho: float = bounded(0.0, ge=0)               # BigGAN's orthogonal regularisation of G (beta, 1e-4)
     # MSGAN's mode-seeking term (lambda; 0: off): the batch's halves share their classes or codes,
-    # and G's loss adds lambda / (mean|G(z1) - G(z2)| / mean|z1 - z2|), so that G keeps using z
+    # and G's loss adds lambda / (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5), so that G keeps using z
     mode_seeking: float = bounded(0.0, ge=0)
 
 

@@ -271,6 +271,24 @@ def test_mode_seeking_halves_share_classes_or_codes_and_differ_in_noise(override
     assert not torch.equal(same[:h], same[h:]), "off, the halves are drawn independently"
 
 
+def test_mode_seeking_term_is_added_to_gs_loss_on_the_noise_alone():
+    """InfoGAN's z is [noise, codes]: the pair shares its codes, so only the noise's distance counts."""
+    torch.manual_seed(0)
+    exp = build(compose_config(["experiment=infogan", "tricks.mode_seeking=0.5", "train.batch_size=16", "device=cpu"]))
+    game, scratch = exp.game, {}
+    game.draw(scratch, keep_graph=True)
+    fake, z, h = scratch["fake"].detach(), scratch["g_in"].z, 8
+    noise = z[:, :62]                                               # experiment=infogan: 62 noise dimensions
+    ratio = (fake[:h] - fake[h:]).abs().mean() / (noise[:h] - noise[h:]).abs().mean()
+    with_term = game.g_loss(1, 0, scratch)
+    assert with_term["loss/mode_seeking"].item() == pytest.approx(0.5 / (ratio.item() + 1e-5), rel=1e-5)
+    game.mode_seeking = 0.0
+    without = game.g_loss(1, 0, scratch)
+    assert "loss/mode_seeking" not in without
+    assert (with_term["loss/G"] - without["loss/G"]).item() == pytest.approx(with_term["loss/mode_seeking"].item(),
+                                                                           rel=1e-4)
+
+
 def test_mode_seeking_enters_gs_loss_and_is_logged(run_dir):
     train_run(run_dir, ["dataset=digits", "game=conditional", "model.g_width=8", "model.d_width=8",
                         "tricks.mode_seeking=2", "eval.classifier=false", "eval.memorisation=false"])

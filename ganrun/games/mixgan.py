@@ -92,7 +92,7 @@ class MixGAN(GAN):
                               "the mixture's discriminators see un-augmented images"),
                              ("tricks.ortho", cfg.tricks.ortho > 0, "the mixture's generators are not regularised"),
                              ("tricks.mode_seeking", cfg.tricks.mode_seeking > 0,
-                              "the mixture's generators are not regularised"),
+                              "each generator draws its own unpaired batch, which the term cannot compare"),
                              (f"train.g_steps={cfg.train.g_steps}", cfg.train.g_steps > 1,
                               "the generators are updated once a step, on the fakes D's last update scored")]:
             if on:
