@@ -304,3 +304,16 @@ def test_mode_seeking_enters_gs_loss_and_is_logged(run_dir):
 def test_mode_seeking_refuses_what_it_cannot_pair(overrides, message):
     with pytest.raises(ConfigError, match=message):
         build(compose_config(["tricks.mode_seeking=1", *overrides]))
+
+
+def test_mode_seeking_refuses_a_conditional_game_that_cannot_pair_its_classes():
+    from ganrun.games.conditional import ConditionalGAN
+    from ganrun.games.gan import GAN
+
+    class Unpaired(ConditionalGAN):          # a user's conditional game, written before the option
+        paired = GAN.paired
+
+    cfg = compose_config(["game=conditional", "tricks.mode_seeking=1", "device=cpu"])
+    with pytest.raises(ConfigError, match="does not say how to pair its inputs"):
+        Unpaired(**{k: v for k, v in cfg.game.items() if k != "type"}, cfg=cfg,
+                 data=build(compose_config(["game=conditional", "device=cpu"])).data, device=torch.device("cpu"))

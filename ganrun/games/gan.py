@@ -111,6 +111,10 @@ class GAN(Game):
         if t.mode_seeking > 0 and cfg.train.batch_size % 2:
             raise ConfigError(f"tricks.mode_seeking compares the two halves of G's batch, and train.batch_size="
                               f"{cfg.train.batch_size} is odd: make it even")
+        if t.mode_seeking > 0 and (self.takes_classes or self.takes_codes) and type(self).paired is GAN.paired:
+            raise ConfigError(f"tricks.mode_seeking pairs fakes asked for the same classes or codes, and "
+                              f"game={cfg.game.type} does not say how to pair its inputs: give the game a "
+                              f"`paired` method (docs/extending.md), or leave tricks.mode_seeking=0")
         translating = getattr(option("model", cfg.model.type).schema, "trained_by", "")
         if translating:
             raise ConfigError(f"model={cfg.model.type} is image-to-image: use it with game={translating} "
