@@ -289,7 +289,7 @@ def test_mode_seeking_term_is_added_to_gs_loss_on_the_noise_alone():
                                                                            rel=1e-4)
 
 
-def test_mode_seeking_enters_gs_loss_and_is_logged(run_dir):
+def test_mode_seeking_term_is_logged_in_a_run(run_dir):
     train_run(run_dir, ["dataset=digits", "game=conditional", "model.g_width=8", "model.d_width=8",
                         "tricks.mode_seeking=2", "eval.classifier=false", "eval.memorisation=false"])
     logged = scalars(run_dir / "tb", "loss/mode_seeking")

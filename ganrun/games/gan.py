@@ -248,8 +248,9 @@ class GAN(Game):
             if self.ortho > 0:          # BigGAN: beta * sum ||W W^T * (1 - I)||_F^2 over G's weights
                 terms["loss/ortho"] = self.ortho * orthogonal_penalty(self.G.module)
                 terms["loss/G"] = terms["loss/G"] + terms["loss/ortho"]
-            if self.mode_seeking > 0:
-                terms["loss/mode_seeking"] = self.mode_seeking * mode_seeking(fake, g_in.z[:, :self.G.module.latent_dim])
+            if self.mode_seeking > 0:      # MSGAN: the z distance over the noise, not InfoGAN's codes
+                noise = g_in.z[:, :self.G.module.latent_dim]
+                terms["loss/mode_seeking"] = self.mode_seeking * mode_seeking(fake, noise)
                 terms["loss/G"] = terms["loss/G"] + terms["loss/mode_seeking"]
         return terms
 
