@@ -273,6 +273,8 @@ class TricksConfig:
     # MSGAN's mode-seeking term (lambda; 0: off): the batch's halves share their classes or codes,
     # and G's loss adds lambda / (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5), so that G keeps using z
     mode_seeking: float = bounded(0.0, ge=0)
+    r1: float = bounded(0.0, ge=0)                  # R1 (Mescheder 2018): D's loss adds gamma/2 E||grad D(x_real)||^2
+    r1_every: int = bounded(1, ge=1)                # lazy R1: every k-th D update, weighted k (StyleGAN2: 16)
 
 
 @dataclass

@@ -156,19 +156,30 @@ def call(D: nn.Module, x: Tensor, y: Tensor | None):
     return D(x) if y is None else D(x, y)
 
 
-def gradient_penalty(D: nn.Module, x_hat: Tensor, y: Tensor | None = None) -> Tensor:
-    """E[(||grad D(x_hat)||_2 - 1)^2], the norm over all non-batch dimensions of each D input
-    row (with PacGAN packing, a pack is one row). The graph is kept so the penalty trains D.
+def input_gradient_norms(D: nn.Module, x: Tensor, y: Tensor | None = None) -> Tensor:
+    """||grad_x D(x)||_2 of each D input row, the norm over all its non-batch dimensions (with
+    PacGAN packing, a pack is one row). The graph is kept so that a penalty on it trains D.
     Computed in float32 even under mixed precision: float16 gradients of D could underflow."""
-    mixed = torch.is_autocast_enabled(x_hat.device.type)
-    with torch.autocast(x_hat.device.type, enabled=False) if mixed else contextlib.nullcontext():
-        x_hat = x_hat.detach()
-        x_hat = (x_hat if x_hat.dtype == torch.float32 else x_hat.float()).requires_grad_(True)
-        out = score_of(call(D, x_hat, y))
+    mixed = torch.is_autocast_enabled(x.device.type)
+    with torch.autocast(x.device.type, enabled=False) if mixed else contextlib.nullcontext():
+        x = x.detach()
+        x = (x if x.dtype == torch.float32 else x.float()).requires_grad_(True)
+        out = score_of(call(D, x, y))
         out = out if out.dtype == torch.float32 else out.float()
-        (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-        norm = grad.reshape(len(out), -1).norm(2, dim=1)
-        return ((norm - 1) ** 2).mean()
+        (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+        return grad.reshape(len(out), -1).norm(2, dim=1)
+
+
+def gradient_penalty(D: nn.Module, x_hat: Tensor, y: Tensor | None = None) -> Tensor:
+    """E[(||grad D(x_hat)||_2 - 1)^2] (WGAN-GP, DRAGAN): D's slope pulled towards 1 at x_hat."""
+    return ((input_gradient_norms(D, x_hat, y) - 1) ** 2).mean()
+
+
+def r1_penalty(D: nn.Module, real: Tensor, y: Tensor | None = None) -> Tensor:
+    """E[||grad D(x)||_2^2] on real data (Mescheder et al. 2018's R1, without its gamma / 2): D's
+    slope pulled towards 0 where the data is, so that D and G can settle at the equilibrium
+    instead of circling it."""
+    return (input_gradient_norms(D, real, y) ** 2).mean()
 
 
 def per_sample(shape_like: Tensor) -> Tensor:

@@ -185,6 +185,23 @@ def test_gradient_penalty_norm_is_over_all_non_batch_dimensions():
     assert float(value) == pytest.approx((0.5 * math.sqrt(18) - 1) ** 2)
 
 
+def test_r1_is_the_mean_squared_slope_of_d_at_the_real_points():
+    D = Recorder()                                  # gradient = x: ||x||^2 per sample
+    real = torch.arange(24, dtype=torch.float32).reshape(4, 2, 3) / 10
+    expected = float((real.flatten(1) ** 2).sum(1).mean())
+    assert float(L.r1_penalty(D, real).detach()) == pytest.approx(expected)
+    assert torch.equal(D.seen[-1], real), "R1 looks at the real points themselves, not between them"
+
+
+def test_r1_trains_d_towards_a_flat_slope():
+    """For a linear D(x) = w.x, R1 = ||w||^2 whatever the data, so its gradient in w is 2w."""
+    D = nn.Linear(5, 1, bias=True)
+    penalty = L.r1_penalty(D, torch.randn(8, 5))
+    assert float(penalty.detach()) == pytest.approx(float((D.weight.detach() ** 2).sum()), rel=1e-6)
+    (grad,) = torch.autograd.grad(penalty, D.weight)
+    assert torch.allclose(grad, 2 * D.weight.detach())
+
+
 def test_dragan_perturbs_the_real_data_only():
     real = torch.randn(64, 2) * 3
     D = Recorder()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from conftest import FAST, compose_config, train_run
@@ -47,8 +48,9 @@ def test_compiled_networks_match_eager_ones_and_keep_their_checkpoint_keys():
     assert {name: list(p.module.state_dict()) for name, p in exp.players} == keys
 
 
-def test_compile_leaves_d_eager_under_a_gradient_penalty():
-    exp = build(compose_config(FAST + ["dataset=ring", "model=mlp", "loss=wgan_gp", "train.compile=true"]))
+@pytest.mark.parametrize("penalty", ["loss=wgan_gp", "tricks.r1=10"])
+def test_compile_leaves_d_eager_under_a_gradient_penalty(penalty):
+    exp = build(compose_config(FAST + ["dataset=ring", "model=mlp", penalty, "train.compile=true"]))
     (line,) = speed_options(exp)
     assert line.startswith("torch.compile of G (D eager: gradient penalty)")
     assert exp.players["D"].module._compiled_call_impl is None

@@ -209,7 +209,7 @@ def test_uniform_prior():
     "tricks.label_smoothing=0.1", "tricks.noisy_labels=true", "tricks.label_flip=0.05",
     "tricks.instance_noise=0.1", "tricks.joint_batches=true", "tricks.replay=0.5", "tricks.ema=0.99",
     "tricks.spectral_norm=true", "tricks.pack=2", "tricks.prior=uniform", "optimizer=ttur",
-    "train.n_critic=2", "tricks.mode_seeking=1",
+    "train.n_critic=2", "tricks.mode_seeking=1", "tricks.r1=1",
 ])
 def test_each_trick_trains_a_few_steps(trick, run_dir):
     metrics = train_run(run_dir, [trick])
@@ -317,3 +317,41 @@ def test_mode_seeking_refuses_a_conditional_game_that_cannot_pair_its_classes():
     with pytest.raises(ConfigError, match="does not say how to pair its inputs"):
         Unpaired(**{k: v for k, v in cfg.game.items() if k != "type"}, cfg=cfg,
                  data=build(compose_config(["game=conditional", "device=cpu"])).data, device=torch.device("cpu"))
+
+
+# --------------------------------------------------------------------------- R1
+def test_r1_adds_half_gamma_times_the_penalty_to_ds_loss_on_every_kth_update():
+    """gamma 4, every 3rd D update (steps 1, 4, 7 with n_critic 1): 4 / 2 * 3 * E||grad D(x)||^2 there."""
+    torch.manual_seed(0)
+    game = build(compose_config(["dataset=ring", "tricks.r1=4", "tricks.r1_every=3", "device=cpu"])).game
+    taken = []
+    for step in range(1, 8):
+        scratch: dict = {}
+        terms = game.d_loss(step, 0, scratch)
+        if "loss/r1" not in terms:
+            continue
+        taken.append(step)
+        x = scratch["batch"].x
+        assert terms["loss/r1"].item() == pytest.approx(6 * L.r1_penalty(game.d_view, x).item(), rel=1e-5)
+        game.r1 = 0.0
+        without = game.loss.discriminator(game.d_view, x, scratch["fake"])["loss/D"]
+        game.r1 = 4.0
+        assert (terms["loss/D"] - without).item() == pytest.approx(terms["loss/r1"].item(), rel=1e-4)
+    assert taken == [1, 4, 7]
+
+
+def test_r1_is_logged_in_a_run_and_follows_n_critic(run_dir):
+    train_run(run_dir, ["tricks.r1=10", "tricks.r1_every=2", "train.n_critic=2"])
+    logged = scalars(run_dir / "tb", "loss/r1")
+    assert logged and all(v > 0 for _, v in logged)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["tricks.r1=1", "loss=began"], "tricks.r1 penalises the slope of D's score"),
+    (["tricks.r1_every=16"], "tricks.r1 is 0"),
+    (["tricks.r1=1", "game=mixgan"], "tricks.r1 with game=mixgan"),
+    (["tricks.r1=1", "experiment=cyclegan"], "tricks.r1 does not apply to game=cyclegan"),
+])
+def test_r1_refuses_what_it_cannot_penalise(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        build(compose_config(overrides))

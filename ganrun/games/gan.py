@@ -29,7 +29,7 @@ from ganrun.data import Batch
 from ganrun.errors import ConfigError
 from ganrun.games import Game, Phase, latent
 from ganrun.kinds import KINDS
-from ganrun.losses import GANLoss, Labels, call
+from ganrun.losses import GANLoss, Labels, call, r1_penalty
 from ganrun.models import Conditioning, add_spectral_norm, score_of
 from ganrun.models.attention import orthogonal_penalty
 from ganrun.players import EMA, Players, Precision
@@ -86,6 +86,7 @@ class GAN(Game):
         self.d_view = DView(D, t.pack, self.augment)
         self.ortho = t.ortho
         self.mode_seeking = t.mode_seeking
+        self.r1, self.r1_every = t.r1, t.r1_every
         self.players.track("loss", self.loss)     # BEGAN's k_t
         self.players.track("replay", self.replay)
         if self.augment is not None:
@@ -115,6 +116,12 @@ class GAN(Game):
             raise ConfigError(f"tricks.mode_seeking pairs fakes asked for the same classes or codes, and "
                               f"game={cfg.game.type} does not say how to pair its inputs: give the game a "
                               f"`paired` method (docs/extending.md), or leave tricks.mode_seeking=0")
+        if t.r1 > 0 and self.loss.autoencoder:
+            raise ConfigError(f"tricks.r1 penalises the slope of D's score on real data, and loss={cfg.loss.type}'s "
+                              f"D is an autoencoder with no such score: leave tricks.r1=0")
+        if t.r1_every > 1 and t.r1 == 0:
+            raise ConfigError(f"tricks.r1_every={t.r1_every} spaces out the R1 penalty, and tricks.r1 is 0 (off): "
+                              f"set tricks.r1 (e.g. 10), or leave tricks.r1_every=1")
         translating = getattr(option("model", cfg.model.type).schema, "trained_by", "")
         if translating:
             raise ConfigError(f"model={cfg.model.type} is image-to-image: use it with game={translating} "
@@ -222,6 +229,11 @@ class GAN(Game):
             outputs: dict = {}
             terms = self.loss.discriminator(self.d_view, batch.x, self.replay.mix(fake), y_real, g_in.y, outputs)
             self.d_extra(terms, outputs, batch, g_in)
+            if self.r1 > 0 and ((step - 1) * self.n_critic + i) % self.r1_every == 0:
+                # R1: gamma / 2 * E||grad D(x)||^2 on this update's reals; the lazy form weighs the
+                # penalty by r1_every on the updates that take it, the same push on average
+                terms["loss/r1"] = (self.r1 / 2 * self.r1_every) * r1_penalty(self.d_view, batch.x, y_real)
+                terms["loss/D"] = terms["loss/D"] + terms["loss/r1"]
         return terms
 
     def after_d_update(self, terms: Terms, scratch: dict) -> None:

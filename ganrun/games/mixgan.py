@@ -91,6 +91,8 @@ class MixGAN(GAN):
                              ("tricks.diffaug", cfg.tricks.diffaug not in ("none", ""),
                               "the mixture's discriminators see un-augmented images"),
                              ("tricks.ortho", cfg.tricks.ortho > 0, "the mixture's generators are not regularised"),
+                             ("tricks.r1", cfg.tricks.r1 > 0, "the discriminators' payoff is a mixture, "
+                                                              "which the penalty is not written for"),
                              ("tricks.mode_seeking", cfg.tricks.mode_seeking > 0,
                               "each generator draws its own unpaired batch, which the term cannot compare"),
                              (f"train.g_steps={cfg.train.g_steps}", cfg.train.g_steps > 1,

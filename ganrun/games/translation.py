@@ -68,7 +68,7 @@ class Translation(Game):
                                 ("tricks.ada", t.ada), ("tricks.replay", t.replay > 0), ("tricks.ema", t.ema > 0),
                                 ("tricks.joint_batches", t.joint_batches), ("tricks.spectral_norm", t.spectral_norm),
                                 ("tricks.instance_noise", t.instance_noise > 0), ("tricks.ortho", t.ortho > 0),
-                                ("tricks.mode_seeking", t.mode_seeking > 0),
+                                ("tricks.mode_seeking", t.mode_seeking > 0), ("tricks.r1", t.r1 > 0),
                                 ("train.n_critic", cfg.train.n_critic > 1), ("train.g_steps", cfg.train.g_steps > 1),
                                 ("eval.truncation", cfg.eval.truncation is not None)] if on]
         if used:
