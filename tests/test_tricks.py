@@ -333,11 +333,47 @@ def test_r1_adds_half_gamma_times_the_penalty_to_ds_loss_on_every_kth_update():
         taken.append(step)
         x = scratch["batch"].x
         assert terms["loss/r1"].item() == pytest.approx(6 * L.r1_penalty(game.d_view, x).item(), rel=1e-5)
-        game.r1 = 0.0
         without = game.loss.discriminator(game.d_view, x, scratch["fake"])["loss/D"]
-        game.r1 = 4.0
         assert (terms["loss/D"] - without).item() == pytest.approx(terms["loss/r1"].item(), rel=1e-4)
     assert taken == [1, 4, 7]
+
+
+def test_lazy_r1_counts_d_updates_not_steps():
+    """n_critic 2, every 3rd D update: updates 0, 3, 6 are (step 1, i 0), (2, 1), (4, 0)."""
+    game = build(compose_config(["dataset=ring", "tricks.r1=1", "tricks.r1_every=3", "train.n_critic=2",
+                                 "device=cpu"])).game
+    taken = [(step, i) for step in range(1, 5) for i in range(2) if "loss/r1" in game.d_loss(step, i, {})]
+    assert taken == [(1, 0), (2, 1), (4, 0)]
+
+
+def test_r1_scores_the_reals_with_their_labels_in_a_conditional_game():
+    torch.manual_seed(0)
+    game = build(compose_config(["dataset=digits", "game=conditional", "model.g_width=8", "model.d_width=8",
+                                 "tricks.r1=2", "device=cpu"])).game
+    scratch: dict = {}
+    r1 = game.d_loss(1, 0, scratch)["loss/r1"].item()
+    x, y = scratch["batch"].x, scratch["y_real"]
+    assert r1 == pytest.approx(L.r1_penalty(game.d_view, x, y).item(), rel=1e-5)
+    assert r1 != pytest.approx(L.r1_penalty(game.d_view, x, y.roll(1)).item(), rel=1e-3)
+
+
+def test_r1_takes_the_norm_over_a_whole_pack():
+    """D(pack) = 0.5 ||pack||^2: its slope's squared norm is the sum of the pack's samples' ||x||^2."""
+    from test_losses import Recorder
+
+    x = torch.randn(8, 3)
+    per_sample = (x ** 2).sum(1)
+    assert L.r1_penalty(DView(Recorder(), 2), x).item() == pytest.approx(float(per_sample.sum() / 4), rel=1e-6)
+
+
+def test_r1_gives_a_dcgan_d_layer_norm_instead_of_batch_norm():
+    def norms(overrides):
+        D = build(compose_config(["dataset=digits", "model.d_width=8", "device=cpu", *overrides])).players["D"].module
+        return {type(m).__name__ for m in D.modules()}
+
+    assert "BatchNorm2d" in norms([])
+    with_r1 = norms(["tricks.r1=10"])
+    assert "BatchNorm2d" not in with_r1 and with_r1 == norms(["loss=wgan_gp"]), "the gradient penalties' layer norm"
 
 
 def test_r1_is_logged_in_a_run_and_follows_n_critic(run_dir):
@@ -351,6 +387,7 @@ def test_r1_is_logged_in_a_run_and_follows_n_critic(run_dir):
     (["tricks.r1_every=16"], "tricks.r1 is 0"),
     (["tricks.r1=1", "game=mixgan"], "tricks.r1 with game=mixgan"),
     (["tricks.r1=1", "experiment=cyclegan"], "tricks.r1 does not apply to game=cyclegan"),
+    (["tricks.r1_every=4", "experiment=pix2pix"], "tricks.r1_every does not apply to game=pix2pix"),
 ])
 def test_r1_refuses_what_it_cannot_penalise(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -159,9 +159,11 @@ class GAN(Game):
 
     def networks(self, cfg, data) -> tuple[torch.nn.Module, torch.nn.Module]:
         """G and D, built by the model option for this data (and this game's conditioning)."""
+        d_norm = self.loss.preferred_d_norm
+        if cfg.tricks.r1 > 0 and d_norm == "batch":
+            d_norm = "layer"    # R1 penalises each real sample's slope: batch norm would mix the samples
         return make("model", cfg.model, data_shape=tuple(data.shape), pack=cfg.tricks.pack,
-                    autoencoder=self.loss.autoencoder, preferred_d_norm=self.loss.preferred_d_norm,
-                    cond=self.conditioning())
+                    autoencoder=self.loss.autoencoder, preferred_d_norm=d_norm, cond=self.conditioning())
 
     def z(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         # The truncation threshold is set only while `generate` draws samples to keep.

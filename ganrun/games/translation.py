@@ -69,6 +69,7 @@ class Translation(Game):
                                 ("tricks.joint_batches", t.joint_batches), ("tricks.spectral_norm", t.spectral_norm),
                                 ("tricks.instance_noise", t.instance_noise > 0), ("tricks.ortho", t.ortho > 0),
                                 ("tricks.mode_seeking", t.mode_seeking > 0), ("tricks.r1", t.r1 > 0),
+                                ("tricks.r1_every", t.r1_every > 1),
                                 ("train.n_critic", cfg.train.n_critic > 1), ("train.g_steps", cfg.train.g_steps > 1),
                                 ("eval.truncation", cfg.eval.truncation is not None)] if on]
         if used:

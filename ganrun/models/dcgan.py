@@ -214,8 +214,8 @@ def resolve_norm(requested: str, preferred: str, player: str) -> str:
     if requested == "auto":
         return preferred
     if player == "D" and requested == "batch" and preferred == "layer":
-        log.warning("model.d_norm=batch with a gradient-penalty loss: batch norm mixes the samples "
-                    "whose gradients are penalised; the recipe is layer norm (GAN_NOTES §2)")
+        log.warning("model.d_norm=batch with a gradient penalty (a penalty loss or tricks.r1): batch norm mixes "
+                    "the samples whose gradients are penalised; the recipe is layer norm (GAN_NOTES §2)")
     return requested
 
 
