@@ -146,7 +146,7 @@ def speed_options(exp: Experiment) -> list[str]:
         # with a warning instead of stopping the run.
         _dynamo.config.suppress_errors = True
         # torch.compile cannot differentiate twice: a gradient penalty needs D eager.
-        penalty = getattr(getattr(exp.game, "loss", None), "double_backward", False) or exp.cfg.tricks.r1 > 0
+        penalty = getattr(exp.game, "double_backward", False)
         names = []
         for name, player in trained:
             if penalty and name.startswith("D"):

@@ -81,6 +81,12 @@ class Game:
     # Whether its step can take every player's gradient at the same weights (train.updates=simultaneous)
     simultaneous_updates = False
 
+    @property
+    def double_backward(self) -> bool:
+        """Whether a D loss of its step differentiates through a gradient (a gradient penalty), which
+        torch.compile cannot: train.compile then leaves D eager. By default its loss says."""
+        return getattr(getattr(self, "loss", None), "double_backward", False)
+
     def step(self, step: int) -> list[Terms]:
         """One training step (`step` counts from 1): the phases in order; returns the terms of
         every update taken, in order.

@@ -93,6 +93,10 @@ class GAN(Game):
             self.players.track("augment", self.augment, optional=True)     # ADA's p
         self.phases = self.phase_table(d_players=("D",))
 
+    @property
+    def double_backward(self) -> bool:
+        return self.loss.double_backward or self.r1 > 0     # tricks.r1 is a gradient penalty too
+
     # -- hooks of the conditional games and InfoGAN ---------------------------
     def check(self, cfg) -> None:
         """Trick combinations that cannot work, refused before anything trains."""
