@@ -118,15 +118,19 @@ def test_experiment_wgan_gp_toy_is_the_authors_toy_setting():
 
 
 def test_experiment_acgan_is_the_acgan_form_with_the_digits_tricks_on_the_digits_only():
-    """On the digits: G's moving average and instance noise (tuning/experiment/acgan_digits.yaml), the
-    same run as game=conditional game.form=acgan with the noise added; elsewhere the form alone."""
+    """On the digits: G's moving average, instance noise and lazy R1 (tuning/experiment/acgan_digits.yaml),
+    the same run as game=conditional game.form=acgan with the noise and R1 added; elsewhere the form
+    alone."""
     cfg = compose_config(["experiment=acgan"])
     assert cfg.game.type == "conditional" and cfg.game.form == "acgan" and not cfg.game.aux_fake
     assert cfg.tricks.instance_noise == 0.1 and cfg.tricks.ema == 0.995 and cfg.tricks.ema_start == 1000
-    same = compose_config(["game=conditional", "game.form=acgan", "tricks.instance_noise=0.1"])
+    assert cfg.tricks.r1 == 1.0 and cfg.tricks.r1_every == 4
+    same = compose_config(["game=conditional", "game.form=acgan", "tricks.instance_noise=0.1",
+                           "tricks.r1=1", "tricks.r1_every=4"])
     assert OmegaConf.to_container(cfg) == OmegaConf.to_container(same)
     other = compose_config(["experiment=acgan", "dataset=fashion_mnist"])
     assert other.game.form == "acgan" and other.tricks.instance_noise == 0 and other.tricks.ema == 0
+    assert other.tricks.r1 == 0
 
 
 @pytest.mark.parametrize("override,fragment", [
