@@ -123,9 +123,6 @@ class GAN(Game):
         if t.r1 > 0 and self.loss.autoencoder:
             raise ConfigError(f"tricks.r1 penalises the slope of D's score on real data, and loss={cfg.loss.type}'s "
                               f"D is an autoencoder with no such score: leave tricks.r1=0")
-        if t.r1_every > 1 and t.r1 == 0:
-            raise ConfigError(f"tricks.r1_every={t.r1_every} spaces out the R1 penalty, and tricks.r1 is 0 (off): "
-                              f"set tricks.r1 (e.g. 10), or leave tricks.r1_every=1")
         translating = getattr(option("model", cfg.model.type).schema, "trained_by", "")
         if translating:
             raise ConfigError(f"model={cfg.model.type} is image-to-image: use it with game={translating} "
